@@ -1,0 +1,159 @@
+"""`reeeboot`: the agent's command line, a thin front end over agent.flow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pyudev
+
+from agent import __version__, flow
+from agent.i18n import _
+from agent.inventory.disks import list_disks
+from agent.inventory.exclusions import find_exclusions
+from agent.inventory.model import Disk
+from agent.report.station import data_dir_from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reeeboot", description=_("Refurbish this computer."))
+    parser.add_argument("--version", action="version", version=f"reeeboot {__version__}")
+    parser.add_argument(
+        "--data", type=Path, default=None,
+        help=_("data partition folder (default: $REEEBOOT_DATA or /srv/reeeboot)"),
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    inventory = sub.add_parser("inventory", help=_("describe this machine"))
+    inventory.add_argument("--json", action="store_true", help=_("print JSON"))
+    inventory.add_argument("--no-smart", action="store_true", help=_("skip SMART queries"))
+    inventory.set_defaults(handler=_inventory)
+
+    wipe = sub.add_parser("wipe", help=_("erase disks (one verified random pass)"))
+    wipe.add_argument("devices", nargs="+", metavar="DEVICE")
+    wipe.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    wipe.add_argument("--json", action="store_true", help=_("one JSON object per disk"))
+    wipe.set_defaults(handler=_wipe)
+
+    start = sub.add_parser("start", help=_("the workshop flow (screen or unattended)"))
+    start.add_argument("--no-poweroff", action="store_true", help=_("stay on at the end"))
+    start.set_defaults(handler=_start)
+
+    send = sub.add_parser("send", help=_("send the reports waiting in the outbox"))
+    send.add_argument("--wait", type=float, default=0.0, help=_("keep retrying for SECONDS"))
+    send.set_defaults(handler=_send)
+    return parser
+
+
+def _station(args: argparse.Namespace) -> flow.Station:
+    station = flow.open_station(args.data or data_dir_from_env())
+    for problem in station.problems:
+        print(problem.describe(), file=sys.stderr)
+    return station
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    station = _station(args)
+    machine = flow.inventory(station, with_smart=not args.no_smart)
+    if args.json:
+        json.dump(machine.to_json(), sys.stdout, indent=2)
+        print()
+        return 0
+    system = machine.system
+    serial = system.serial or "?"
+    print(f"{system.vendor or '?'} {system.product or '?'}  ({_('serial')}: {serial})")
+    print(f"CPU: {machine.cpu.model} ({machine.cpu.cores}/{machine.cpu.threads})")
+    print(f"RAM: {machine.memory.total_bytes / 2**30:.1f} GiB")
+    excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
+    for disk in machine.disks:
+        note = _("excluded: {reason}").format(reason=excluded[disk.path]) if (
+            disk.path in excluded) else _("will be erased")
+        print(f"  {disk.path:14} {disk.bus:7} {disk.size_bytes / 1e9:8.1f} GB  "
+              f"{disk.model or '?'} [{disk.serial or '?'}]  {note}")
+    return 0
+
+
+def _disks_for(paths: list[str]) -> list[Disk]:
+    context = pyudev.Context()
+    by_path = {disk.path: disk for disk in list_disks(context, with_smart=False, include_loop=True)}
+    disks = []
+    for path in paths:
+        real = str(Path(path).resolve())
+        if real not in by_path:
+            raise SystemExit(_("{path}: not a whole disk known to udev").format(path=path))
+        disks.append(by_path[real])
+    return disks
+
+
+def _wipe(args: argparse.Namespace) -> int:
+    disks = _disks_for(args.devices)
+    station_dir = args.data or data_dir_from_env()
+    exclusions = {e.path: e for e in find_exclusions(disks, data_dir=station_dir)}
+    targets = [disk for disk in disks if disk.path not in exclusions]
+    for path, exclusion in exclusions.items():
+        _print_wipe(args, {"device": path, "result": "skipped", "reason": exclusion.reason,
+                           "code": exclusion.code})
+    if targets and not args.yes:
+        names = ", ".join(disk.path for disk in targets)
+        answer = input(_("Erase {disks}? Everything on them is lost. Type yes: ").format(
+            disks=names))
+        if answer.strip().lower() not in ("yes", "oui"):
+            return 1
+    results = flow.erase(targets)
+    for result in results:
+        _print_wipe(args, result.to_json())
+    failed = exclusions or any(result.result != "erased" for result in results)
+    return 1 if failed else 0
+
+
+def _print_wipe(args: argparse.Namespace, record: dict) -> None:
+    if args.json:
+        print(json.dumps(record, sort_keys=True), flush=True)
+    elif record["result"] == "skipped":
+        print(_("{device}: skipped, {reason}").format(**record), flush=True)
+    else:
+        print(_("{device}: {result} ({bytes_written} bytes, {seconds:.1f} s)").format(**record),
+              flush=True)
+
+
+def _start(args: argparse.Namespace) -> int:
+    from agent.unattended import (
+        StatusLine,
+        is_unattended,
+        kernel_cmdline,
+        open_status_stream,
+        run_unattended,
+    )
+
+    station = _station(args)
+    if is_unattended(station.config, kernel_cmdline()):
+        status = StatusLine(open_status_stream())
+        for problem in station.problems:
+            status.emit("config_problem", message=problem.describe())
+        return run_unattended(station, status, power_off=not args.no_poweroff)
+    from agent.tui.app import ReeebootApp
+
+    ReeebootApp(station).run()
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    station = _station(args)
+    outcome = flow.deliver_reports(station, deadline_seconds=args.wait)
+    print(_("{sent} sent, {waiting} waiting").format(
+        sent=len(outcome.sent), waiting=len(outcome.waiting)))
+    if outcome.waiting and outcome.last_error:
+        print(outcome.last_error, file=sys.stderr)
+    return 0 if not outcome.waiting else 1

@@ -1,0 +1,157 @@
+"""The station's configuration, `reeeboot.toml` on the stick's data partition.
+
+Volunteers edit this file by hand, so every mistake is reported with file, line and key, and the
+station then runs on safe defaults. Any problem at all turns unattended mode off: a typo must
+never lead to disks being erased without a person in front of the machine.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from agent.i18n import LANGUAGES, N_, _
+
+CONFIG_NAME = "reeeboot.toml"
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    language: str = "fr"
+    unattended: bool = False
+    station_name: str = ""
+    hub_url: str = ""
+    enrollment_token: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One mistake in the file; the text is translated when shown, in the language then in use."""
+
+    path: str
+    line: int | None
+    key: str | None
+    message: str  # an untranslated message id, formatted with `details`
+    details: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        message = _(self.message).format(**dict(self.details))
+        if self.key:
+            return _("{where}: key '{key}': {message}").format(
+                where=where, key=self.key, message=message
+            )
+        return f"{where}: {message}"
+
+
+@dataclass(frozen=True)
+class _Key:
+    table: str | None
+    name: str
+    field: str
+    kind: type
+
+
+_KEYS = (
+    _Key(None, "language", "language", str),
+    _Key(None, "unattended", "unattended", bool),
+    _Key("station", "name", "station_name", str),
+    _Key("hub", "url", "hub_url", str),
+    _Key("hub", "enrollment_token", "enrollment_token", str),
+)
+_TABLES = {key.table for key in _KEYS if key.table}
+
+
+def load_config(path: Path) -> tuple[StationConfig, list[ConfigProblem]]:
+    """Read the configuration; never raises for bad content, returns the problems instead."""
+    defaults = StationConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return defaults, [
+            ConfigProblem(str(path), None, None, N_("file not found, using defaults"))
+        ]
+    except (OSError, UnicodeDecodeError) as error:
+        message = N_("cannot be read ({error}), using defaults")
+        return defaults, [ConfigProblem(str(path), None, None, message, (("error", str(error)),))]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = _line_of_decode_error(str(error))
+        message = N_("not valid TOML ({error}), using defaults")
+        return defaults, [ConfigProblem(str(path), line, None, message, (("error", str(error)),))]
+    config, problems = _from_mapping(data, text, str(path))
+    if problems and config.unattended:
+        config = replace(config, unattended=False)
+    return config, problems
+
+
+def _from_mapping(
+    data: dict[str, Any], text: str, path: str
+) -> tuple[StationConfig, list[ConfigProblem]]:
+    config = StationConfig()
+    problems: list[ConfigProblem] = []
+
+    def problem(table: str | None, name: str, message: str, **details: str) -> None:
+        dotted = f"{table}.{name}" if table else name
+        line = _line_of_key(text, table, name)
+        problems.append(ConfigProblem(path, line, dotted, message, tuple(details.items())))
+
+    known_top = {key.name for key in _KEYS if key.table is None} | _TABLES
+    for name in data:
+        if name not in known_top:
+            problem(None, name, N_("unknown key, ignored"))
+    for table in sorted(_TABLES):
+        entries = data.get(table, {})
+        if not isinstance(entries, dict):
+            problem(None, table, N_("must be a table like [{table}]"), table=table)
+            continue
+        known = {key.name for key in _KEYS if key.table == table}
+        for name in entries:
+            if name not in known:
+                problem(table, name, N_("unknown key, ignored"))
+
+    for key in _KEYS:
+        section = data if key.table is None else data.get(key.table, {})
+        if not isinstance(section, dict) or key.name not in section:
+            continue
+        value: str | bool = section[key.name]
+        if not isinstance(value, key.kind):
+            if key.kind is bool:
+                problem(key.table, key.name, N_("must be true or false"))
+            else:
+                problem(key.table, key.name, N_("must be a text in quotes"))
+            continue
+        if key.field == "language" and value not in LANGUAGES:
+            choices = ", ".join(f'"{language}"' for language in LANGUAGES)
+            problem(key.table, key.name, N_("must be one of {choices}"), choices=choices)
+            continue
+        if key.field == "hub_url" and value and not re.match(r"^https?://[^/\s]+", str(value)):
+            problem(key.table, key.name, N_("must start with http:// or https://"))
+            continue
+        config = replace(config, **{key.field: value})  # type: ignore[arg-type]
+    return config, problems
+
+
+def _line_of_decode_error(message: str) -> int | None:
+    found = re.search(r"line (\d+)", message)
+    return int(found.group(1)) if found else None
+
+
+def _line_of_key(text: str, table: str | None, name: str) -> int | None:
+    """The line where `name` is assigned inside `[table]` (or at top level), for messages."""
+    current: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[\s*([^\]\s]+)\s*\]", line)
+        if header:
+            current = header.group(1)
+            if table is None and current == name:
+                return number
+            continue
+        if current == table and re.match(rf"^{re.escape(name)}\s*=", line):
+            return number
+    return None

@@ -1,0 +1,27 @@
+"""Progress events: long jobs emit them; the TUI, the CLI, the log and the hub consume them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    job: str  # the device path for disk jobs
+    phase: str  # "write", "verify", "done", "failed"
+    done_bytes: int
+    total_bytes: int
+    bytes_per_second: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EventSink = Callable[[ProgressEvent], None]
+
+
+def ignore_events(event: ProgressEvent) -> None:
+    del event

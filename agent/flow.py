@@ -1,0 +1,97 @@
+"""The steps of one machine's run, as plain functions: the CLI, the TUI and unattended mode are
+thin front ends over them (design.md, "Data flow for one machine")."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
+from agent.events import EventSink, ignore_events
+from agent.i18n import set_language
+from agent.inventory import take_inventory
+from agent.inventory.model import Disk, Machine
+from agent.report import dsse
+from agent.report.hubclient import HubClient
+from agent.report.model import build_report
+from agent.report.outbox import FlushOutcome, Outbox
+from agent.report.station import load_or_create_key
+from agent.wipe.jobs import WipeResult, wipe_disks
+
+
+@dataclass
+class Station:
+    data_dir: Path
+    config: StationConfig
+    problems: list[ConfigProblem] = field(default_factory=list)
+    _key: Ed25519PrivateKey | None = None
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = load_or_create_key(self.data_dir)
+        return self._key
+
+    @property
+    def outbox(self) -> Outbox:
+        return Outbox(self.data_dir)
+
+
+def open_station(data_dir: Path) -> Station:
+    """Step 1: configuration from the data partition; the language is set from it at once."""
+    config, problems = load_config(data_dir / CONFIG_NAME)
+    set_language(config.language)
+    return Station(data_dir, config, problems)
+
+
+def inventory(station: Station, *, with_smart: bool = True) -> Machine:
+    """Step 2: what the machine is, and which disks must not be touched."""
+    return take_inventory(station.data_dir, with_smart=with_smart)
+
+
+def plan_targets(machine: Machine) -> tuple[Disk, ...]:
+    """Step 3: every disk not excluded is erased (one verified random pass in this version)."""
+    return machine.targets()
+
+
+def erase(targets: Sequence[Disk], sink: EventSink = ignore_events) -> list[WipeResult]:
+    """Step 4: all target disks in parallel."""
+    return wipe_disks(targets, sink)
+
+
+def file_report(
+    station: Station,
+    machine: Machine,
+    erasures: Sequence[WipeResult],
+    started_at: datetime.datetime,
+) -> tuple[str, Path]:
+    """Step 6a: assemble, sign, and write the report to the outbox (fsync) before any network."""
+    public_key = station.key.public_key()
+    report = build_report(
+        machine,
+        erasures,
+        station_name=station.config.station_name,
+        station_key_id=dsse.key_id(public_key),
+        started_at=started_at,
+    )
+    envelope = dsse.sign(dsse.canonical_json(report), station.key)
+    return report["report_id"], station.outbox.put(report["report_id"], envelope)
+
+
+def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcome:
+    """Step 6b: send what the outbox holds; whatever the hub does not acknowledge stays there."""
+    outbox = station.outbox
+    if not station.config.hub_url:
+        return FlushOutcome(waiting=[path.stem for path in outbox.waiting()],
+                            last_error="no hub url configured")
+    client = HubClient(station.config.hub_url, station.data_dir, station.key)
+
+    def send(envelope: dict) -> None:
+        client.enroll(station.config.station_name, station.config.enrollment_token)
+        client.upload(envelope)
+
+    return outbox.flush(send, deadline_seconds=deadline_seconds)

@@ -1,0 +1,226 @@
+"""Which disks must never be erased, by identity rather than by guessing.
+
+A disk is excluded when the running system was started from it (the kernel's `root=`, the device
+under `/` or under the lower layer of an overlay root, the station's data partition), when one of
+its partitions is mounted or used as swap, when another device is stacked on it, or when the
+kernel refuses us an exclusive open (something else claims it).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.i18n import _
+from agent.inventory.model import Disk, Exclusion
+
+SYS_BLOCK = Path("/sys/class/block")
+
+
+@dataclass(frozen=True)
+class Mount:
+    device: str  # "major:minor"
+    mountpoint: str
+    fstype: str
+    source: str
+    options: str
+
+
+def read_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> list[Mount]:
+    mounts = []
+    for line in mountinfo.read_text().splitlines():
+        before, _sep, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if len(fields) < 5 or len(tail) < 2:
+            continue
+        mounts.append(
+            Mount(
+                device=fields[2],
+                mountpoint=_unescape(fields[4]),
+                fstype=tail[0],
+                source=tail[1],
+                options=tail[2] if len(tail) > 2 else "",
+            )
+        )
+    return mounts
+
+
+def _unescape(path: str) -> str:
+    return path.encode().decode("unicode_escape")
+
+
+def disk_of(block_name: str, sys_block: Path = SYS_BLOCK) -> str | None:
+    """The whole disk a block device (disk or partition) belongs to."""
+    node = sys_block / block_name
+    if not node.exists():
+        return None
+    real = node.resolve()
+    return real.parent.name if (real / "partition").exists() else real.name
+
+
+def name_of_devnum(devnum: str) -> str | None:
+    try:
+        return Path(f"/sys/dev/block/{devnum}").resolve(strict=True).name
+    except OSError:
+        return None
+
+
+def boot_disks(
+    mounts: list[Mount], cmdline: str, data_dir: Path | None
+) -> dict[str, str]:
+    """Disk name -> what shows the system booted from it."""
+    found: dict[str, str] = {}
+
+    def add(block_name: str | None, evidence: str) -> None:
+        disk = disk_of(block_name) if block_name else None
+        if disk and disk not in found:
+            found[disk] = evidence
+
+    for argument in cmdline.split():
+        if argument.startswith("root="):
+            add(_resolve_spec(argument[5:]), argument)
+    by_mountpoint = {mount.mountpoint: mount for mount in mounts}
+    root = by_mountpoint.get("/")
+    if root is not None:
+        add(name_of_devnum(root.device), "/")
+        if root.fstype == "overlay":
+            for lower in _overlay_lowerdirs(root.options):
+                holder = _mount_containing(mounts, lower)
+                if holder is not None:
+                    add(name_of_devnum(holder.device), f"overlay lowerdir {lower}")
+    if data_dir is not None:
+        holder = _mount_containing(mounts, str(data_dir))
+        if holder is not None and holder.mountpoint != "/":
+            add(name_of_devnum(holder.device), f"data partition {holder.mountpoint}")
+    return found
+
+
+def _resolve_spec(spec: str) -> str | None:
+    prefixes = {
+        "PARTLABEL=": "/dev/disk/by-partlabel/",
+        "PARTUUID=": "/dev/disk/by-partuuid/",
+        "UUID=": "/dev/disk/by-uuid/",
+        "LABEL=": "/dev/disk/by-label/",
+    }
+    for prefix, directory in prefixes.items():
+        if spec.startswith(prefix):
+            spec = directory + spec[len(prefix):]
+            break
+    if not spec.startswith("/dev/"):
+        return None
+    try:
+        return Path(spec).resolve(strict=True).name
+    except OSError:
+        return None
+
+
+def _overlay_lowerdirs(options: str) -> list[str]:
+    for option in options.split(","):
+        if option.startswith("lowerdir="):
+            return [part for part in option[len("lowerdir="):].split(":") if part]
+    return []
+
+
+def _mount_containing(mounts: Iterable[Mount], path: str) -> Mount | None:
+    best: Mount | None = None
+    for mount in mounts:
+        point = mount.mountpoint.rstrip("/") or "/"
+        inside = path == point or path.startswith(point + "/") or point == "/"
+        if inside and mount.device.split(":")[0] != "0" and (
+            best is None or len(point) > len(best.mountpoint)
+        ):
+            best = mount
+    return best
+
+
+def find_exclusions(
+    disks: Iterable[Disk],
+    *,
+    mounts: list[Mount] | None = None,
+    cmdline: str | None = None,
+    data_dir: Path | None = None,
+    swaps: Path = Path("/proc/swaps"),
+) -> list[Exclusion]:
+    mounts = read_mounts() if mounts is None else mounts
+    cmdline = Path("/proc/cmdline").read_text() if cmdline is None else cmdline
+    booted = boot_disks(mounts, cmdline, data_dir)
+    mounted = _mounted_by_disk(mounts)
+    swapping = _swaps_by_disk(swaps)
+    exclusions = []
+    for disk in disks:
+        reason = _exclusion_for(disk, booted, mounted, swapping)
+        if reason is not None:
+            exclusions.append(Exclusion(disk.path, *reason))
+    return exclusions
+
+
+def _exclusion_for(
+    disk: Disk,
+    booted: dict[str, str],
+    mounted: dict[str, list[tuple[str, str]]],
+    swapping: dict[str, list[str]],
+) -> tuple[str, str] | None:
+    if disk.name in booted:
+        reason = _("the running system was started from this disk ({evidence})")
+        return "boot_device", reason.format(evidence=booted[disk.name])
+    if disk.name in mounted:
+        part, point = mounted[disk.name][0]
+        return "mounted", _("{partition} is mounted on {mountpoint}").format(
+            partition=part, mountpoint=point
+        )
+    if disk.name in swapping:
+        return "swap", _("{partition} is in use as swap").format(partition=swapping[disk.name][0])
+    holders = _holders(disk.name)
+    if holders:
+        return "held", _("in use by {holders}").format(holders=", ".join(holders))
+    if _busy(disk.path):
+        return "busy", _("the system refuses exclusive access (in use)")
+    return None
+
+
+def _mounted_by_disk(mounts: Iterable[Mount]) -> dict[str, list[tuple[str, str]]]:
+    result: dict[str, list[tuple[str, str]]] = {}
+    for mount in mounts:
+        if mount.device.split(":")[0] == "0":
+            continue  # virtual file systems
+        name = name_of_devnum(mount.device)
+        disk = disk_of(name) if name else None
+        if disk:
+            result.setdefault(disk, []).append((name or disk, mount.mountpoint))
+    return result
+
+
+def _swaps_by_disk(swaps: Path) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    try:
+        lines = swaps.read_text().splitlines()[1:]
+    except OSError:
+        return result
+    for line in lines:
+        source = line.split()[0] if line.split() else ""
+        if source.startswith("/dev/"):
+            name = Path(source).resolve().name
+            disk = disk_of(name)
+            if disk:
+                result.setdefault(disk, []).append(name)
+    return result
+
+
+def _holders(disk_name: str) -> list[str]:
+    base = SYS_BLOCK / disk_name
+    holders = [entry.name for entry in (base / "holders").glob("*")]
+    for partition in base.glob(f"{disk_name}*"):
+        holders.extend(entry.name for entry in (partition / "holders").glob("*"))
+    return sorted(holders)
+
+
+def _busy(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_EXCL)
+    except OSError as error:
+        return error.errno == errno.EBUSY
+    os.close(fd)
+    return False

@@ -1,0 +1,79 @@
+"""Reports waiting for the hub, on the data partition; written (fsync) before any network call.
+
+`outbox/<report_id>.json` holds a signed envelope until the hub acknowledges it, then it moves to
+`sent/`. Sending is idempotent on the hub's side (by report id), so a report sent twice after a
+lost acknowledgement is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.fsutil import sync_directory, write_durably
+
+OUTBOX = "outbox"
+SENT = "sent"
+
+
+@dataclass
+class FlushOutcome:
+    sent: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    last_error: str | None = None
+
+
+class Outbox:
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = data_dir / OUTBOX
+        self.sent_directory = data_dir / SENT
+
+    def put(self, report_id: str, envelope: dict) -> Path:
+        path = self.directory / f"{report_id}.json"
+        write_durably(path, json.dumps(envelope, indent=1).encode())
+        return path
+
+    def waiting(self) -> list[Path]:
+        return sorted(self.directory.glob("*.json")) if self.directory.exists() else []
+
+    def mark_sent(self, path: Path) -> None:
+        self.sent_directory.mkdir(parents=True, exist_ok=True)
+        path.replace(self.sent_directory / path.name)
+        sync_directory(self.sent_directory)
+        sync_directory(self.directory)
+
+    def flush(
+        self,
+        send: Callable[[dict], None],
+        *,
+        deadline_seconds: float = 0.0,
+        first_delay: float = 1.0,
+        max_delay: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> FlushOutcome:
+        """Send every waiting report, retrying with exponential backoff until the deadline.
+
+        `send` raises on any failure; a report counts as sent only when it returns.
+        """
+        outcome = FlushOutcome()
+        started = time.monotonic()
+        delay = first_delay
+        while True:
+            remaining = []
+            for path in self.waiting():
+                try:
+                    send(json.loads(path.read_text()))
+                except Exception as error:  # network down, hub error: keep it for later
+                    outcome.last_error = str(error)
+                    remaining.append(path.stem)
+                    continue
+                self.mark_sent(path)
+                outcome.sent.append(path.stem)
+            outcome.waiting = remaining
+            if not remaining or time.monotonic() - started + delay > deadline_seconds:
+                return outcome
+            sleep(delay)
+            delay = min(delay * 2, max_delay)

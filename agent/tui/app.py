@@ -1,0 +1,33 @@
+"""The walk-through on tty1 (Textual). This version shows the inventory and the planned erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from agent import flow
+from agent.i18n import _
+from agent.inventory.model import Machine
+from agent.tui.screens.inventory import InventoryScreen
+
+
+class ReeebootApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "reeeboot"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", _("Quit"))]
+
+    def __init__(
+        self,
+        station: flow.Station,
+        take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+    ) -> None:
+        super().__init__()
+        self.station = station
+        self.take_inventory = take_inventory
+
+    def on_mount(self) -> None:
+        self.sub_title = _("Refurbishing station")
+        self.push_screen(InventoryScreen())

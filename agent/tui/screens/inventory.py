@@ -1,0 +1,83 @@
+"""First screen: what this machine is, and which disks will be erased or left alone and why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from agent.i18n import _
+from agent.inventory.model import Machine
+
+if TYPE_CHECKING:
+    from agent.tui.app import ReeebootApp
+
+
+class InventoryScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(_("Looking at this machine…"), id="machine")
+        yield Static("", id="problems")
+        yield DataTable(id="disks", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="plan")
+        yield Footer()
+
+    @property
+    def reeeboot(self) -> ReeebootApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        table = self.query_one("#disks", DataTable)
+        table.add_columns(
+            _("Disk"), _("Bus"), _("Model"), _("Serial"), _("Size"), _("SMART"), _("Plan")
+        )
+        problems = self.reeeboot.station.problems
+        if problems:
+            widget = self.query_one("#problems", Static)
+            widget.update("\n".join(problem.describe() for problem in problems))
+            widget.add_class("visible")
+        self.take_inventory()
+
+    @work(thread=True, exclusive=True)
+    def take_inventory(self) -> None:
+        machine = self.reeeboot.take_inventory(self.reeeboot.station)
+        self.app.call_from_thread(self.show_machine, machine)
+
+    def show_machine(self, machine: Machine) -> None:
+        system, cpu = machine.system, machine.cpu
+        self.query_one("#machine", Static).update(
+            "\n".join([
+                f"{system.vendor or '?'} {system.product or '?'} — {_('serial')}: "
+                f"{system.serial or _('unknown')}",
+                _("Processor: {model} ({cores} cores, {threads} threads)").format(
+                    model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads),
+                _("Memory: {size:.1f} GiB").format(size=machine.memory.total_bytes / 2**30),
+            ])
+        )
+        excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
+        table = self.query_one("#disks", DataTable)
+        table.clear()
+        for disk in machine.disks:
+            plan = (_("kept: {reason}").format(reason=excluded[disk.path])
+                    if disk.path in excluded else _("erase (random pass, verified)"))
+            table.add_row(
+                disk.path, disk.bus, disk.model or "?", disk.serial or "?",
+                f"{disk.size_bytes / 1e9:.1f} GB", _smart_label(disk.smart_health), plan,
+                key=disk.path,
+            )
+        targets = machine.targets()
+        self.query_one("#plan", Static).update(
+            _("{count} disk(s) will be erased, {kept} kept.").format(
+                count=len(targets), kept=len(machine.exclusions))
+        )
+
+
+def _smart_label(health: str | None) -> str:
+    if health == "passed":
+        return _("OK")
+    if health == "failed":
+        return _("FAILING")
+    return "—"

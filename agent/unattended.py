@@ -1,0 +1,106 @@
+"""Unattended mode: erase every disk that is not excluded, report, power off.
+
+It runs only when both switches are on (design.md): `unattended = true` in reeeboot.toml *and*
+`reeeboot.unattended=1` on the kernel command line. Progress goes to the serial console as one
+JSON object per line behind the `REEEBOOT ` prefix, for test harnesses and workshop scripts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent import flow
+from agent.config import StationConfig
+from agent.events import ProgressEvent
+from agent.inventory.model import Machine
+from agent.runner import run
+
+STATUS_PREFIX = "REEEBOOT "
+KERNEL_SWITCH = "reeeboot.unattended=1"
+UPLOAD_DEADLINE_SECONDS = 120.0
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+def is_unattended(config: StationConfig, cmdline: str) -> bool:
+    return config.unattended and KERNEL_SWITCH in cmdline.split()
+
+
+class StatusLine:
+    """Writes machine-readable status lines, one JSON object each, flushed at once."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+        self._last_progress: dict[str, float] = {}
+
+    def emit(self, event: str, **fields: Any) -> None:
+        line = STATUS_PREFIX + json.dumps({"event": event, **fields}, sort_keys=True)
+        with self._lock:
+            self.stream.write(line + "\r\n")
+            self.stream.flush()
+
+    def progress(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        final = event.phase in ("done", "failed")
+        if not final and now - self._last_progress.get(event.job, 0.0) < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_progress[event.job] = now
+        self.emit("progress", **event.to_json())
+
+
+def open_status_stream() -> TextIO:
+    path = os.environ.get("REEEBOOT_STATUS_TTY", "/dev/ttyS0")
+    try:
+        return open(path, "w", encoding="utf-8")  # lives for the whole run
+    except OSError:
+        return sys.stdout
+
+
+def run_unattended(
+    station: flow.Station,
+    status: StatusLine,
+    *,
+    power_off: bool = True,
+    take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+) -> int:
+    started_at = datetime.datetime.now(datetime.UTC)
+    status.emit("start", data_dir=str(station.data_dir))
+    machine = take_inventory(station)
+    status.emit(
+        "inventory",
+        disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
+               for d in machine.disks],
+        excluded=[{"path": e.path, "code": e.code, "reason": e.reason}
+                  for e in machine.exclusions],
+    )
+    targets = flow.plan_targets(machine)
+    status.emit("plan", targets=[disk.path for disk in targets])
+    results = flow.erase(targets, status.progress)
+    for result in results:
+        status.emit("erased", **{k: result.to_json()[k] for k in (
+            "device", "serial", "result", "bytes_written", "seconds", "error")})
+    report_id, path = flow.file_report(station, machine, results, started_at)
+    status.emit("report", report_id=report_id, path=str(path))
+    delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
+    status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
+    failed = [result.device for result in results if result.result != "erased"]
+    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
+    os.sync()
+    if power_off:
+        run(["systemctl", "poweroff"])
+    return 1 if failed else 0
+
+
+def kernel_cmdline(path: Path = Path("/proc/cmdline")) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -1,0 +1,60 @@
+"""The French and English catalogs cover every UI string and their .mo files are current."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+LOCALE = ROOT / "agent" / "locale"
+
+
+def po_entries(path: Path) -> dict[str, tuple[str, bool]]:
+    """msgid -> (msgstr, fuzzy) for a .po file without plural entries."""
+    entries: dict[str, tuple[str, bool]] = {}
+    for block in path.read_text().split("\n\n"):
+        msgid = _joined(block, "msgid")
+        if msgid:
+            entries[msgid] = (_joined(block, "msgstr"), "#, fuzzy" in block)
+    return entries
+
+
+def _joined(block: str, keyword: str) -> str:
+    match = re.search(rf'^{keyword} "(.*)"\n?((?:".*"\n?)*)', block, re.MULTILINE)
+    if not match:
+        return ""
+    parts = [match.group(1), *re.findall(r'^"(.*)"$', match.group(2), re.MULTILINE)]
+    return "".join(parts).replace('\\"', '"')
+
+
+def source_msgids(tmp_path: Path) -> set[str]:
+    sources = sorted(str(p) for p in [*ROOT.glob("agent/**/*.py"), *ROOT.glob("hub/**/*.py")])
+    template = tmp_path / "fresh.pot"
+    subprocess.run(
+        ["xgettext", "--from-code=UTF-8", "--language=Python", "--keyword=_",
+         "--keyword=N_", "--keyword=ngettext:1,2", "-o", str(template), *sources],
+        check=True,
+    )
+    return set(po_entries(template))
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_catalog_is_complete(language: str, tmp_path: Path) -> None:
+    entries = po_entries(LOCALE / language / "LC_MESSAGES" / "reeeboot.po")
+    wanted = source_msgids(tmp_path)
+    assert wanted - set(entries) == set(), "run tools/catalogs and translate the new strings"
+    for msgid in wanted:
+        translated, fuzzy = entries[msgid]
+        assert translated and not fuzzy, f"{language}: {msgid!r} is not translated"
+        assert set(re.findall(r"{\w+", msgid)) == set(re.findall(r"{\w+", translated)), msgid
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_compiled_catalog_is_current(language: str, tmp_path: Path) -> None:
+    directory = LOCALE / language / "LC_MESSAGES"
+    compiled = tmp_path / "reeeboot.mo"
+    subprocess.run(["msgfmt", "-o", str(compiled), str(directory / "reeeboot.po")], check=True)
+    assert compiled.read_bytes() == (directory / "reeeboot.mo").read_bytes()

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+from agent.config import StationConfig, load_config
+from agent.i18n import set_language
+
+DEFAULT_FILE = Path(__file__).parents[1] / "agent" / "data" / "reeeboot.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "reeeboot.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_default_file_is_valid_and_safe() -> None:
+    config, problems = load_config(DEFAULT_FILE)
+    assert problems == []
+    assert config == StationConfig(language="fr", unattended=False)
+
+
+def test_valid_file_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, 'language = "en"\nunattended = true\n[station]\nname = "lyon-3"\n'
+                 '[hub]\nurl = "http://10.0.2.2:8080"\nenrollment_token = "abc"\n')
+    config, problems = load_config(path)
+    assert problems == []
+    assert config == StationConfig("en", True, "lyon-3", "http://10.0.2.2:8080", "abc")
+
+
+def test_missing_file_gives_defaults_and_says_so(tmp_path: Path) -> None:
+    config, problems = load_config(tmp_path / "absent.toml")
+    assert config == StationConfig()
+    assert len(problems) == 1 and problems[0].line is None
+
+
+def test_syntax_error_reports_line_and_never_goes_unattended(tmp_path: Path) -> None:
+    path = write(tmp_path, 'unattended = true\nlanguage = "fr\n')
+    config, problems = load_config(path)
+    assert config.unattended is False
+    assert problems[0].line == 2
+    assert problems[0].describe().startswith(f"{path}:2:")
+
+
+def test_wrong_type_reports_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, 'unattended = true\n\n[hub]\nurl = 42\n')
+    config, problems = load_config(path)
+    assert [(p.line, p.key) for p in problems] == [(4, "hub.url")]
+    assert config.hub_url == ""
+    assert config.unattended is False  # any problem turns unattended off
+
+
+def test_unknown_key_and_bad_language(tmp_path: Path) -> None:
+    path = write(tmp_path, 'langage = "fr"\nlanguage = "de"\n[station]\nnom = "x"\n')
+    config, problems = load_config(path)
+    assert {(p.line, p.key) for p in problems} == {(1, "langage"), (2, "language"),
+                                                   (4, "station.nom")}
+    assert config.language == "fr"
+
+
+def test_problem_is_told_in_the_language_in_use_when_shown(tmp_path: Path) -> None:
+    set_language("fr")
+    path = write(tmp_path, 'unattended = "oui"\n')
+    _config, problems = load_config(path)
+    assert problems[0].describe().endswith("clé « unattended » : doit être true ou false")
+    set_language("en")
+    try:
+        assert problems[0].describe().endswith("key 'unattended': must be true or false")
+    finally:
+        set_language("fr")

@@ -1,0 +1,45 @@
+"""The first screen, driven by Textual's Pilot with a machine given to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from agent import flow
+from agent.inventory.model import Exclusion, Machine
+from agent.tui.app import ReeebootApp
+from tests.helpers import sample_disk, sample_machine
+
+
+def machine() -> Machine:
+    return sample_machine(
+        disks=(sample_disk("/dev/sda", "WD-1"), sample_disk("/dev/sdb", "STICK", bus="usb")),
+        exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),),
+    )
+
+
+async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "fr"\n')
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one("#disks", DataTable)
+        rows = [table.get_row_at(index) for index in range(table.row_count)]
+        assert [row[0] for row in rows] == ["/dev/sda", "/dev/sdb"]
+        assert rows[0][-1] == "effacer (passe aléatoire, vérifiée)"
+        assert rows[1][-1] == "conservé : started from it"
+        plan = app.screen.query_one("#plan", Static)
+        assert "1 disque(s) seront effacés, 1 conservé(s)." in str(plan.render())
+
+
+async def test_config_problems_are_shown(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\nunattended = "yes"\n')
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        problems = app.screen.query_one("#problems", Static)
+        assert "visible" in problems.classes
+        assert "key 'unattended': must be true or false" in str(problems.render())
