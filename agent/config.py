@@ -95,9 +95,9 @@ def _from_mapping(
     config = StationConfig()
     problems: list[ConfigProblem] = []
 
-    def problem(table: str | None, name: str, message: str, **details: str) -> None:
-        dotted = f"{table}.{name}" if table else name
-        line = _line_of_key(text, table, name)
+    def problem(section: str | None, key_name: str, message: str, **details: str) -> None:
+        dotted = f"{section}.{key_name}" if section else key_name
+        line = _line_of_key(text, section, key_name)
         problems.append(ConfigProblem(path, line, dotted, message, tuple(details.items())))
 
     known_top = {key.name for key in _KEYS if key.table is None} | _TABLES

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from agent.inventory.disks import list_disks
 from agent.inventory.model import Disk
-from hub.app import create_app
-from hub.db import Database
+from tests.hubserver import RunningHub, free_port
 
 LoopFactory = Callable[..., Disk]
 
@@ -51,35 +46,6 @@ def loop_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopFactory]
         subprocess.run(["losetup", "-d", device], check=False)
     for path in files:
         path.unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RunningHub:
-    def __init__(self, database_path: Path, port: int) -> None:
-        self.database = Database(database_path)
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            create_app(database_path), host="127.0.0.1", port=port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the hub did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

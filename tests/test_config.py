@@ -66,3 +66,10 @@ def test_problem_is_told_in_the_language_in_use_when_shown(tmp_path: Path) -> No
         assert problems[0].describe().endswith("key 'unattended': must be true or false")
     finally:
         set_language("fr")
+
+
+def test_section_that_is_not_a_table(tmp_path: Path) -> None:
+    path = write(tmp_path, 'hub = "http://hub"\n')
+    _config, problems = load_config(path)
+    assert [(p.line, p.key) for p in problems] == [(1, "hub")]
+    assert "[hub]" in problems[0].describe()

@@ -11,8 +11,8 @@ import pytest
 from agent import flow
 from agent.report import dsse
 from agent.wipe.jobs import WipeResult
-from tests.conftest import RunningHub, free_port
 from tests.helpers import sample_disk, sample_machine
+from tests.hubserver import RunningHub, free_port
 
 START = datetime.datetime(2026, 11, 28, 9, 0, tzinfo=datetime.UTC)
 

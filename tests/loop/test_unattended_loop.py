@@ -13,7 +13,8 @@ from agent.inventory.exclusions import find_exclusions
 from agent.inventory.model import Machine
 from agent.report import dsse
 from agent.unattended import STATUS_PREFIX, StatusLine, is_unattended, run_unattended
-from tests.conftest import LoopFactory, RunningHub
+from tests.conftest import LoopFactory
+from tests.hubserver import RunningHub
 from tests.loop.test_wipe_loop import fill_with_marker, marker_count
 
 
@@ -54,7 +55,7 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
         subprocess.run(["umount", str(mountpoint)], check=True)
 
     events = [json.loads(line[len(STATUS_PREFIX):]) for line in console.getvalue().splitlines()]
-    assert [event["event"] for event in events][0] == "start"
+    assert events[0]["event"] == "start"
     assert events[-1] == {"event": "done", "ok": True, "failed": [], "report_waiting": False}
     assert code == 0
     assert all(marker_count(disk) == 0 for disk in targets)

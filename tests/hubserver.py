@@ -1,0 +1,43 @@
+"""A real hub served over HTTP from a thread, for tests on the host and in QEMU."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from hub.app import create_app
+from hub.db import Database
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RunningHub:
+    def __init__(self, database_path: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.database = Database(database_path)
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(
+            create_app(database_path), host=host, port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the hub did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
