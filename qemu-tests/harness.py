@@ -1,0 +1,338 @@
+"""Boot the real live image under QEMU (TCG) with virtual disks described by a scenario file.
+
+A scenario (qemu-tests/scenarios/*.toml) is data: firmware, mode, disks with bus, size, sector
+size and serial, the machine's SMBIOS identity. New scenarios need no new harness code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(os.environ.get("REEEBOOT_OUT", ROOT / "out"))
+IMAGE = OUT / "reeeboot-live.img"
+KERNEL = OUT / "reeeboot-live.vmlinuz"
+INITRD = OUT / "reeeboot-live.initrd"
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+MARKER = b"REEEBOOT-MARKER!" * 32  # one 512-byte sector of a pattern no erasure leaves behind
+DATA_PARTITION_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"  # Microsoft basic data
+STATUS_PREFIX = "REEEBOOT "
+BASE_CMDLINE = "root=PARTLABEL=reeeboot-root ro console=ttyS0,115200 systemd.volatile=overlay"
+
+
+@dataclass(frozen=True)
+class DiskSpec:
+    id: str
+    bus: str  # virtio, sata, nvme, scsi, usb
+    size_mib: int
+    serial: str
+    logical_sector_size: int = 512
+    fill: str = "marker"  # "marker" or "empty"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    firmware: str
+    mode: str
+    memory_mib: int
+    cpus: int
+    timeout_seconds: int
+    system: dict[str, str]
+    stick_serial: str
+    disks: tuple[DiskSpec, ...]
+    config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        data = tomllib.loads(path.read_text())
+        return cls(
+            name=path.stem,
+            description=data.get("description", ""),
+            firmware=data.get("firmware", "direct"),
+            mode=data.get("mode", "unattended"),
+            memory_mib=int(data.get("memory_mib", 2048)),
+            cpus=int(data.get("cpus", 2)),
+            timeout_seconds=int(data.get("timeout_seconds", 900)),
+            system=dict(data.get("system", {})),
+            stick_serial=data.get("stick", {}).get("serial", "REEEBOOT-STICK"),
+            disks=tuple(DiskSpec(**disk) for disk in data.get("disks", [])),
+            config_unattended=bool(data.get("config_unattended", data.get("mode") != "attended")),
+        )
+
+
+def all_scenarios() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.toml"))
+
+
+def require_image() -> None:
+    missing = [str(path) for path in (IMAGE, KERNEL, INITRD) if not path.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"the live image is not built ({', '.join(missing)} missing): run image/build.sh"
+        )
+    if shutil.which("qemu-system-x86_64") is None:
+        raise FileNotFoundError("qemu-system-x86_64 is not installed (tests/run installs it)")
+
+
+@dataclass
+class Stick:
+    """A copy of the live image, with its data partition's byte range."""
+
+    path: Path
+    data_start: int
+    data_end: int
+
+    @classmethod
+    def copy_of(cls, image: Path, workdir: Path) -> Stick:
+        path = workdir / "stick.img"
+        subprocess.run(["cp", "--sparse=always", str(image), str(path)], check=True)
+        table = json.loads(subprocess.run(
+            ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
+        ).stdout)["partitiontable"]
+        sector = int(table.get("sectorsize", 512))
+        for partition in table["partitions"]:
+            if partition["type"].upper() == DATA_PARTITION_TYPE:
+                start = int(partition["start"]) * sector
+                return cls(path, start, start + int(partition["size"]) * sector)
+        raise ValueError(f"{image} has no data partition of type {DATA_PARTITION_TYPE}")
+
+    def write_file(self, name: str, content: str) -> None:
+        source = self.path.parent / name
+        source.write_text(content)
+        subprocess.run(
+            ["mcopy", "-o", "-i", f"{self.path}@@{self.data_start}", str(source), f"::/{name}"],
+            check=True,
+        )
+
+    def read_dir(self, folder: str) -> list[str]:
+        listing = subprocess.run(
+            ["mdir", "-b", "-i", f"{self.path}@@{self.data_start}", f"::/{folder}"],
+            capture_output=True, text=True,
+        )
+        return listing.stdout.split() if listing.returncode == 0 else []
+
+    def digest_outside_data(self) -> str:
+        """sha256 of every byte of the stick except its data partition."""
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as image:
+            for start, end in ((0, self.data_start),
+                               (self.data_end, os.fstat(image.fileno()).st_size)):
+                image.seek(start)
+                remaining = end - start
+                while remaining:
+                    block = image.read(min(remaining, 8 << 20))
+                    if not block:
+                        break
+                    digest.update(block)
+                    remaining -= len(block)
+        return digest.hexdigest()
+
+
+def make_disk(spec: DiskSpec, workdir: Path) -> Path:
+    path = workdir / f"{spec.id}.img"
+    size = spec.size_mib << 20
+    with open(path, "wb") as disk:
+        if spec.fill == "marker":
+            block = MARKER * ((1 << 20) // len(MARKER))
+            for _ in range(spec.size_mib):
+                disk.write(block)
+        disk.truncate(size)
+    return path
+
+
+def marker_sectors(path: Path) -> int:
+    """How many sectors of the disk image still hold the marker pattern."""
+    count = 0
+    with open(path, "rb") as disk:
+        while block := disk.read(8 << 20):
+            count += block.count(MARKER)
+    return count
+
+
+def first_and_last_sector(path: Path) -> tuple[bytes, bytes]:
+    with open(path, "rb") as disk:
+        first = disk.read(512)
+        disk.seek(-512, os.SEEK_END)
+        return first, disk.read(512)
+
+
+def disk_arguments(spec: DiskSpec, path: Path, index: int) -> list[str]:
+    drive = f"if=none,id={spec.id},file={path},format=raw,cache=unsafe"
+    sectors = f"logical_block_size={spec.logical_sector_size}," \
+              f"physical_block_size={spec.logical_sector_size}"
+    if spec.bus == "virtio":
+        device = f"virtio-blk-pci,drive={spec.id},serial={spec.serial},{sectors}"
+    elif spec.bus == "sata":
+        device = f"ide-hd,drive={spec.id},bus=ahci.{index},serial={spec.serial}"
+    elif spec.bus == "nvme":
+        device = f"nvme,drive={spec.id},serial={spec.serial},{sectors}"
+    elif spec.bus == "scsi":
+        device = f"scsi-hd,drive={spec.id},bus=scsi.0,serial={spec.serial},{sectors}"
+    elif spec.bus == "usb":
+        device = f"usb-storage,drive={spec.id},serial={spec.serial}"
+    else:
+        raise ValueError(f"unknown bus {spec.bus!r} in scenario")
+    return ["-drive", drive, "-device", device]
+
+
+@dataclass
+class Boot:
+    scenario: Scenario
+    workdir: Path
+    stick: Stick
+    disks: dict[str, Path]
+    serial_log: Path = field(init=False)
+    monitor: Path = field(init=False)
+    display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.serial_log = self.workdir / "serial.log"
+        self.monitor = self.workdir / "monitor.sock"
+
+    def command(self) -> list[str]:
+        scenario = self.scenario
+        command = [
+            "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg",
+            "-m", str(scenario.memory_mib), "-smp", str(scenario.cpus),
+            "-no-reboot", "-display", self.display, "-vga", "std",
+            "-serial", f"file:{self.serial_log}",
+            "-monitor", f"unix:{self.monitor},server,nowait",
+            "-nic", "user,model=virtio-net-pci",
+            "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
+            "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
+            "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
+                       "removable=on",
+        ]
+        if any(disk.bus == "scsi" for disk in scenario.disks):
+            command += ["-device", "virtio-scsi-pci,id=scsi"]
+        system = scenario.system
+        if system:
+            command += ["-smbios", "type=1,manufacturer={},product={},serial={}".format(
+                system.get("vendor", ""), system.get("product", ""), system.get("serial", ""))]
+            if system.get("board_serial"):
+                command += ["-smbios", f"type=2,serial={system['board_serial']}"]
+        for index, spec in enumerate(scenario.disks):
+            command += disk_arguments(spec, self.disks[spec.id], index)
+        cmdline = BASE_CMDLINE
+        if scenario.mode == "unattended":
+            cmdline += " reeeboot.unattended=1"
+        if self.display in ("curses", "none"):
+            # Keep tty1 in VGA text mode: the curses display and the tests read it as text.
+            cmdline += " nomodeset"
+        if scenario.firmware == "direct":
+            command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
+        elif scenario.firmware == "uefi":
+            command += ["-bios", "/usr/share/ovmf/OVMF.fd"]
+        else:
+            raise ValueError(f"unknown firmware {scenario.firmware!r}")
+        return command
+
+    def start(self, *, foreground: bool = False) -> None:
+        self.serial_log.write_bytes(b"")
+        if foreground:  # the demo: QEMU owns the terminal (curses display)
+            self.process = subprocess.Popen(self.command())
+            return
+        with (self.workdir / "qemu.log").open("wb") as errors:
+            self.process = subprocess.Popen(
+                self.command(), stdout=subprocess.DEVNULL, stderr=errors
+            )
+
+    def serial_text(self) -> str:
+        return self.serial_log.read_bytes().decode(errors="replace")
+
+    def events(self) -> list[dict[str, Any]]:
+        return status_events(self.serial_text())
+
+    def wait_for(self, event: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for found in self.events():
+                if found.get("event") == event:
+                    return found
+            if self.process is not None and self.process.poll() is not None:
+                break
+            time.sleep(1)
+        tail = self.serial_text()[-3000:]
+        raise TimeoutError(f"no {event!r} status line; serial log tail:\n{tail}")
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise TimeoutError(
+                f"QEMU still running after {timeout} s; serial log tail:\n"
+                f"{self.serial_text()[-3000:]}"
+            ) from None
+
+    def hmp(self, command: str) -> str:
+        """One human-monitor command (screendump, device_del, xp ...)."""
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.connect(str(self.monitor))
+            connection.settimeout(10)
+            _read_until_prompt(connection)
+            connection.sendall(command.encode() + b"\n")
+            return _read_until_prompt(connection)
+
+    def screen_text(self) -> str:
+        """The text on tty1, read from VGA text memory (the guest boots with `nomodeset`).
+
+        The whole 32 KiB text window is read because the console scrolls by moving its origin;
+        rows of 80 cells, each cell a CP437 character and an attribute byte.
+        """
+        dump = self.hmp("xp /16384hx 0xb8000")
+        cells = [int(word, 16) for line in dump.splitlines() if ":" in line
+                 for word in line.split(":", 1)[1].split()]
+        characters = bytes(cell & 0xFF for cell in cells).decode("cp437")
+        return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _read_until_prompt(connection: socket.socket) -> str:
+    received = b""
+    while not received.endswith(b"(qemu) "):
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received.decode(errors="replace")
+
+
+def status_events(serial_text: str) -> list[dict[str, Any]]:
+    events = []
+    for line in serial_text.splitlines():
+        start = line.find(STATUS_PREFIX + "{")
+        if start < 0:
+            continue
+        try:
+            events.append(json.loads(line[start + len(STATUS_PREFIX):].strip()))
+        except json.JSONDecodeError:
+            continue  # a line cut by kernel messages on the same console
+    return events
+
+
+def station_config(hub_url: str, token: str, *, unattended: bool, language: str = "fr") -> str:
+    return (
+        f'language = "{language}"\nunattended = {"true" if unattended else "false"}\n'
+        f'[station]\nname = "qemu-station"\n'
+        f'[hub]\nurl = "{hub_url}"\nenrollment_token = "{token}"\n'
+    )

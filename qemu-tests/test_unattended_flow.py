@@ -1,0 +1,85 @@
+"""The whole flow on the real image: boot from the stick, erase, sign, upload, power off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from harness import (
+    IMAGE,
+    MARKER,
+    Boot,
+    Scenario,
+    Stick,
+    all_scenarios,
+    first_and_last_sector,
+    make_disk,
+    marker_sectors,
+    require_image,
+    station_config,
+)
+
+from agent.report import dsse
+from tests.hubserver import RunningHub
+
+UNATTENDED = [path for path in all_scenarios() if Scenario.load(path).mode == "unattended"]
+
+
+@pytest.mark.parametrize("scenario_path", UNATTENDED, ids=[path.stem for path in UNATTENDED])
+def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -> None:
+    require_image()
+    scenario = Scenario.load(scenario_path)
+    stick = Stick.copy_of(IMAGE, artifacts)
+    token = hub.database.add_station("qemu-station")
+    guest_hub_url = f"http://10.0.2.2:{hub.port}"
+    stick.write_file("reeeboot.toml", station_config(guest_hub_url, token, unattended=True))
+    stick_before = stick.digest_outside_data()
+    disks = {spec.id: make_disk(spec, artifacts) for spec in scenario.disks}
+    assert all(marker_sectors(path) > 0 for path in disks.values())
+
+    boot = Boot(scenario, artifacts, stick, disks)
+    boot.start()
+    try:
+        boot.wait_exit(scenario.timeout_seconds)
+    finally:
+        boot.stop()
+
+    events = boot.events()
+    done = [event for event in events if event["event"] == "done"]
+    assert done, f"the run did not finish; serial log tail:\n{boot.serial_text()[-3000:]}"
+    assert done[-1] == {"event": "done", "ok": True, "failed": [], "report_waiting": False}
+
+    for spec in scenario.disks:
+        path = disks[spec.id]
+        assert marker_sectors(path) == 0, f"{spec.id}: marker left"
+        first, last = first_and_last_sector(path)
+        assert MARKER not in (first, last), f"{spec.id}: first or last sector not erased"
+
+    assert stick.digest_outside_data() == stick_before, "the stick changed outside its data"
+    assert stick.read_dir("outbox") == [] and len(stick.read_dir("sent")) == 1
+
+    rows = [row for row in hub.database.reports()
+            if row["system_serial"] == scenario.system.get("serial")]
+    assert len(rows) == 1, "exactly one report for this machine"
+    stored = hub.database.report(str(rows[0]["report_id"]))
+    assert stored is not None
+    station = hub.database.station_by_token(token)
+    assert station is not None and station.public_key is not None
+    payload = dsse.verify(json.loads(str(stored["envelope"])),
+                          Ed25519PublicKey.from_public_bytes(station.public_key))
+    report = json.loads(payload)
+
+    erased = {entry["serial"]: entry for entry in report["erasure"]}
+    assert set(erased) == {spec.serial for spec in scenario.disks}
+    assert all(entry["result"] == "erased" and entry["verified"] for entry in erased.values())
+    buses = {disk["serial"]: disk["bus"] for disk in report["machine"]["disks"]}
+    assert {spec.serial: buses[spec.serial] for spec in scenario.disks} == {
+        spec.serial: spec.bus for spec in scenario.disks}
+
+    stick_paths = [disk["path"] for disk in report["machine"]["disks"]
+                   if disk["serial"] == scenario.stick_serial]
+    assert len(stick_paths) == 1, "the stick is in the inventory"
+    [stick_exclusion] = [e for e in report["excluded"] if e["path"] == stick_paths[0]]
+    assert stick_exclusion["code"] == "boot_device" and stick_exclusion["reason"]
