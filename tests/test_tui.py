@@ -10,6 +10,7 @@ from agent import flow
 from agent.inventory.model import Exclusion, Machine
 from agent.tui.app import ReeebootApp
 from tests.helpers import sample_disk, sample_machine
+from tests.hubserver import RunningHub
 
 
 def machine() -> Machine:
@@ -43,3 +44,20 @@ async def test_config_problems_are_shown(data_dir: Path) -> None:
         problems = app.screen.query_one("#problems", Static)
         assert "visible" in problems.classes
         assert "key 'unattended': must be true or false" in str(problems.render())
+
+
+async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: RunningHub) -> None:
+    import datetime
+
+    token = hub.database.add_station("lyon-3")
+    (data_dir / "reeeboot.toml").write_text(
+        f'[station]\nname = "lyon-3"\n[hub]\nurl = "{hub.url}"\nenrollment_token = "{token}"\n')
+    station = flow.open_station(data_dir)
+    report_id, _path = flow.file_report(
+        station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
+    app = ReeebootApp(station, take_inventory=lambda _station: machine())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert station.outbox.waiting() == []
+    assert [row["report_id"] for row in hub.database.reports()] == [report_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -12,6 +13,8 @@ from agent import flow
 from agent.i18n import _
 from agent.inventory.model import Machine
 from agent.tui.screens.inventory import InventoryScreen
+
+OUTBOX_RETRY_SECONDS = 600.0
 
 
 class ReeebootApp(App[None]):
@@ -31,3 +34,10 @@ class ReeebootApp(App[None]):
     def on_mount(self) -> None:
         self.sub_title = _("Refurbishing station")
         self.push_screen(InventoryScreen())
+        if self.station.outbox.waiting():
+            self.send_waiting_reports()
+
+    @work(thread=True, exclusive=True, group="outbox")
+    def send_waiting_reports(self) -> None:
+        """Reports left from an earlier run (hub down, no network) go out in the background."""
+        flow.deliver_reports(self.station, deadline_seconds=OUTBOX_RETRY_SECONDS)
