@@ -1,4 +1,4 @@
-"""Block device tree and mount points through blkinfo, with its `lsblk` calls recorded."""
+"""Partitions and what they hold, through blkinfo, with its `lsblk` calls recorded."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from blkinfo import BlkDiskInfo, wrappers
+from blkinfo import wrappers
 
+from agent.inventory.model import Partition
 from agent.runner import run
 
 
@@ -25,18 +26,25 @@ class _RecordedSubprocess:
 
 
 def disk_tree() -> dict[str, dict[str, Any]]:
-    """Disks by kernel name, each with its nested `children` (partitions) and `mountpoint`s."""
+    """Every block device by kernel name, each with its `children` (partitions) and mount point.
+
+    blkinfo's public get_disks() keeps only disks of type "disk"; the wrapper's full tree also
+    has loop devices, which the tests use as disks.
+    """
     wrappers.subprocess = _RecordedSubprocess
-    return {disk["kname"]: disk for disk in BlkDiskInfo().get_disks()}
+    tree: dict[str, dict[str, Any]] = wrappers.LsBlkWrapper()._disks
+    return tree
 
 
-def mountpoints(disk: dict[str, Any]) -> list[tuple[str, str]]:
-    """(device name, mount point) for the disk and every partition below it."""
-    found: list[tuple[str, str]] = []
-    stack = [disk]
-    while stack:
-        node = stack.pop()
-        if node.get("mountpoint"):
-            found.append((node["kname"], node["mountpoint"]))
-        stack.extend(node.get("children") or [])
-    return found
+def partitions_of(node: dict[str, Any]) -> tuple[Partition, ...]:
+    return tuple(
+        Partition(
+            name=child["kname"],
+            fstype=child.get("fstype") or None,
+            label=child.get("label") or None,
+            size_bytes=int(child.get("size") or 0),
+            mountpoint=child.get("mountpoint") or None,
+        )
+        for child in node.get("children") or []
+        if child.get("type") == "part"
+    )

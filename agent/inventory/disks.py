@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import pyudev
 
+from agent.inventory.blockinfo import disk_tree, partitions_of
 from agent.inventory.model import Disk
 from agent.inventory.smart import smart_health
 
@@ -17,6 +18,7 @@ def list_disks(
     context: pyudev.Context | None = None, *, with_smart: bool = True, include_loop: bool = False
 ) -> list[Disk]:
     context = context or pyudev.Context()
+    tree = disk_tree()
     disks = []
     for device in context.list_devices(subsystem="block", DEVTYPE="disk"):
         name = device.sys_name
@@ -38,6 +40,7 @@ def list_disks(
                 rotational=_int_attr(device, "queue/rotational") == 1,
                 removable=_int_attr(device, "removable") == 1,
                 smart_health=smart_health(path) if with_smart else None,
+                partitions=partitions_of(tree.get(name, {})),
             )
         )
     return sorted(disks, key=lambda disk: disk.name)

@@ -27,6 +27,15 @@ class MemoryInfo:
 
 
 @dataclass(frozen=True)
+class Partition:
+    name: str
+    fstype: str | None
+    label: str | None
+    size_bytes: int
+    mountpoint: str | None
+
+
+@dataclass(frozen=True)
 class Disk:
     name: str
     path: str
@@ -38,6 +47,7 @@ class Disk:
     rotational: bool
     removable: bool
     smart_health: str | None = None  # "passed", "failed" or None when the disk has no SMART
+    partitions: tuple[Partition, ...] = ()  # what is on it before erasure
 
 
 @dataclass(frozen=True)
