@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hubserver import RunningHub, free_port
+from tests.hubserver import hub
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[RunningHub]:
-    # QEMU's user networking turns the guest's 10.0.2.2 into the host's loopback.
-    running = RunningHub(tmp_path / "hub.sqlite3", free_port())
-    running.start()
-    yield running
-    running.stop()
+__all__ = ["hub"]  # a real hub on the host
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import pytest
 
 from agent.inventory.disks import list_disks
 from agent.inventory.model import Disk
-from tests.hubserver import RunningHub, free_port
+from tests.hubserver import hub
 
 LoopFactory = Callable[..., Disk]
+__all__ = ["hub"]  # the real hub fixture, shared with the QEMU suite
 
 
 @pytest.fixture
@@ -46,14 +47,6 @@ def loop_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopFactory]
         subprocess.run(["losetup", "-d", device], check=False)
     for path in files:
         path.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[RunningHub]:
-    running = RunningHub(tmp_path / "hub.sqlite3", free_port())
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import uvicorn
 
 from hub.app import create_app
@@ -41,3 +43,12 @@ class RunningHub:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[RunningHub]:
+    """A hub on the host's loopback (QEMU guests reach it as 10.0.2.2 through user networking)."""
+    running = RunningHub(tmp_path / "hub.sqlite3", free_port())
+    running.start()
+    yield running
+    running.stop()
