@@ -72,8 +72,9 @@ def _inventory(args: argparse.Namespace) -> int:
         print()
         return 0
     system = machine.system
-    serial = system.serial or "?"
-    print(f"{system.vendor or '?'} {system.product or '?'}  ({_('serial')}: {serial})")
+    print(_("{vendor} {product}, serial number: {serial}").format(
+        vendor=system.vendor or "?", product=system.product or "?",
+        serial=system.serial or _("unknown")))
     print(f"CPU: {machine.cpu.model} ({machine.cpu.cores}/{machine.cpu.threads})")
     print(f"RAM: {machine.memory.total_bytes / 2**30:.1f} GiB")
     excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}

@@ -58,3 +58,15 @@ def test_compiled_catalog_is_current(language: str, tmp_path: Path) -> None:
     compiled = tmp_path / "reeeboot.mo"
     subprocess.run(["msgfmt", "-o", str(compiled), str(directory / "reeeboot.po")], check=True)
     assert compiled.read_bytes() == (directory / "reeeboot.mo").read_bytes()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_string_has_glyphs_on_the_linux_console(language: str) -> None:
+    # The console's VGA font is code page 437: a character outside it shows as a block.
+    entries = po_entries(LOCALE / language / "LC_MESSAGES" / "reeeboot.po")
+    for msgid, (translated, _fuzzy) in entries.items():
+        try:
+            translated.encode("cp437")
+        except UnicodeEncodeError as error:
+            glyph = error.object[error.start]
+            raise AssertionError(f"{language}: {msgid!r} has {glyph!r}") from None

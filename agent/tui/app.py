@@ -20,6 +20,7 @@ OUTBOX_RETRY_SECONDS = 600.0
 class ReeebootApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "reeeboot"
+    ENABLE_COMMAND_PALETTE = False  # volunteers need the keys on the footer, nothing hidden
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", _("Quit"))]
 
     def __init__(
@@ -32,7 +33,8 @@ class ReeebootApp(App[None]):
         self.take_inventory = take_inventory
 
     def on_mount(self) -> None:
-        self.sub_title = _("Refurbishing station")
+        # One title, no sub-title: Textual joins them with an em dash, a glyph the console lacks.
+        self.title = _("reeeboot: refurbishing station")
         self.push_screen(InventoryScreen())
         if self.station.outbox.waiting():
             self.send_waiting_reports()

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 class InventoryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(_("Looking at this machine…"), id="machine")
+        yield Header(icon=" ")
+        yield Static(_("Looking at this machine..."), id="machine")
         yield Static("", id="problems")
         yield DataTable(id="disks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="plan")
@@ -50,8 +50,9 @@ class InventoryScreen(Screen[None]):
         system, cpu = machine.system, machine.cpu
         self.query_one("#machine", Static).update(
             "\n".join([
-                f"{system.vendor or '?'} {system.product or '?'} — {_('serial')}: "
-                f"{system.serial or _('unknown')}",
+                _("{vendor} {product}, serial number: {serial}").format(
+                    vendor=system.vendor or "?", product=system.product or "?",
+                    serial=system.serial or _("unknown")),
                 _("Processor: {model} ({cores} cores, {threads} threads)").format(
                     model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads),
                 _("Memory: {size:.1f} GiB").format(size=machine.memory.total_bytes / 2**30),
@@ -80,4 +81,4 @@ def _smart_label(health: str | None) -> str:
         return _("OK")
     if health == "failed":
         return _("FAILING")
-    return "—"
+    return "-"
