@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import pyudev
 
 from agent import __version__, flow
-from agent.i18n import _
+from agent.config import ConfigProblem
+from agent.i18n import N_, _
 from agent.inventory.disks import list_disks
 from agent.inventory.exclusions import find_exclusions
 from agent.inventory.model import Disk
 from agent.report.station import data_dir_from_env
+from agent.units import human_size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +84,7 @@ def _inventory(args: argparse.Namespace) -> int:
     for disk in machine.disks:
         note = _("excluded: {reason}").format(reason=excluded[disk.path]) if (
             disk.path in excluded) else _("will be erased")
-        print(f"  {disk.path:14} {disk.bus:7} {disk.size_bytes / 1e9:8.1f} GB  "
+        print(f"  {disk.path:14} {disk.bus:7} {human_size(disk.size_bytes):>8}  "
               f"{disk.model or '?'} [{disk.serial or '?'}]  {note}")
     return 0
 
@@ -139,6 +142,12 @@ def _start(args: argparse.Namespace) -> int:
     )
 
     station = _station(args)
+    if not os.path.ismount(station.data_dir):
+        # On the stick the folder is the REEEBOOT partition's mount point; without it nothing
+        # the station writes (key, reports) survives the power-off, so the volunteer is told.
+        station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
+            "the stick's REEEBOOT data partition is not mounted here: settings, station key "
+            "and reports cannot be kept")))
     if is_unattended(station.config, kernel_cmdline()):
         status = StatusLine(open_status_stream())
         for problem in station.problems:

@@ -28,7 +28,11 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 MARKER = b"REEEBOOT-MARKER!" * 32  # one 512-byte sector of a pattern no erasure leaves behind
 DATA_PARTITION_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"  # Microsoft basic data
 STATUS_PREFIX = "REEEBOOT "
-BASE_CMDLINE = "root=PARTLABEL=reeeboot-root ro console=ttyS0,115200 systemd.volatile=overlay"
+# As the image's own command line (mkosi.conf), with the root named for a boot without firmware.
+BASE_CMDLINE = (
+    "root=PARTLABEL=reeeboot-root ro systemd.volatile=overlay systemd.gpt_auto=0 "
+    "console=tty1 console=ttyS0,115200 loglevel=3 systemd.show_status=error"
+)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def test_screen_shows_inventory_and_plan(scenario_path: Path, artifacts: Path) -
     for serial in wanted:
         assert serial in screen, f"{serial} not on tty1:\n{screen}"
     assert "Disque" in screen and "Numéro de série" in screen  # French by default
+    assert "introuvable" not in screen and "pas montée" not in screen, "stick's config not read"
     assert f"{len(scenario.disks)} disque(s) seront effacés, 1 conservé(s)." in screen
     assert "conservé" in screen  # the stick, with its reason
     assert not any(event["event"] == "start" for event in boot.events()), "ran unattended"

@@ -61,3 +61,10 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
         await pilot.pause()
     assert station.outbox.waiting() == []
     assert [row["report_id"] for row in hub.database.reports()] == [report_id]
+
+
+def test_sizes_read_as_on_the_disk_label() -> None:
+    from agent.units import human_size
+
+    assert [human_size(n) for n in (500_107_862_016, 25_165_824, 2_000_398_934_016, 512)] == [
+        "500 GB", "25.2 MB", "2 TB", "512 B"]

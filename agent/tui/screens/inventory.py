@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from agent.i18n import _
 from agent.inventory.model import Machine
+from agent.units import human_size
 
 if TYPE_CHECKING:
     from agent.tui.app import ReeebootApp
@@ -66,7 +67,7 @@ class InventoryScreen(Screen[None]):
                     if disk.path in excluded else _("erase (random pass, verified)"))
             table.add_row(
                 disk.path, disk.bus, disk.model or "?", disk.serial or "?",
-                f"{disk.size_bytes / 1e9:.1f} GB", _smart_label(disk.smart_health), plan,
+                human_size(disk.size_bytes), _smart_label(disk.smart_health), plan,
                 key=disk.path,
             )
         targets = machine.targets()

@@ -1,0 +1,297 @@
+#!/bin/bash
+# Build the reeeboot live USB image.
+#
+#   sudo image/build.sh
+#
+# Produces out/reeeboot-live.img (the whole stick) and, beside it, the kernel and initrd
+# (out/reeeboot-live.vmlinuz, out/reeeboot-live.initrd) for fast QEMU direct kernel boots.
+#
+# Environment:
+#   REEEBOOT_CACHE            caches kept between builds (default /var/cache/reeeboot)
+#   REEEBOOT_MIRROR           Debian mirror URL (default: taken from this machine's apt sources)
+#   REEEBOOT_SECURITY_MIRROR  Debian security mirror URL (default: taken from apt sources, or
+#                             REEEBOOT_MIRROR with "-security" appended)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$REPO/out
+CACHE=${REEEBOOT_CACHE:-/var/cache/reeeboot}
+NAME=reeeboot-live
+# mkosi 25 is the first release with everything mkosi.conf relies on; Debian 12 ships 14.
+MKOSI_MIN_MAJOR=25
+MKOSI_SUITE=trixie
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    die "must run as root (mkosi needs root to build a bootable disk image): sudo $0"
+fi
+[[ -f $REPO/mkosi.conf ]] || die "$REPO/mkosi.conf not found"
+command -v apt-get >/dev/null || die "this script expects a Debian (12 or 13) build machine"
+
+mkdir -p "$CACHE" "$OUT"
+# Two builds sharing one cache would corrupt each other's incremental images.
+exec 9>"$CACHE/build.lock"
+flock -n 9 || die "another build is using $CACHE (lock $CACHE/build.lock)"
+
+started=$(date +%s)
+
+# --- host packages ---------------------------------------------------------------------------
+# Only what mkosi needs before its own tools tree exists, plus pip for the wheels.
+need=()
+# mtools: to check the FAT partitions of the result.
+for pkg in python3 python3-pip ca-certificates debian-archive-keyring mtools fdisk; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        need+=("$pkg")
+    fi
+done
+if ((${#need[@]})); then
+    log "installing ${need[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+# Debian's interpreter, not whatever python3 comes first in PATH (pyenv and friends): the
+# wheels must match the image's Debian Python.
+PYTHON=/usr/bin/python3
+
+# --- mirrors ---------------------------------------------------------------------------------
+# Taken from the host's apt configuration so the build uses whatever mirror (or proxy) this
+# machine is allowed to reach; nothing in the repository names one.
+read -r host_mirror host_security < <("$PYTHON" - <<'EOF'
+import glob, re
+
+DEBIAN_SUITES = {"buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+                 "oldoldstable", "oldstable", "stable", "testing", "unstable"}
+
+def entries():
+    for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+        try:
+            text = open(path, encoding="utf-8").read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(line) >= 3 and line[0] == "deb":
+                yield line[1], [line[2]]
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        try:
+            text = open(path, encoding="utf-8").read()
+        except OSError:
+            continue
+        for stanza in re.split(r"\n[ \t]*\n", text):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or line[:1].isspace() or ":" not in line:
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.strip()
+            if "deb" not in fields.get("types", "").split():
+                continue
+            if fields.get("enabled", "yes").lower() in ("no", "false", "0"):
+                continue
+            for uri in fields.get("uris", "").split():
+                yield uri, fields.get("suites", "").split()
+
+mirror = security = ""
+for uri, suites in entries():
+    if not uri.startswith(("http://", "https://", "ftp://", "file:/")):
+        continue
+    for suite in suites:
+        base, _, pocket = suite.partition("-")
+        if base not in DEBIAN_SUITES:
+            continue
+        if pocket == "security":
+            security = security or uri.rstrip("/")
+        else:
+            mirror = mirror or uri.rstrip("/")
+print(mirror or "-", security or "-")
+EOF
+)
+MIRROR=${REEEBOOT_MIRROR:-}
+SECURITY=${REEEBOOT_SECURITY_MIRROR:-}
+if [[ -z $MIRROR ]]; then
+    [[ $host_mirror != - ]] || die "no Debian mirror found in /etc/apt; set REEEBOOT_MIRROR"
+    MIRROR=$host_mirror
+    [[ -n $SECURITY || $host_security == - ]] || SECURITY=$host_security
+fi
+MIRROR=${MIRROR%/}
+# The usual layout serves .../debian and .../debian-security side by side.
+SECURITY=${SECURITY:-$MIRROR-security}
+SECURITY=${SECURITY%/}
+log "Debian mirror: $MIRROR (security: $SECURITY)"
+
+# apt's proxy setting, if the host has one, is handed to the package managers mkosi runs.
+proxy=""
+eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null || true)"
+
+# Release names come from mkosi.conf so that there is a single place to change them.
+conf_value() { sed -n "s/^$1=[[:space:]]*\([^[:space:]#]*\).*/\1/p" "$REPO/mkosi.conf" | tail -n1; }
+IMAGE_RELEASE=$(conf_value Release)
+TOOLS_RELEASE=$(conf_value ToolsTreeRelease)
+[[ -n $IMAGE_RELEASE && -n $TOOLS_RELEASE ]] || die "Release= or ToolsTreeRelease= missing in mkosi.conf"
+
+# Writes an apt sandbox tree for one release. mkosi uses etc/apt/sources.list.d/mkosi.sources
+# from a sandbox tree as is, instead of its defaults, which include a debug archive that
+# plain Debian mirrors and caching proxies do not all carry.
+write_sandbox() {
+    local dir=$1 release=$2 components=$3 extra_suites=${4:-}
+    rm -rf "$dir"
+    mkdir -p "$dir/etc/apt/sources.list.d" "$dir/etc/apt/apt.conf.d"
+    cat >"$dir/etc/apt/sources.list.d/mkosi.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $release $release-updates$extra_suites
+Components: $components
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY
+Suites: $release-security
+Components: $components
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    if [[ -n $proxy ]]; then
+        printf 'Acquire::http::Proxy "%s";\n' "$proxy" >"$dir/etc/apt/apt.conf.d/50proxy"
+    fi
+}
+# non-free-firmware: network card firmware (Realtek) so workshop machines get online.
+# backports: only what mkosi.conf asks for explicitly from there (systemd-boot-efi).
+write_sandbox "$CACHE/sandbox/image" "$IMAGE_RELEASE" "main non-free-firmware" \
+    " $IMAGE_RELEASE-backports"
+write_sandbox "$CACHE/sandbox/tools" "$TOOLS_RELEASE" "main"
+
+# --- mkosi -----------------------------------------------------------------------------------
+MKOSI_ROOT=$CACHE/mkosi/root
+MKOSI_PY=$MKOSI_ROOT/usr/lib/python3/dist-packages
+mkosi_version() { PYTHONPATH=$MKOSI_PY "$PYTHON" -m mkosi --version 2>/dev/null | awk '{print $2}'; }
+
+if [[ ! -f $MKOSI_PY/mkosi/__init__.py ]]; then
+    log "fetching mkosi from Debian $MKOSI_SUITE"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/deb"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $MKOSI_SUITE main" \
+        >"$tmp/sources.list"
+    # A private source list, list directory and cache: pointing apt-get update at another
+    # source list with the host's list directory would delete the host's package lists.
+    apt_private=(
+        -o "Dir::Etc::sourcelist=$tmp/sources.list"
+        -o "Dir::Etc::sourceparts=-"
+        -o "Dir::State::Lists=$tmp/lists"
+        -o "Dir::Cache=$tmp/cache"
+        -o "APT::Get::List-Cleanup=0"
+        # The temporary directory is root's; apt's unprivileged download user cannot write it.
+        -o "APT::Sandbox::User=root"
+    )
+    apt-get "${apt_private[@]}" update
+    (cd "$tmp/deb" && apt-get "${apt_private[@]}" download mkosi)
+    rm -rf "$MKOSI_ROOT"
+    mkdir -p "$MKOSI_ROOT"
+    dpkg -x "$tmp"/deb/mkosi_*.deb "$MKOSI_ROOT"
+    rm -rf "$tmp"
+    trap - EXIT
+fi
+version=$(mkosi_version)
+[[ -n $version ]] || die "mkosi in $MKOSI_ROOT does not run; remove it to fetch it again"
+if ((${version%%.*} < MKOSI_MIN_MAJOR)); then
+    die "mkosi $version in $MKOSI_ROOT is older than $MKOSI_MIN_MAJOR; remove it to fetch it again"
+fi
+log "mkosi $version"
+
+# --- the agent's wheels ----------------------------------------------------------------------
+# Built from a clean copy of the sources: setuptools reuses a stale build/ directory, which
+# could put deleted modules back into the wheel, and the working tree stays untouched.
+log "building wheels into out/wheels"
+src=$(mktemp -d)
+trap 'rm -rf "$src"' EXIT
+tar -C "$REPO" -cf - \
+    --exclude=./out --exclude=./build --exclude=./dist --exclude=./.git --exclude=./.venv \
+    --exclude='*.egg-info' --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache \
+    --exclude=.pytest_cache --exclude=./qemu-tests/artifacts --exclude=./bench/results . |
+    tar -C "$src" -xf -
+rm -rf "$OUT/wheels"
+export PIP_CACHE_DIR=$CACHE/pip PIP_DISABLE_PIP_VERSION_CHECK=1
+"$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT/wheels" "$src"
+# The image runs Debian 12's Python 3.11; another build machine Python (Debian 13 has 3.13)
+# builds binary wheels for itself, which are exchanged for 3.11 ones.
+if [[ $("$PYTHON" -c 'import sys; print(sys.version_info[:2] != (3, 11))') == True ]]; then
+    "$PYTHON" "$REPO/image/retarget-wheels.py" "$OUT/wheels"
+fi
+rm -rf "$src"
+trap - EXIT
+ls "$OUT"/wheels/reeeboot-*.whl >/dev/null 2>&1 || die "no reeeboot wheel was built"
+
+# --- the image -------------------------------------------------------------------------------
+# mkosi writes into a staging directory in the cache: it also keeps its tools tree there,
+# which is large and must survive between builds, and out/ only receives the results.
+STAGE=$CACHE/mkosi/output
+mkdir -p "$STAGE" "$CACHE/mkosi/workspace" "$CACHE/mkosi/incremental" "$CACHE/mkosi/packages"
+log "building the image with mkosi"
+(
+    cd "$REPO"
+    PYTHONPATH=$MKOSI_PY "$PYTHON" -m mkosi \
+        --force \
+        --output-directory "$STAGE" \
+        --workspace-directory "$CACHE/mkosi/workspace" \
+        --cache-directory "$CACHE/mkosi/incremental" \
+        --package-cache-dir "$CACHE/mkosi/packages" \
+        --sandbox-tree "$CACHE/sandbox/image" \
+        --tools-tree-sandbox-tree "$CACHE/sandbox/tools" \
+        ${proxy:+--proxy-url "$proxy"} \
+        build
+)
+
+# A stick that does not boot or has no configuration would only show up at the workshop.
+part_offset() {  # byte offset of the first partition of GPT type $2 in image $1
+    sfdisk --json "$1" | "$PYTHON" -c '
+import json, sys
+table = json.load(sys.stdin)["partitiontable"]
+part = next(p for p in table["partitions"] if p["type"].upper() == sys.argv[1])
+print(part["start"] * table.get("sectorsize", 512))' "$2"
+}
+esp=$(part_offset "$STAGE/$NAME.raw" C12A7328-F81F-11D2-BA4B-00A0C93EC93B)
+data=$(part_offset "$STAGE/$NAME.raw" EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)
+mdir -b -i "$STAGE/$NAME.raw@@$esp" ::/EFI/BOOT/BOOTX64.EFI >/dev/null ||
+    die "no boot loader on the ESP"
+ukis=$(mdir -b -i "$STAGE/$NAME.raw@@$esp" ::/EFI/Linux 2>/dev/null || true)
+[[ $ukis == *.efi* ]] || die "no unified kernel image in EFI/Linux on the ESP"
+mdir -b -i "$STAGE/$NAME.raw@@$data" ::/reeeboot.toml >/dev/null ||
+    die "no reeeboot.toml on the data partition"
+
+rm -f "$OUT/$NAME.img" "$OUT/$NAME.img.bmap" "$OUT/$NAME.vmlinuz" "$OUT/$NAME.initrd"
+mv "$STAGE/$NAME.raw" "$OUT/$NAME.img"
+mv "$STAGE/$NAME.vmlinuz" "$OUT/$NAME.vmlinuz"
+mv "$STAGE/$NAME.initrd" "$OUT/$NAME.initrd"
+# Keeps the stick writable by the user who checked out the repository, not just root.
+if owner=$(stat -c %u:%g "$REPO") && [[ $owner != 0:0 ]]; then
+    chown -R "$owner" "$OUT"
+fi
+
+bmap=""
+if command -v bmaptool >/dev/null; then
+    bmaptool create --output "$OUT/$NAME.img.bmap" "$OUT/$NAME.img"
+    bmap=yes
+fi
+
+elapsed=$(($(date +%s) - started))
+size=$(du -h --apparent-size "$OUT/$NAME.img" | cut -f1)
+cat <<EOF
+
+Built in $((elapsed / 60)) min $((elapsed % 60)) s:
+  $OUT/$NAME.img  ($size)
+  $OUT/$NAME.vmlinuz, $OUT/$NAME.initrd  (QEMU direct kernel boot:
+      root=PARTLABEL=reeeboot-root ro console=ttyS0,115200 systemd.volatile=overlay)
+
+To write it to a USB stick, find the stick's device with 'lsblk' (e.g. /dev/sdX; everything on
+it is erased), then:
+  dd if=$OUT/$NAME.img of=/dev/sdX bs=4M oflag=direct conv=fsync status=progress
+EOF
+if [[ -n $bmap ]]; then
+    cat <<EOF
+or, faster (skips the unused blocks):
+  bmaptool copy --bmap $OUT/$NAME.img.bmap $OUT/$NAME.img /dev/sdX
+EOF
+else
+    echo "(bmaptool, from the bmap-tools package, would write it faster: it skips unused blocks)"
+fi
