@@ -43,6 +43,16 @@ class DiskSpec:
     serial: str
     logical_sector_size: int = 512
     fill: str = "marker"  # "marker" or "empty"
+    expect: str = "erased"  # the erasure result the report must give for this disk
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Something going wrong on purpose, done by QEMU below the guest."""
+
+    disk: str  # a DiskSpec id
+    kind: str  # "write_error": writes touching `sector` fail with EIO (QEMU's blkdebug)
+    sector: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Scenario:
     stick_serial: str
     disks: tuple[DiskSpec, ...]
     config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
+    faults: tuple[Fault, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -74,6 +85,7 @@ class Scenario:
             stick_serial=data.get("stick", {}).get("serial", "REEEBOOT-STICK"),
             disks=tuple(DiskSpec(**disk) for disk in data.get("disks", [])),
             config_unattended=bool(data.get("config_unattended", data.get("mode") != "attended")),
+            faults=tuple(Fault(**fault) for fault in data.get("faults", [])),
         )
 
 
@@ -173,8 +185,22 @@ def first_and_last_sector(path: Path) -> tuple[bytes, bytes]:
         return first, disk.read(512)
 
 
-def disk_arguments(spec: DiskSpec, path: Path, index: int) -> list[str]:
+def disk_arguments(
+    spec: DiskSpec, path: Path, index: int, faults: tuple[Fault, ...] = ()
+) -> list[str]:
     drive = f"if=none,id={spec.id},file={path},format=raw,cache=unsafe"
+    for fault in faults:
+        if fault.disk != spec.id:
+            continue
+        if fault.kind != "write_error":
+            raise ValueError(f"unknown fault {fault.kind!r} in scenario")
+        rules = path.with_suffix(".blkdebug")
+        rules.write_text(
+            f'[inject-error]\nevent = "write_aio"\nerrno = "5"\nsector = "{fault.sector}"\n'
+            'once = "off"\n'
+        )
+        drive = (f"if=none,id={spec.id},driver=raw,cache=unsafe,file.driver=blkdebug,"
+                 f"file.config={rules},file.image.filename={path}")
     sectors = f"logical_block_size={spec.logical_sector_size}," \
               f"physical_block_size={spec.logical_sector_size}"
     if spec.bus == "virtio":
@@ -230,7 +256,7 @@ class Boot:
             if system.get("board_serial"):
                 command += ["-smbios", f"type=2,serial={system['board_serial']}"]
         for index, spec in enumerate(scenario.disks):
-            command += disk_arguments(spec, self.disks[spec.id], index)
+            command += disk_arguments(spec, self.disks[spec.id], index, scenario.faults)
         cmdline = BASE_CMDLINE
         if scenario.mode == "unattended":
             cmdline += " reeeboot.unattended=1"

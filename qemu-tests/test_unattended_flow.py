@@ -49,9 +49,13 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
     events = boot.events()
     done = [event for event in events if event["event"] == "done"]
     assert done, f"the run did not finish; serial log tail:\n{boot.serial_text()[-3000:]}"
-    assert done[-1] == {"event": "done", "ok": True, "failed": [], "report_waiting": False}
+    failing = [spec for spec in scenario.disks if spec.expect != "erased"]
+    assert done[-1]["ok"] == (not failing) and done[-1]["report_waiting"] is False
+    assert len(done[-1]["failed"]) == len(failing)
 
     for spec in scenario.disks:
+        if spec.expect != "erased":
+            continue  # a failing disk keeps what it could not be made to forget
         path = disks[spec.id]
         assert marker_sectors(path) == 0, f"{spec.id}: marker left"
         first, last = first_and_last_sector(path)
@@ -71,9 +75,12 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
                           Ed25519PublicKey.from_public_bytes(station.public_key))
     report = json.loads(payload)
 
-    erased = {entry["serial"]: entry for entry in report["erasure"]}
-    assert set(erased) == {spec.serial for spec in scenario.disks}
-    assert all(entry["result"] == "erased" and entry["verified"] for entry in erased.values())
+    results = {entry["serial"]: entry for entry in report["erasure"]}
+    assert {serial: entry["result"] for serial, entry in results.items()} == {
+        spec.serial: spec.expect for spec in scenario.disks}
+    assert all(results[spec.serial]["verified"] for spec in scenario.disks
+               if spec.expect == "erased")
+    assert all(results[spec.serial]["error"] for spec in failing)
     buses = {disk["serial"]: disk["bus"] for disk in report["machine"]["disks"]}
     assert {spec.serial: buses[spec.serial] for spec in scenario.disks} == {
         spec.serial: spec.bus for spec in scenario.disks}
