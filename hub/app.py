@@ -58,7 +58,7 @@ def create_app(database_path: Path) -> FastAPI:
             raise HTTPException(413, "report too large")
         try:
             envelope = json.loads(body)
-            _type, _payload, signatures = dsse.parse(envelope)
+            payload_type, _payload, signatures = dsse.parse(envelope)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise HTTPException(400, f"body is not JSON: {error}") from error
         except dsse.EnvelopeError as error:
@@ -73,7 +73,7 @@ def create_app(database_path: Path) -> FastAPI:
             payload = dsse.verify(envelope, Ed25519PublicKey.from_public_bytes(station.public_key))
         except dsse.EnvelopeError as error:
             raise HTTPException(403, str(error)) from error
-        if _type != dsse.REPORT_PAYLOAD_TYPE:
+        if payload_type != dsse.REPORT_PAYLOAD_TYPE:
             raise HTTPException(422, f"payloadType must be {dsse.REPORT_PAYLOAD_TYPE}")
         try:
             report = json.loads(payload)

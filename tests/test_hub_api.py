@@ -144,3 +144,11 @@ def test_openapi_description_is_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/reports" in spec["paths"]
     assert json.dumps(spec)
+
+
+def test_other_payload_type_is_refused(client: TestClient, database_path: Path) -> None:
+    key = enroll(client, database_path)
+    report, _envelope = signed_report(key)
+    envelope = dsse.sign(dsse.canonical_json(report), key, payload_type="text/plain")
+    assert client.post("/api/v1/reports", json=envelope).status_code == 422
+    assert client.get("/api/v1/reports").json() == []
