@@ -85,7 +85,8 @@ def run_unattended(
     status.emit("plan", targets=[disk.path for disk in targets])
     results = flow.erase(targets, status.progress)
     for result in results:
-        status.emit("disk_result", **{k: result.to_json()[k] for k in (
+        record = result.to_json()
+        status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "result", "bytes_written", "seconds", "error")})
     report_id, path = flow.file_report(station, machine, results, started_at)
     status.emit("report", report_id=report_id, path=str(path))
