@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class CommandRecord:
         data = asdict(self)
         data["argv"] = list(self.argv)
         return data
+
+
+class Runner(Protocol):
+    """Anything that runs a command and records it: `run` below, a `Recorder`, a test replay."""
+
+    def __call__(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord: ...
 
 
 class CommandNotFound(Exception):
