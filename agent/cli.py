@@ -6,18 +6,21 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pyudev
 
 from agent import __version__, flow
-from agent.config import ConfigProblem
+from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
+from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _
 from agent.inventory.disks import list_disks
 from agent.inventory.exclusions import find_exclusions
 from agent.inventory.model import Disk
 from agent.report.station import data_dir_from_env
 from agent.units import human_size
+from agent.wipe.jobs import WipeOptions, wipe_disks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     inventory.add_argument("--no-smart", action="store_true", help=_("skip SMART queries"))
     inventory.set_defaults(handler=_inventory)
 
-    wipe = sub.add_parser("wipe", help=_("erase disks (one verified random pass)"))
+    wipe = sub.add_parser("wipe", help=_("erase disks with the strongest method each supports"))
     wipe.add_argument("devices", nargs="+", metavar="DEVICE")
+    wipe.add_argument("--method", choices=ERASE_METHODS, default=None,
+                      help=_("auto, or force an overwrite method (default: from the config)"))
+    wipe.add_argument("--verify", choices=VERIFY_MODES, default=None,
+                      help=_("read-back after an overwrite (default: from the config)"))
+    wipe.add_argument("--rounds", type=int, default=None, help=_("repeat the overwrite method"))
+    wipe.add_argument("--blank", action="store_true", help=_("add a final zero pass"))
+    wipe.add_argument("--allow-unfreeze", action="store_true",
+                      help=_("suspend and resume the computer to unfreeze frozen drives"))
+    wipe.add_argument("--fresh", action="store_true",
+                      help=_("start over instead of resuming an interrupted overwrite"))
     wipe.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     wipe.add_argument("--json", action="store_true", help=_("one JSON object per disk"))
     wipe.set_defaults(handler=_wipe)
@@ -115,11 +128,42 @@ def _wipe(args: argparse.Namespace) -> int:
             disks=names))
         if answer.strip().lower() not in ("yes", "oui"):
             return 1
-    results = flow.erase(targets)
+    station = flow.open_station(station_dir)
+    config = station.config
+    options = WipeOptions(
+        method=args.method or config.erase_method,
+        verify=args.verify or config.erase_verify,
+        rounds=args.rounds or config.erase_rounds,
+        blank=args.blank or config.erase_blank,
+        allow_unfreeze=args.allow_unfreeze or config.erase_allow_unfreeze,
+        sample_sectors=config.erase_sample_sectors,
+        resume=not args.fresh,
+    )
+    # Without the data partition there is nowhere to keep a journal; the wipe still runs.
+    results = wipe_disks(targets, options, sink=_progress_printer(args),
+                         data_dir=station_dir if station_dir.is_dir() else None)
     for result in results:
         _print_wipe(args, result.to_json())
-    failed = exclusions or any(result.result != "erased" for result in results)
+    failed = exclusions or any(result.result == "failed" for result in results)
     return 1 if failed else 0
+
+
+def _progress_printer(args: argparse.Namespace) -> EventSink:
+    """Progress on stderr for people; nothing in --json mode, whose stdout scripts parse."""
+    if args.json or not sys.stderr.isatty():
+        return ignore_events
+    last: dict[str, float] = {}
+
+    def show(event: ProgressEvent) -> None:
+        now = time.monotonic()
+        if now - last.get(event.job, 0.0) < 2.0 and event.phase not in ("done", "failed"):
+            return
+        last[event.job] = now
+        percent = 100 * event.done_bytes / event.total_bytes if event.total_bytes else 0.0
+        print(f"{event.job}: {event.phase} {event.detail} {percent:5.1f} % "
+              f"{human_size(int(event.bytes_per_second))}/s", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _print_wipe(args: argparse.Namespace, record: dict) -> None:

@@ -25,6 +25,13 @@ class StationConfig:
     station_name: str = ""
     hub_url: str = ""
     enrollment_token: str = ""
+    # [erase]: the workshop's erasure policy (agent/wipe/policy.py explains each choice)
+    erase_method: str = "auto"  # "auto": strongest the disk supports; or an overwrite method
+    erase_verify: str = "full"  # verification after an overwrite: full, sample, off
+    erase_rounds: int = 1  # the overwrite method repeated, for workshops that want more passes
+    erase_blank: bool = False  # a final zero pass after the overwrite
+    erase_allow_unfreeze: bool = False  # suspend/resume frozen drives without asking
+    erase_sample_sectors: int = 1000  # random sectors read back after a firmware erase
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,17 @@ _KEYS = (
     _Key("station", "name", "station_name", str),
     _Key("hub", "url", "hub_url", str),
     _Key("hub", "enrollment_token", "enrollment_token", str),
+    _Key("erase", "method", "erase_method", str),
+    _Key("erase", "verify", "erase_verify", str),
+    _Key("erase", "rounds", "erase_rounds", int),
+    _Key("erase", "blank", "erase_blank", bool),
+    _Key("erase", "allow_unfreeze", "erase_allow_unfreeze", bool),
+    _Key("erase", "sample_sectors", "erase_sample_sectors", int),
 )
+ERASE_METHODS = ("auto", "random", "zero", "one", "dodshort", "dod", "is5enh")
+VERIFY_MODES = ("full", "sample", "off")
+_CHOICES = {"language": LANGUAGES, "erase_method": ERASE_METHODS, "erase_verify": VERIFY_MODES}
+_RANGES = {"erase_rounds": (1, 35), "erase_sample_sectors": (0, 1_000_000)}
 _TABLES = {key.table for key in _KEYS if key.table}
 
 
@@ -118,16 +135,24 @@ def _from_mapping(
         section = data if key.table is None else data.get(key.table, {})
         if not isinstance(section, dict) or key.name not in section:
             continue
-        value: str | bool = section[key.name]
-        if not isinstance(value, key.kind):
+        value: str | bool | int = section[key.name]
+        # bool is an int in Python; `rounds = true` is still a mistake.
+        if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
             if key.kind is bool:
                 problem(key.table, key.name, N_("must be true or false"))
+            elif key.kind is int:
+                problem(key.table, key.name, N_("must be a whole number"))
             else:
                 problem(key.table, key.name, N_("must be a text in quotes"))
             continue
-        if key.field == "language" and value not in LANGUAGES:
-            choices = ", ".join(f'"{language}"' for language in LANGUAGES)
+        if key.field in _CHOICES and value not in _CHOICES[key.field]:
+            choices = ", ".join(f'"{choice}"' for choice in _CHOICES[key.field])
             problem(key.table, key.name, N_("must be one of {choices}"), choices=choices)
+            continue
+        low, high = _RANGES.get(key.field, (None, None))
+        if low is not None and high is not None and not low <= int(value) <= high:
+            problem(key.table, key.name, N_("must be between {low} and {high}"),
+                    low=str(low), high=str(high))
             continue
         if key.field == "hub_url" and value and not re.match(r"^https?://[^/\s]+", str(value)):
             problem(key.table, key.name, N_("must start with http:// or https://"))

@@ -15,6 +15,7 @@ class ProgressEvent:
     total_bytes: int
     bytes_per_second: float = 0.0
     error: str | None = None
+    detail: str = ""  # e.g. "pass 2/3: one", or the drive's own state during a sanitize
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

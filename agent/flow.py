@@ -4,6 +4,7 @@ thin front ends over them (design.md, "Data flow for one machine")."""
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from agent.report.hubclient import HubClient
 from agent.report.model import build_report
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import load_or_create_key
-from agent.wipe.jobs import WipeResult, wipe_disks
+from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
 
 
 @dataclass
@@ -58,9 +59,25 @@ def plan_targets(machine: Machine) -> tuple[Disk, ...]:
     return machine.targets()
 
 
-def erase(targets: Sequence[Disk], sink: EventSink = ignore_events) -> list[WipeResult]:
-    """Step 4: all target disks in parallel."""
-    return wipe_disks(targets, sink)
+def erase_options(config: StationConfig) -> WipeOptions:
+    return WipeOptions(
+        method=config.erase_method, verify=config.erase_verify, rounds=config.erase_rounds,
+        blank=config.erase_blank, allow_unfreeze=config.erase_allow_unfreeze,
+        sample_sectors=config.erase_sample_sectors,
+    )
+
+
+def erase(
+    station: Station,
+    targets: Sequence[Disk],
+    sink: EventSink = ignore_events,
+    *,
+    options: WipeOptions | None = None,
+    cancel: threading.Event | None = None,
+) -> list[WipeResult]:
+    """Step 4: all target disks in parallel, journaled on the data partition."""
+    return wipe_disks(targets, options or erase_options(station.config),
+                      data_dir=station.data_dir, cancel=cancel, sink=sink)
 
 
 def file_report(

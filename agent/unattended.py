@@ -83,7 +83,7 @@ def run_unattended(
     )
     targets = flow.plan_targets(machine)
     status.emit("plan", targets=[disk.path for disk in targets])
-    results = flow.erase(targets, status.progress)
+    results = flow.erase(station, targets, status.progress)
     for result in results:
         record = result.to_json()
         status.emit("disk_result", **{key: record[key] for key in (
@@ -92,7 +92,7 @@ def run_unattended(
     status.emit("report", report_id=report_id, path=str(path))
     delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
     status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
-    failed = [result.device for result in results if result.result != "erased"]
+    failed = [result.device for result in results if result.result == "failed"]
     status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
     if power_off:

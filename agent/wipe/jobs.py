@@ -1,6 +1,8 @@
 """Erasure jobs: one per disk, all at once, each failing on its own.
 
-A disk that errors or disappears ends its own job with `failed`; the other threads never see it.
+A disk that errors, hangs or disappears ends its own job with `failed`; the other threads never
+see it. Each job follows the policy's chain (firmware erase first where the disk supports it,
+overwrite otherwise) and leaves its evidence in the result.
 """
 
 from __future__ import annotations
@@ -9,12 +11,49 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
-from agent.wipe.overwrite import verify_pass, write_pass
-from agent.wipe.stream import KeyedStream
+from agent.wipe.badsectors import TooManyBadSectors
+from agent.wipe.engine import SAMPLE_SECTORS, DiskVanished
+from agent.wipe.engine import Disk as EngineDisk
+from agent.wipe.journal import Journals
+from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk
+from agent.wipe.passes import METHODS
+from agent.wipe.sweep import Cancelled, DiskStalled
+
+AUTO = "auto"
+RESULTS = ("erased", "erased_with_exceptions", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class WipeOptions:
+    """What the workshop's config and the operator chose; `auto` lets the policy decide."""
+
+    method: str = AUTO  # or an overwrite method (random, zero, one, dodshort...): forces overwrite
+    verify: str = "full"  # after an overwrite: "full", "sample" or "off"
+    rounds: int = 1
+    blank: bool = False  # a final zero pass after the overwrite
+    allow_unfreeze: bool = False  # consent to a suspend/resume cycle for frozen drives
+    sample_sectors: int = SAMPLE_SECTORS
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method != AUTO and self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}")
+        if self.verify not in VERIFY_MODES:
+            raise ValueError(f"unknown verification {self.verify!r}")
+
+    @property
+    def overwrite_method(self) -> str:
+        return "random" if self.method == AUTO else self.method
+
+    def overwrite(self) -> OverwriteOptions:
+        return OverwriteOptions(method=self.overwrite_method, rounds=self.rounds,
+                                blank=self.blank, verify=self.verify,
+                                sample_sectors=self.sample_sectors, resume=self.resume)
 
 
 @dataclass
@@ -25,52 +64,96 @@ class WipeResult:
     bus: str
     size_bytes: int
     method: str = "random"
-    level: str = "clear"  # NIST SP 800-88: one verified overwrite pass is Clear
-    result: str = "failed"  # "erased" or "failed"
+    level: str = "clear"  # NIST SP 800-88 Rev.2: "clear" or "purge"
+    result: str = "failed"  # one of RESULTS
     bytes_written: int = 0
     seconds: float = 0.0
     write_bytes_per_second: float = 0.0
+    verify_bytes_per_second: float = 0.0
     verification: str = "full"
     verified: bool = False
-    mismatched_offsets: list[int] = field(default_factory=list)
+    bad_ranges: list[list[int]] = field(default_factory=list)  # [first LBA, last LBA]
+    mismatched: list[list[int]] = field(default_factory=list)  # verification, [first, last]
+    interrupted: bool = False  # an earlier run on this disk was cut off (power, crash)
+    plan: list[dict[str, Any]] = field(default_factory=list)  # the chain tried, with reasons
+    evidence: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def wipe_disk(disk: Disk, sink: EventSink = ignore_events) -> WipeResult:
-    result = WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes)
-    stream = KeyedStream()
+def _result_for(disk: Disk) -> WipeResult:
+    return WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes)
+
+
+def wipe_disk(
+    disk: Disk,
+    options: WipeOptions | None = None,
+    *,
+    journals: Journals | None = None,
+    cancel: threading.Event | None = None,
+    sink: EventSink = ignore_events,
+) -> WipeResult:
+    options = options or WipeOptions()
+    result = _result_for(disk)
     started = time.monotonic()
     try:
-        written, write_seconds = write_pass(disk.path, stream, sink=sink)
-        result.bytes_written = written
-        result.write_bytes_per_second = written / write_seconds if write_seconds else 0.0
-        outcome = verify_pass(disk.path, stream, sink=sink, sector=disk.logical_sector_size)
-        result.verified = outcome.ok
-        result.mismatched_offsets = outcome.mismatched_offsets[:100]
-        if outcome.ok:
-            result.result = "erased"
-        else:
-            result.error = f"verification found {len(outcome.mismatched_offsets)} bad chunk(s)"
-    except OSError as error:
-        result.error = f"{type(error).__name__}: {error}"
-    result.seconds = time.monotonic() - started
-    final = "done" if result.result == "erased" else "failed"
+        _overwrite(disk, options, result, journals, cancel, sink)
+    except Cancelled:
+        result.result, result.error = "failed", "cancelled"
+    except (DiskVanished, DiskStalled, TooManyBadSectors, OSError) as error:
+        result.result, result.error = "failed", f"{type(error).__name__}: {error}"
+    result.seconds = round(time.monotonic() - started, 3)
+    final = "done" if result.result.startswith("erased") else "failed"
     sink(ProgressEvent(disk.path, final, result.bytes_written, disk.size_bytes, error=result.error))
     return result
 
 
-def wipe_disks(disks: Sequence[Disk], sink: EventSink = ignore_events) -> list[WipeResult]:
+def _overwrite(disk: Disk, options: WipeOptions, result: WipeResult, journals: Journals | None,
+               cancel: threading.Event | None, sink: EventSink) -> None:
+    engine_disk = EngineDisk(disk.path, disk.size_bytes, disk.logical_sector_size)
+    result.method, result.level, result.verification = (
+        options.overwrite_method, "clear", options.verify)
+    outcome = overwrite_disk(engine_disk, disk.serial, options.overwrite(), journals=journals,
+                             cancel=cancel, sink=sink)
+    result.bytes_written = outcome.bytes_written
+    result.write_bytes_per_second = round(outcome.write_bytes_per_second)
+    result.bad_ranges = outcome.bad_ranges
+    result.interrupted = outcome.interrupted
+    result.evidence = outcome.evidence()
+    verification = outcome.verification
+    if verification is not None:
+        result.verified = verification.ok
+        result.mismatched = verification.mismatched
+        if verification.seconds:
+            result.verify_bytes_per_second = round(verification.bytes_read / verification.seconds)
+    if verification is not None and not verification.ok:
+        result.result = "failed"
+        result.error = f"verification found {len(verification.mismatched)} range(s) not erased"
+    else:
+        result.result = "erased_with_exceptions" if outcome.bad_ranges else "erased"
+
+
+def wipe_disks(
+    disks: Sequence[Disk],
+    options: WipeOptions | None = None,
+    *,
+    data_dir: Path | None = None,
+    cancel: threading.Event | None = None,
+    sink: EventSink = ignore_events,
+) -> list[WipeResult]:
     """Wipe every disk in its own thread; results come back in the order of `disks`."""
+    journals = Journals(data_dir) if data_dir is not None else None
+    cancel = cancel or threading.Event()
     results: list[WipeResult | None] = [None] * len(disks)
 
     def work(index: int, disk: Disk) -> None:
         try:
-            results[index] = wipe_disk(disk, sink)
+            results[index] = wipe_disk(disk, options, journals=journals, cancel=cancel,
+                                       sink=sink)
         except Exception as error:  # a bug in one job must not take the others down
-            failed = WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes)
+            failed = _result_for(disk)
             failed.error = f"{type(error).__name__}: {error}"
             results[index] = failed
 
@@ -80,6 +163,13 @@ def wipe_disks(disks: Sequence[Disk], sink: EventSink = ignore_events) -> list[W
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        # Ctrl-C: every job stops at its next chunk, journals keep where each disk stands.
+        if cancel is not None:
+            cancel.set()
+        for thread in threads:
+            thread.join()
     return [result for result in results if result is not None]

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from agent.cli import main
 from agent.inventory.model import Disk
-from agent.wipe.jobs import wipe_disks
-from agent.wipe.overwrite import verify_pass, write_pass
-from agent.wipe.stream import KeyedStream
+from agent.wipe.badsectors import BadSectors
+from agent.wipe.engine import Disk as EngineDisk
+from agent.wipe.engine import PassData, verify, write_pass
+from agent.wipe.jobs import WipeOptions, wipe_disks
+from agent.wipe.passes import RANDOM, ZERO
 from tests.conftest import LoopFactory
 
 MARKER = b"REEEBOOT-MARKER!" * 32  # one 512-byte sector
@@ -35,19 +37,53 @@ def test_pass_overwrites_everything_and_verifies(loop_disk: LoopFactory) -> None
     assert marker_count(disk) == 0
 
 
-def test_verification_catches_a_planted_unerased_block(loop_disk: LoopFactory) -> None:
-    disk = loop_disk(16 << 20)
-    stream = KeyedStream()
-    write_pass(disk.path, stream)
-    planted_at = 9 * (1 << 20) + 4096
+def plant(disk: Disk, offset: int, data: bytes = MARKER) -> None:
     with open(disk.path, "r+b") as device:
-        device.seek(planted_at)
-        device.write(MARKER)
+        device.seek(offset)
+        device.write(data)
         device.flush()
         os.fsync(device.fileno())
-    outcome = verify_pass(disk.path, stream)
+
+
+def test_verification_catches_a_planted_unerased_block(loop_disk: LoopFactory) -> None:
+    disk = loop_disk(16 << 20)
+    target = EngineDisk(disk.path, disk.size_bytes)
+    data = PassData(RANDOM, os.urandom(32), 4 << 20)
+    write_pass(target, data, BadSectors(512))
+    planted_at = 9 * (1 << 20) + 4096
+    plant(disk, planted_at, MARKER * 2)
+    outcome = verify(target, data, BadSectors(512))
     assert not outcome.ok
-    assert outcome.mismatched_offsets == [planted_at]
+    first = planted_at // 512
+    assert outcome.mismatched == [[first, first + 1]]
+    data.close()
+
+
+def test_sampled_verification_reads_the_edges_and_random_sectors(loop_disk: LoopFactory) -> None:
+    disk = loop_disk(64 << 20)
+    target = EngineDisk(disk.path, disk.size_bytes)
+    data = PassData(ZERO, None, 4 << 20)
+    write_pass(target, data, BadSectors(512))
+    assert verify(target, data, BadSectors(512), mode="sample").ok
+    plant(disk, disk.size_bytes - 512)  # the last sector is always in the sample
+    outcome = verify(target, data, BadSectors(512), mode="sample")
+    last = disk.size_bytes // 512 - 1
+    assert outcome.mismatched == [[last, last]] and outcome.bytes_read < disk.size_bytes // 8
+    data.close()
+
+
+def test_each_pass_of_a_method_reaches_the_disk(loop_disk: LoopFactory) -> None:
+    disk = loop_disk(12 << 20)
+    fill_with_marker(disk)
+    [result] = wipe_disks([disk], WipeOptions(method="one", verify="full"))
+    assert result.result == "erased" and result.verified and result.method == "one"
+    with open(disk.path, "rb") as device:
+        assert device.read() == b"\xff" * disk.size_bytes
+    [result] = wipe_disks([disk], WipeOptions(method="dodshort", blank=True))
+    assert result.evidence["passes"][-1] == "zero" and len(result.evidence["passes"]) == 4
+    assert result.bytes_written == 4 * disk.size_bytes and result.verified
+    with open(disk.path, "rb") as device:
+        assert device.read() == bytes(disk.size_bytes)
 
 
 def test_odd_sized_device_is_erased_to_the_last_byte(loop_disk: LoopFactory) -> None:
@@ -81,18 +117,27 @@ def test_failing_disk_fails_alone(loop_disk: LoopFactory, tmp_path: Path) -> Non
     assert all(marker_count(disk) == 0 for disk in healthy)
 
 
+CONTRACT = {"device", "serial", "method", "level", "result", "bytes_written", "seconds",
+            "bad_ranges", "evidence"}
+
+
 def test_cli_contract_prints_one_json_object_per_disk(
     loop_disk: LoopFactory, data_dir: Path, capsys: object
 ) -> None:
     import json
 
-    disks = [loop_disk(8 << 20), loop_disk(8 << 20)]
-    code = main(["--data", str(data_dir), "wipe", *(d.path for d in disks), "--yes", "--json"])
+    disks = [loop_disk(8 << 20), loop_disk((8 << 20) + 4096)]
+    code = main(["--data", str(data_dir), "wipe", *(d.path for d in disks), "--method", "zero",
+                 "--verify", "sample", "--yes", "--json"])
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 0
     assert {r["device"] for r in records} == {d.path for d in disks}
+    assert all(set(r) >= CONTRACT for r in records)
     assert all(r["result"] == "erased" and r["level"] == "clear" for r in records)
+    assert all(r["method"] == "zero" and r["bad_ranges"] == [] for r in records)
+    assert sorted(r["bytes_written"] for r in records) == sorted(d.size_bytes for d in disks)
+    assert all(r["evidence"]["verification"]["mode"] == "sample" for r in records)
 
 
 def test_cli_refuses_a_disk_with_a_mounted_partition(
@@ -114,3 +159,49 @@ def test_cli_refuses_a_disk_with_a_mounted_partition(
     [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # type: ignore[attr-defined]
     assert code == 1
     assert record["result"] == "skipped" and record["code"] == "mounted"
+
+
+KILLER = """
+import os, signal, sys
+from agent.wipe.engine import Disk
+from agent.wipe.journal import Journals
+from agent.wipe.overwrite_job import OverwriteOptions, overwrite_disk
+
+path, size, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+journals = Journals(__import__("pathlib").Path(data_dir))
+
+def die_halfway(event):
+    saved = journals.load("KILLED-1", size, path)
+    if saved and saved.pass_index == 1 and 0 < saved.written_up_to < size:
+        os.kill(os.getpid(), signal.SIGKILL)  # a power cut, as far as the journal can tell
+
+overwrite_disk(Disk(path, size), "KILLED-1",
+               OverwriteOptions(method="is5enh", checkpoint_seconds=0.0, progress_seconds=0.001,
+                                chunk=1 << 20, depth=2),
+               journals=journals, sink=die_halfway)
+"""
+
+
+def test_overwrite_resumes_after_the_process_is_killed(
+    loop_disk: LoopFactory, data_dir: Path
+) -> None:
+    import dataclasses
+    import sys
+
+    disk = dataclasses.replace(loop_disk(48 << 20), serial="KILLED-1")
+    fill_with_marker(disk)
+    killed = subprocess.run([sys.executable, "-c", KILLER, disk.path, str(disk.size_bytes),
+                             str(data_dir)], cwd=Path(__file__).parents[2])
+    assert killed.returncode == -9
+    journal_file = data_dir / "journal" / "KILLED-1.json"
+    assert '"state": "writing"' in journal_file.read_text()
+
+    [result] = wipe_disks([disk], WipeOptions(method="is5enh"), data_dir=data_dir)
+    assert result.result == "erased" and result.verified
+    assert result.interrupted
+    resumed = result.evidence["resumed_from"]
+    assert resumed["pass"] == 1 and 0 < resumed["offset"] < disk.size_bytes
+    # Only the rest of pass 2 and pass 3 were written again.
+    assert result.bytes_written == 2 * disk.size_bytes - resumed["offset"]
+    assert marker_count(disk) == 0
+    assert '"state": "done"' in journal_file.read_text()

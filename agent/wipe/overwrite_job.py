@@ -1,0 +1,187 @@
+"""One disk's overwrite: the passes of a method, then verification of the last one, journaled.
+
+A run that finds an unfinished journal for the same disk resumes the pass where the journal's
+last checkpoint left it, after checking that the disk really holds that pass just below it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.events import EventSink, ProgressEvent, ignore_events
+from agent.wipe.badsectors import BadSectors
+from agent.wipe.engine import (
+    CHUNK_BYTES,
+    DEPTH,
+    SAMPLE_SECTORS,
+    Disk,
+    PassData,
+    VerifyOutcome,
+    region_holds,
+    verify,
+    write_pass,
+)
+from agent.wipe.journal import Journals, WipeJournal
+from agent.wipe.passes import OverwritePass, compose
+
+VERIFY_MODES = ("full", "sample", "off")
+
+
+@dataclass(frozen=True)
+class OverwriteOptions:
+    method: str = "random"
+    rounds: int = 1
+    blank: bool = False  # a final zero pass
+    verify: str = "full"  # of the last pass: "full", "sample" or "off"
+    sample_sectors: int = SAMPLE_SECTORS
+    resume: bool = True
+    depth: int = DEPTH
+    chunk: int = CHUNK_BYTES
+    checkpoint_seconds: float = 5.0
+    progress_seconds: float = 0.5
+
+
+@dataclass
+class OverwriteOutcome:
+    passes: list[str]
+    bytes_written: int = 0
+    write_seconds: float = 0.0
+    verification: VerifyOutcome | None = None
+    bad_ranges: list[list[int]] = field(default_factory=list)
+    interrupted: bool = False  # an earlier run on this disk was cut off
+    resumed_from: dict[str, int] | None = None  # {"pass": index, "offset": bytes}
+
+    @property
+    def write_bytes_per_second(self) -> float:
+        return self.bytes_written / self.write_seconds if self.write_seconds else 0.0
+
+    def evidence(self) -> dict[str, Any]:
+        verification = self.verification
+        return {
+            "engine": "overwrite",
+            "stream": "AES-256-CTR, counter = byte offset / 16, key in the journal",
+            "passes": self.passes,
+            "verification": None if verification is None else {
+                "mode": verification.mode,
+                "bytes_read": verification.bytes_read,
+                "seconds": round(verification.seconds, 3),
+                "mismatched": verification.mismatched,
+            },
+            "interrupted": self.interrupted,
+            "resumed_from": self.resumed_from,
+        }
+
+
+def new_journal(device: str, serial: str | None, size: int, method: str,
+                passes: tuple[OverwritePass, ...]) -> WipeJournal:
+    return WipeJournal(
+        device=device, serial=serial, size_bytes=size, method=method,
+        passes=[{"name": item.name, "byte": item.byte,
+                 "key": os.urandom(32).hex() if item.is_random else None} for item in passes],
+    )
+
+
+def overwrite_disk(
+    disk: Disk,
+    serial: str | None,
+    options: OverwriteOptions,
+    *,
+    journals: Journals | None = None,
+    cancel: threading.Event | None = None,
+    sink: EventSink = ignore_events,
+) -> OverwriteOutcome:
+    """Raises OSError (vanished, stalled, too many bad sectors) and Cancelled; the caller turns
+    them into the disk's result."""
+    cancel = cancel or threading.Event()
+    journal = journals.load(serial, disk.size_bytes, disk.path) if journals else None
+    interrupted = journal is not None and journal.unfinished
+    if not (interrupted and options.resume and journal is not None
+            and journal.method == _method_label(options)):
+        journal = new_journal(disk.path, serial, disk.size_bytes, _method_label(options),
+                              compose(options.method, rounds=options.rounds, blank=options.blank))
+    else:
+        journal.interruptions.append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    passes = journal.overwrite_passes()
+    outcome = OverwriteOutcome([item.name for item in passes], interrupted=interrupted)
+    bad = BadSectors(disk.sector)
+    for first, last in journal.bad_ranges:
+        bad.add(first * disk.sector, (last - first + 1) * disk.sector)
+    save = (lambda: journals.save(journal)) if journals else (lambda: None)
+
+    def checkpoint(offset: int) -> None:
+        journal.written_up_to = offset
+        journal.bad_ranges = bad.lba_ranges()
+        save()
+
+    if journal.state == "writing":
+        start = _resume_offset(disk, journal, options) if interrupted else 0
+        if interrupted:
+            outcome.resumed_from = {"pass": journal.pass_index, "offset": start}
+        save()
+        for index in range(journal.pass_index, len(passes)):
+            if index != journal.pass_index:
+                journal.pass_index, journal.written_up_to = index, 0
+                save()
+            data = PassData(passes[index], journal.key(index), options.chunk)
+            detail = f"{index + 1}/{len(passes)} {passes[index].name}"
+            try:
+                written = write_pass(
+                    disk, data, bad, start=start, cancel=cancel, on_checkpoint=checkpoint,
+                    checkpoint_seconds=options.checkpoint_seconds,
+                    progress_seconds=options.progress_seconds, chunk=options.chunk,
+                    depth=options.depth, sink=_with_detail(sink, detail))
+            finally:
+                data.close()
+            outcome.bytes_written += written.bytes_written
+            outcome.write_seconds += written.seconds
+            start = 0
+        journal.pass_index = len(passes) - 1
+        journal.state = "verifying"
+        journal.bad_ranges = bad.lba_ranges()
+        save()
+    if options.verify != "off":
+        last = len(passes) - 1
+        data = PassData(passes[last], journal.key(last), options.chunk)
+        try:
+            outcome.verification = verify(
+                disk, data, bad, mode=options.verify, cancel=cancel, sink=sink,
+                chunk=options.chunk, depth=options.depth, sample_sectors=options.sample_sectors)
+        finally:
+            data.close()
+    outcome.bad_ranges = bad.lba_ranges()
+    journal.bad_ranges = outcome.bad_ranges
+    journal.state = "done" if outcome.verification is None or outcome.verification.ok else "failed"
+    save()
+    return outcome
+
+
+def _method_label(options: OverwriteOptions) -> str:
+    label = options.method if options.rounds == 1 else f"{options.method} x{options.rounds}"
+    return f"{label} + zero blanking" if options.blank else label
+
+
+def _resume_offset(disk: Disk, journal: WipeJournal, options: OverwriteOptions) -> int:
+    """Where to go on: the journal's checkpoint, if the chunk just below it holds the pass."""
+    offset = journal.written_up_to
+    if offset <= 0:
+        return 0
+    data = PassData(journal.overwrite_passes()[journal.pass_index],
+                    journal.key(journal.pass_index), options.chunk)
+    probe_start = max(0, offset - options.chunk)
+    try:
+        holds = region_holds(disk, data, probe_start, offset - probe_start)
+    finally:
+        data.close()
+    return offset if holds else 0
+
+
+def _with_detail(sink: EventSink, detail: str) -> EventSink:
+    def forward(event: ProgressEvent) -> None:
+        sink(ProgressEvent(event.job, event.phase, event.done_bytes, event.total_bytes,
+                           event.bytes_per_second, event.error, detail))
+
+    return forward
