@@ -1,63 +1,138 @@
 #!/usr/bin/env python3
-"""Overwrite speed against dd on a RAM-backed loop device, as ratios measured in one run.
+"""Overwrite speed against dd and nwipe on RAM-backed loop devices, as ratios in one run.
 
-    .venv/bin/python bench/wipe.py [--size-mib 1024]
+    .venv/bin/python bench/wipe.py [--size-mib 1024] [--no-nwipe]
 
-Needs root (loop devices). Prints each reeeboot phase's throughput as a ratio to dd's.
+Needs root (loop devices) and, for the nwipe line, Debian's nwipe. Targets (issue 3): random pass
+>= 0.85x dd's write, zero pass >= 0.9x, verification >= 0.85x dd's direct read, four disks at
+once within 1.15x the time of four dd at once, peak memory under 256 MiB for four disks.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.wipe.overwrite import verify_pass, write_pass
-from agent.wipe.stream import KeyedStream
+from agent.wipe.badsectors import BadSectors
+from agent.wipe.engine import Disk, PassData, verify, write_pass
+from agent.wipe.passes import RANDOM, ZERO
+
+FOUR_DISKS = """
+import sys
+from agent.inventory.model import Disk
+from agent.wipe.jobs import WipeOptions, wipe_disks
+size = int(sys.argv[1])
+disks = [Disk(p.rsplit('/', 1)[1], p, 'loop', None, None, size, 512, False, False)
+         for p in sys.argv[2:]]
+results = wipe_disks(disks, WipeOptions(method="{method}",
+                                        verify="off"))
+assert all(r.result == "erased" for r in results), results
+"""
 
 
-def timed(command: list[str]) -> float:
+@contextlib.contextmanager
+def loop_devices(count: int, size: int) -> Iterator[list[str]]:
+    devices: list[str] = []
+    with contextlib.ExitStack() as stack:
+        try:
+            for _ in range(count):
+                backing = stack.enter_context(
+                    tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="reeeboot-bench-"))
+                os.posix_fallocate(backing.fileno(), 0, size)  # no run pays for allocating RAM
+                devices.append(subprocess.run(["losetup", "--find", "--show", backing.name],
+                                              check=True, capture_output=True,
+                                              text=True).stdout.strip())
+            yield devices
+        finally:
+            for device in devices:
+                subprocess.run(["losetup", "-d", device], check=False)
+
+
+def timed(*commands: list[str]) -> float:
+    """Seconds for all `commands` run at once, until the last one ends."""
     started = time.monotonic()
-    subprocess.run(command, check=True, capture_output=True)
+    running = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for command in commands]
+    for process in running:
+        if process.wait() != 0:
+            raise SystemExit(f"{process.args} failed")
     return time.monotonic() - started
+
+
+def dd_write(device: str, size: int) -> list[str]:
+    return ["dd", "if=/dev/zero", f"of={device}", "bs=4M", f"count={size // (4 << 20)}",
+            "oflag=direct"]
+
+
+def nwipe_zero(device: str) -> list[str]:
+    return ["nwipe", "--autonuke", "--nogui", "--nowait", "--method=zero", "--verify=off",
+            "--noblank", "--nosignals", device]
+
+
+def four_disks(devices: list[str], size: int, method: str) -> tuple[float, int]:
+    """Seconds for reeeboot to wipe `devices` at once, and the child's peak memory in bytes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    seconds = timed([sys.executable, "-c", FOUR_DISKS.replace("{method}", method), str(size),
+                     *devices])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) * 1024
+
+
+def line(label: str, seconds: float, reference: float, size: int, target: float | None) -> None:
+    ratio = reference / seconds
+    verdict = "" if target is None else ("  ok" if ratio >= target else f"  BELOW {target}x")
+    print(f"{label:<40} {size / seconds / 2**20:8.0f} MiB/s  {ratio:5.2f}x{verdict}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--no-nwipe", action="store_true")
     args = parser.parse_args()
     size = args.size_mib << 20
-    with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="reeeboot-bench-") as backing:
-        os.posix_fallocate(backing.fileno(), 0, size)  # so no run pays for allocating RAM
-        device = subprocess.run(["losetup", "--find", "--show", backing.name], check=True,
-                                capture_output=True, text=True).stdout.strip()
-        try:
-            blocks = str(size // (4 << 20))
-            timed(["dd", "if=/dev/zero", f"of={device}", "bs=4M", f"count={blocks}",
-                   "oflag=direct"])  # warm-up: the first writes through a new loop device lag
-            dd_write = timed(["dd", "if=/dev/zero", f"of={device}", "bs=4M", f"count={blocks}",
-                              "oflag=direct"])
-            dd_read = timed(["dd", f"if={device}", "of=/dev/null", "bs=4M", "iflag=direct"])
-            stream = KeyedStream()
-            _written, our_write = write_pass(device, stream)
-            outcome = verify_pass(device, stream)
-        finally:
-            subprocess.run(["losetup", "-d", device], check=False)
-    assert outcome.ok
-    mib = size / 2**20
-    print(f"size {mib:.0f} MiB on a RAM-backed loop device, {os.cpu_count()} cores")
-    print(f"dd write (zeros, 4M, direct)  {mib / dd_write:8.0f} MiB/s  1.00x")
-    print(f"reeeboot random pass          {mib / our_write:8.0f} MiB/s  "
-          f"{dd_write / our_write:.2f}x")
-    print(f"dd read (4M, direct)          {mib / dd_read:8.0f} MiB/s  1.00x")
-    print(f"reeeboot verification         {mib / outcome.seconds:8.0f} MiB/s  "
-          f"{dd_read / outcome.seconds:.2f}x")
+    print(f"{args.size_mib} MiB RAM-backed loop devices, {os.cpu_count()} cores")
+    with loop_devices(4, size) as devices:
+        device = devices[0]
+        timed(dd_write(device, size))  # warm-up: the first writes through a new loop device lag
+        dd_w = timed(dd_write(device, size))
+        dd_r = timed(["dd", f"if={device}", "of=/dev/null", "bs=4M", "iflag=direct"])
+        disk = Disk(device, size)
+        random_data, zero_data = PassData(RANDOM, os.urandom(16), 4 << 20), PassData(ZERO, None,
+                                                                                     4 << 20)
+        ours_random = write_pass(disk, random_data, BadSectors(512)).seconds
+        checked = verify(disk, random_data, BadSectors(512))
+        ours_zero = write_pass(disk, zero_data, BadSectors(512)).seconds
+        random_data.close()
+        zero_data.close()
+        assert checked.ok
+        line("dd write (zeros, 4M, oflag=direct)", dd_w, dd_w, size, None)
+        line("reeeboot random pass", ours_random, dd_w, size, 0.85)
+        line("reeeboot zero pass", ours_zero, dd_w, size, 0.9)
+        if not args.no_nwipe and shutil.which("nwipe"):
+            line("nwipe zero pass (Debian)", timed(nwipe_zero(device)), dd_w, size, None)
+        line("dd read (4M, iflag=direct)", dd_r, dd_r, size, None)
+        line("reeeboot verification (random pass)", checked.seconds, dd_r, size, 0.85)
+
+        for device in devices:
+            timed(dd_write(device, size))
+        dd_four = timed(*(dd_write(device, size) for device in devices))
+        print(f"{'four dd at once':<40} {dd_four:8.2f} s")
+        for method in ("zero", "random"):
+            seconds, peak = four_disks(devices, size, method)
+            print(f"{f'reeeboot {method}, four disks at once':<40} {seconds:8.2f} s   "
+                  f"{seconds / dd_four:5.2f}x dd's time (target <= 1.15x), "
+                  f"peak memory {peak / 2**20:.0f} MiB (target < 256)")
     return 0
 
 

@@ -44,6 +44,18 @@ class DiskSpec:
     logical_sector_size: int = 512
     fill: str = "marker"  # "marker" or "empty"
     expect: str = "erased"  # the erasure result the report must give for this disk
+    expect_method: str | None = None  # e.g. "nvme-format-user-data", "random"
+    expect_level: str | None = None  # "clear" or "purge"
+    expect_bad_ranges: tuple[tuple[int, int], ...] = ()  # [first LBA, last LBA] the report lists
+
+    def __post_init__(self) -> None:
+        # TOML gives lists; the dataclass is frozen and compared, so keep tuples.
+        ranges = tuple(tuple(pair) for pair in self.expect_bad_ranges)
+        object.__setattr__(self, "expect_bad_ranges", ranges)
+
+    @property
+    def erased(self) -> bool:
+        return self.expect in ("erased", "erased_with_exceptions")
 
 
 @dataclass(frozen=True)

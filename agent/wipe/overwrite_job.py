@@ -27,6 +27,7 @@ from agent.wipe.engine import (
 )
 from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.passes import OverwritePass, compose
+from agent.wipe.stream import KEY_BYTES
 
 VERIFY_MODES = ("full", "sample", "off")
 
@@ -63,7 +64,7 @@ class OverwriteOutcome:
         verification = self.verification
         return {
             "engine": "overwrite",
-            "stream": "AES-256-CTR, counter = byte offset / 16, key in the journal",
+            "stream": "AES-128-CTR, counter = byte offset / 16, key in the journal",
             "passes": self.passes,
             "verification": None if verification is None else {
                 "mode": verification.mode,
@@ -81,7 +82,7 @@ def new_journal(device: str, serial: str | None, size: int, method: str,
     return WipeJournal(
         device=device, serial=serial, size_bytes=size, method=method,
         passes=[{"name": item.name, "byte": item.byte,
-                 "key": os.urandom(32).hex() if item.is_random else None} for item in passes],
+                 "key": os.urandom(KEY_BYTES).hex() if item.is_random else None} for item in passes],
     )
 
 

@@ -48,7 +48,7 @@ def plant(disk: Disk, offset: int, data: bytes = MARKER) -> None:
 def test_verification_catches_a_planted_unerased_block(loop_disk: LoopFactory) -> None:
     disk = loop_disk(16 << 20)
     target = EngineDisk(disk.path, disk.size_bytes)
-    data = PassData(RANDOM, os.urandom(32), 4 << 20)
+    data = PassData(RANDOM, os.urandom(16), 4 << 20)
     write_pass(target, data, BadSectors(512))
     planted_at = 9 * (1 << 20) + 4096
     plant(disk, planted_at, MARKER * 2)
