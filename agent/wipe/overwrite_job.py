@@ -82,7 +82,8 @@ def new_journal(device: str, serial: str | None, size: int, method: str,
     return WipeJournal(
         device=device, serial=serial, size_bytes=size, method=method,
         passes=[{"name": item.name, "byte": item.byte,
-                 "key": os.urandom(KEY_BYTES).hex() if item.is_random else None} for item in passes],
+                 "key": os.urandom(KEY_BYTES).hex() if item.is_random else None}
+                for item in passes],
     )
 
 
