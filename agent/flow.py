@@ -22,6 +22,7 @@ from agent.report.model import build_report
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import load_or_create_key
 from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
+from agent.wipe.journal import Journals, WipeJournal
 
 
 @dataclass
@@ -57,6 +58,11 @@ def inventory(station: Station, *, with_smart: bool = True) -> Machine:
 def plan_targets(machine: Machine) -> tuple[Disk, ...]:
     """Step 3: every disk not excluded is erased (one verified random pass in this version)."""
     return machine.targets()
+
+
+def interrupted_erasures(station: Station) -> list[WipeJournal]:
+    """Overwrites a power cut or a crash stopped; the next erase of those disks resumes them."""
+    return Journals(station.data_dir).unfinished()
 
 
 def erase_options(config: StationConfig) -> WipeOptions:

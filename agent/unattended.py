@@ -81,6 +81,11 @@ def run_unattended(
         excluded=[{"path": e.path, "code": e.code, "reason": e.reason}
                   for e in machine.exclusions],
     )
+    interrupted = flow.interrupted_erasures(station)
+    if interrupted:
+        status.emit("interrupted", disks=[
+            {"device": journal.device, "serial": journal.serial, "pass": journal.pass_index,
+             "offset": journal.written_up_to} for journal in interrupted])
     targets = flow.plan_targets(machine)
     status.emit("plan", targets=[disk.path for disk in targets])
     results = flow.erase(station, targets, status.progress)

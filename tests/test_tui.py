@@ -36,6 +36,24 @@ async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
         assert "1 disque(s) seront effacés, 1 conservé(s)." in str(plan.render())
 
 
+async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
+    from agent.wipe.journal import Journals
+    from agent.wipe.overwrite_job import new_journal
+    from agent.wipe.passes import compose
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    journal = new_journal("/dev/sda", "WD-1", 1000 << 20, "dodshort", compose("dodshort"))
+    journal.pass_index, journal.written_up_to = 1, 250 << 20
+    Journals(data_dir).save(journal)
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        shown = app.screen.query_one("#interrupted", Static)
+        assert "visible" in shown.classes
+        assert ("Erasure interrupted on /dev/sda (serial WD-1): pass 2 of 3 at 25 %"
+                in str(shown.render()))
+
+
 async def test_config_problems_are_shown(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "en"\nunattended = "yes"\n')
     app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())

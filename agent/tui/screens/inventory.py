@@ -9,9 +9,11 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from agent import flow
 from agent.i18n import _
 from agent.inventory.model import Machine
 from agent.units import human_size
+from agent.wipe.journal import WipeJournal
 
 if TYPE_CHECKING:
     from agent.tui.app import ReeebootApp
@@ -22,6 +24,7 @@ class InventoryScreen(Screen[None]):
         yield Header(icon=" ")
         yield Static(_("Looking at this machine..."), id="machine")
         yield Static("", id="problems")
+        yield Static("", id="interrupted")
         yield DataTable(id="disks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="plan")
         yield Footer()
@@ -39,6 +42,11 @@ class InventoryScreen(Screen[None]):
         if problems:
             widget = self.query_one("#problems", Static)
             widget.update("\n".join(problem.describe() for problem in problems))
+            widget.add_class("visible")
+        interrupted = flow.interrupted_erasures(self.reeeboot.station)
+        if interrupted:
+            widget = self.query_one("#interrupted", Static)
+            widget.update("\n".join(_describe_interrupted(journal) for journal in interrupted))
             widget.add_class("visible")
         self.take_inventory()
 
@@ -75,6 +83,14 @@ class InventoryScreen(Screen[None]):
             _("{count} disk(s) will be erased, {kept} kept.").format(
                 count=len(targets), kept=len(machine.exclusions))
         )
+
+
+def _describe_interrupted(journal: WipeJournal) -> str:
+    done = journal.written_up_to / journal.size_bytes if journal.size_bytes else 0.0
+    return _("Erasure interrupted on {device} (serial {serial}): pass {number} of {count} at "
+             "{percent:.0f} %. It resumes from there when this disk is erased.").format(
+        device=journal.device, serial=journal.serial or _("unknown"),
+        number=journal.pass_index + 1, count=len(journal.passes), percent=100 * done)
 
 
 def _smart_label(health: str | None) -> str:
