@@ -58,7 +58,7 @@ def test_block_erase_seen_in_progress_then_done_is_a_purge() -> None:
     assert outcome.ok, outcome.reason
     assert outcome.reason == reasons.SEEN_IN_PROGRESS
     assert (outcome.method, outcome.level) == (NVME_SANITIZE_BLOCK, "purge")
-    assert ("nvme", "sanitize", CONTROLLER, "--sanact=start-block-erase") in runner.calls
+    assert ("nvme", "sanitize", CONTROLLER, "--sanact=2") in runner.calls
     states = [transition.state for transition in outcome.transitions]
     assert states == ["never_sanitized", "accepted", "in_progress", "in_progress", "succeeded"]
     assert outcome.transitions[3].progress == pytest.approx(655 / 65536)
@@ -153,7 +153,7 @@ def test_invalid_opcode_as_on_qemu_is_a_plain_not_supported(error: str) -> None:
     assert outcome.reason == nvme.SANITIZE_NOT_SUPPORTED
     assert outcome.transitions[-1].state == "refused"
     assert "0x4001" in outcome.transitions[-1].detail
-    assert ("nvme", "sanitize", CONTROLLER, "--sanact=start-crypto-erase") in runner.calls
+    assert ("nvme", "sanitize", CONTROLLER, "--sanact=4") in runner.calls
     assert not runner.answers
 
 

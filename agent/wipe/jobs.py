@@ -7,6 +7,7 @@ overwrite otherwise) and leaves its evidence in the result.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -16,12 +17,17 @@ from typing import Any
 
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
+from agent.runner import Runner
+from agent.runner import run as run_command
 from agent.wipe.badsectors import TooManyBadSectors
 from agent.wipe.engine import SAMPLE_SECTORS, DiskVanished
 from agent.wipe.engine import Disk as EngineDisk
+from agent.wipe.firmware.probe import probe_capabilities
+from agent.wipe.firmware_job import FirmwarePath, Probe, erase_with_firmware
 from agent.wipe.journal import Journals
 from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk
 from agent.wipe.passes import METHODS
+from agent.wipe.policy import ErasureOptions
 from agent.wipe.sweep import Cancelled, DiskStalled
 
 AUTO = "auto"
@@ -54,6 +60,13 @@ class WipeOptions:
         return OverwriteOptions(method=self.overwrite_method, rounds=self.rounds,
                                 blank=self.blank, verify=self.verify,
                                 sample_sectors=self.sample_sectors, resume=self.resume)
+
+    def policy(self) -> ErasureOptions:
+        return ErasureOptions(
+            force_overwrite=self.method != AUTO, overwrite_method=self.overwrite_method,
+            extra_passes=self.rounds - 1, blank=self.blank,
+            verify=self.verify,  # type: ignore[arg-type]  # checked in __post_init__
+            allow_unfreeze=self.allow_unfreeze)
 
 
 @dataclass
@@ -94,12 +107,35 @@ def wipe_disk(
     journals: Journals | None = None,
     cancel: threading.Event | None = None,
     sink: EventSink = ignore_events,
+    run: Runner = run_command,
+    probe: Probe = probe_capabilities,
 ) -> WipeResult:
+    """The policy's chain for one disk: firmware steps while they fail, the overwrite last.
+
+    An overwrite the journal shows as interrupted is resumed at once: the firmware steps were
+    already tried (or skipped) by the run that started it.
+    """
     options = options or WipeOptions()
     result = _result_for(disk)
     started = time.monotonic()
     try:
-        _overwrite(disk, options, result, journals, cancel, sink)
+        size = disk.size_bytes
+        resuming = journals is not None and options.resume and any(
+            journal.matches(disk.serial, disk.size_bytes, disk.path)
+            for journal in journals.unfinished())
+        firmware = erase_with_firmware(
+            disk, options.policy(), sample_sectors=options.sample_sectors, run=run,
+            sink=sink, probe=probe) if not resuming else None
+        if firmware is not None:
+            _record_plan(result, firmware)
+            size = firmware.size_bytes
+        if firmware is not None and firmware.succeeded is not None:
+            _firmware_done(result, firmware)
+        else:
+            _overwrite(dataclasses.replace(disk, size_bytes=size), options, result, journals,
+                       cancel, sink)
+            if firmware is not None:
+                result.evidence = {**firmware.evidence, **result.evidence}
     except Cancelled:
         result.result, result.error = "failed", "cancelled"
     except (DiskVanished, DiskStalled, TooManyBadSectors, OSError) as error:
@@ -108,6 +144,24 @@ def wipe_disk(
     final = "done" if result.result.startswith("erased") else "failed"
     sink(ProgressEvent(disk.path, final, result.bytes_written, disk.size_bytes, error=result.error))
     return result
+
+
+def _record_plan(result: WipeResult, firmware: FirmwarePath) -> None:
+    plan = firmware.plan
+    result.plan = [{"method": step.method, "level": step.level, "reason": step.reason}
+                   for step in plan.chain]
+    result.evidence["ruled_out"] = [{"method": item.method, "reason": item.reason}
+                                    for item in plan.ruled_out]
+    result.evidence["notes"] = list(plan.notes)
+    result.size_bytes = firmware.size_bytes
+
+
+def _firmware_done(result: WipeResult, firmware: FirmwarePath) -> None:
+    step, sample = firmware.succeeded, firmware.sample
+    assert step is not None and sample is not None
+    result.method, result.level = step.method, step.level
+    result.result, result.verified, result.verification = "erased", True, "sample"
+    result.evidence = {**result.evidence, **firmware.evidence, "engine": "firmware"}
 
 
 def _overwrite(disk: Disk, options: WipeOptions, result: WipeResult, journals: Journals | None,
@@ -121,7 +175,7 @@ def _overwrite(disk: Disk, options: WipeOptions, result: WipeResult, journals: J
     result.write_bytes_per_second = round(outcome.write_bytes_per_second)
     result.bad_ranges = outcome.bad_ranges
     result.interrupted = outcome.interrupted
-    result.evidence = outcome.evidence()
+    result.evidence.update(outcome.evidence())
     verification = outcome.verification
     if verification is not None:
         result.verified = verification.ok

@@ -66,8 +66,8 @@ FORMAT_SETTING_REFUSED = N_("The drive refused this secure erase setting of Form
 FORMAT_FAILED = N_("The drive reported an error during Format NVM.")
 FORMAT_TIMED_OUT = N_("Format NVM did not finish in the time allowed.")
 
-_SANACT = {"crypto": (SANACT_CRYPTO_ERASE, "start-crypto-erase", NVME_SANITIZE_CRYPTO),
-           "block": (SANACT_BLOCK_ERASE, "start-block-erase", NVME_SANITIZE_BLOCK)}
+_SANACT = {"crypto": (SANACT_CRYPTO_ERASE, NVME_SANITIZE_CRYPTO),
+           "block": (SANACT_BLOCK_ERASE, NVME_SANITIZE_BLOCK)}
 _SSTAT_STATE = {0: NEVER, 1: SUCCEEDED, 2: IN_PROGRESS, 3: FAILED, 4: SUCCEEDED}
 
 
@@ -79,7 +79,7 @@ def sanitize(
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
 ) -> FirmwareOutcome:
-    sanact, sanact_name, method = _SANACT[action]
+    sanact, method = _SANACT[action]
     attempt = Attempt(method, LEVEL_OF[method], run, clock, target.estimated_seconds)
     controller = target.controller
     if controller is None:
@@ -96,7 +96,8 @@ def sanitize(
             if before.state == IN_PROGRESS:  # the drive would refuse ours; do not send it
                 return attempt.finish(False, reasons.ALREADY_RUNNING)
         attempt.mark_issued()
-        record = attempt.command(["nvme", "sanitize", controller, f"--sanact={sanact_name}"])
+        # The action's number: nvme-cli 1.x and early 2.x do not know the action names.
+        record = attempt.command(["nvme", "sanitize", controller, f"--sanact={sanact}"])
         if record.returncode != 0:
             attempt.note("refused", detail=drive_words(record))
             return attempt.finish(False, _refusal(record))
