@@ -21,8 +21,13 @@ from agent.report.hubclient import HubClient
 from agent.report.model import build_report
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import load_or_create_key
+from agent.runner import Runner
+from agent.runner import run as run_command
+from agent.wipe.firmware.probe import probe_capabilities
+from agent.wipe.firmware_job import Probe
 from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
 from agent.wipe.journal import Journals, WipeJournal
+from agent.wipe.policy import ErasurePlan, plan_erasure
 
 
 @dataclass
@@ -58,6 +63,16 @@ def inventory(station: Station, *, with_smart: bool = True) -> Machine:
 def plan_targets(machine: Machine) -> tuple[Disk, ...]:
     """Step 3: every disk not excluded is erased (one verified random pass in this version)."""
     return machine.targets()
+
+
+def plan_erasures(
+    station: Station, machine: Machine, *, run: Runner = run_command,
+    probe: Probe = probe_capabilities,
+) -> dict[str, ErasurePlan]:
+    """Step 3, in detail: for each disk to erase, the chain of methods the policy will try."""
+    options = erase_options(station.config).policy()
+    return {disk.path: plan_erasure(disk, probe(disk, run), options)
+            for disk in machine.targets()}
 
 
 def interrupted_erasures(station: Station) -> list[WipeJournal]:

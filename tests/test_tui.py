@@ -9,8 +9,20 @@ from textual.widgets import DataTable, Static
 from agent import flow
 from agent.inventory.model import Exclusion, Machine
 from agent.tui.app import ReeebootApp
+from agent.wipe.firmware.capabilities import DiskCapabilities
+from agent.wipe.firmware.parsers import parse_hdparm_identify
+from agent.wipe.policy import ErasurePlan, plan_erasure
 from tests.helpers import sample_disk, sample_machine
 from tests.hubserver import RunningHub
+from tests.replay import fixture
+
+
+def plans(station: flow.Station, machine: Machine) -> dict[str, ErasurePlan]:
+    """The policy's real answer for a SATA hard disk whose hdparm answered, without hdparm."""
+    del station
+    capabilities = DiskCapabilities("/dev/sda", "sata", ata=parse_hdparm_identify(
+        fixture("drives/sata-hdd-wd2500aaks/hdparm-I.txt")), ata_passthrough=True)
+    return {disk.path: plan_erasure(disk, capabilities) for disk in machine.targets()}
 
 
 def machine() -> Machine:
@@ -22,7 +34,8 @@ def machine() -> Machine:
 
 async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "fr"\n')
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
+                      plan_erasures=plans)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -30,10 +43,12 @@ async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
         table = app.screen.query_one("#disks", DataTable)
         rows = [table.get_row_at(index) for index in range(table.row_count)]
         assert [row[0] for row in rows] == ["/dev/sda", "/dev/sdb"]
-        assert rows[0][-1] == "effacer (passe aléatoire, vérifiée)"
+        assert rows[0][-1] == "effacer : effacement de sécurité ATA renforcé (Purge)"
         assert rows[1][-1] == "conservé : started from it"
         plan = app.screen.query_one("#plan", Static)
-        assert "1 disque(s) seront effacés, 1 conservé(s)." in str(plan.render())
+        shown = str(plan.render())
+        assert "1 disque(s) seront effacés, 1 conservé(s)." in shown
+        assert "/dev/sda: Le disque" in shown  # why this method, in plain French
 
 
 async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
@@ -45,7 +60,8 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
     journal = new_journal("/dev/sda", "WD-1", 1000 << 20, "dodshort", compose("dodshort"))
     journal.pass_index, journal.written_up_to = 1, 250 << 20
     Journals(data_dir).save(journal)
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
+                      plan_erasures=plans)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         shown = app.screen.query_one("#interrupted", Static)
@@ -56,7 +72,8 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
 
 async def test_config_problems_are_shown(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "en"\nunattended = "yes"\n')
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine())
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
+                      plan_erasures=plans)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         problems = app.screen.query_one("#problems", Static)
@@ -73,7 +90,8 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
     station = flow.open_station(data_dir)
     report_id, _path = flow.file_report(
         station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
-    app = ReeebootApp(station, take_inventory=lambda _station: machine())
+    app = ReeebootApp(station, take_inventory=lambda _station: machine(),
+                      plan_erasures=plans)
     async with app.run_test(size=(120, 30)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -13,6 +13,7 @@ from agent import flow
 from agent.i18n import _
 from agent.inventory.model import Machine
 from agent.tui.screens.inventory import InventoryScreen
+from agent.wipe.policy import ErasurePlan
 
 OUTBOX_RETRY_SECONDS = 600.0
 
@@ -27,10 +28,13 @@ class ReeebootApp(App[None]):
         self,
         station: flow.Station,
         take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+        plan_erasures: Callable[[flow.Station, Machine], dict[str, ErasurePlan]] = (
+            flow.plan_erasures),
     ) -> None:
         super().__init__()
         self.station = station
         self.take_inventory = take_inventory
+        self.plan_erasures = plan_erasures
 
     def on_mount(self) -> None:
         # One title, no sub-title: Textual joins them with an em dash, a glyph the console lacks.

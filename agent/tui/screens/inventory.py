@@ -14,6 +14,8 @@ from agent.i18n import _
 from agent.inventory.model import Machine
 from agent.units import human_size
 from agent.wipe.journal import WipeJournal
+from agent.wipe.labels import level_label, method_label
+from agent.wipe.policy import ErasurePlan
 
 if TYPE_CHECKING:
     from agent.tui.app import ReeebootApp
@@ -53,9 +55,11 @@ class InventoryScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def take_inventory(self) -> None:
         machine = self.reeeboot.take_inventory(self.reeeboot.station)
-        self.app.call_from_thread(self.show_machine, machine)
+        # Probing runs a command or two per disk (nvme, hdparm): still part of the same wait.
+        plans = self.reeeboot.plan_erasures(self.reeeboot.station, machine)
+        self.app.call_from_thread(self.show_machine, machine, plans)
 
-    def show_machine(self, machine: Machine) -> None:
+    def show_machine(self, machine: Machine, plans: dict[str, ErasurePlan]) -> None:
         system, cpu = machine.system, machine.cpu
         self.query_one("#machine", Static).update(
             "\n".join([
@@ -71,18 +75,30 @@ class InventoryScreen(Screen[None]):
         table = self.query_one("#disks", DataTable)
         table.clear()
         for disk in machine.disks:
-            plan = (_("kept: {reason}").format(reason=excluded[disk.path])
-                    if disk.path in excluded else _("erase (random pass, verified)"))
+            if disk.path in excluded:
+                plan = _("kept: {reason}").format(reason=excluded[disk.path])
+            elif disk.path in plans:
+                plan = _describe_plan(plans[disk.path])
+            else:
+                plan = _("erase")
             table.add_row(
                 disk.path, disk.bus, disk.model or "?", disk.serial or "?",
                 human_size(disk.size_bytes), _smart_label(disk.smart_health), plan,
                 key=disk.path,
             )
         targets = machine.targets()
-        self.query_one("#plan", Static).update(
-            _("{count} disk(s) will be erased, {kept} kept.").format(
-                count=len(targets), kept=len(machine.exclusions))
-        )
+        lines = [_("{count} disk(s) will be erased, {kept} kept.").format(
+            count=len(targets), kept=len(machine.exclusions))]
+        for disk in targets:
+            if disk.path in plans:
+                lines.append(f"{disk.path}: {_(plans[disk.path].chain[0].reason)}")
+        self.query_one("#plan", Static).update("\n".join(lines))
+
+
+def _describe_plan(plan: ErasurePlan) -> str:
+    first = plan.chain[0]
+    label = method_label(first.method, plan.overwrite.method)
+    return _("erase: {method} ({level})").format(method=label, level=level_label(first.level))
 
 
 def _describe_interrupted(journal: WipeJournal) -> str:
