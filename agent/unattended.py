@@ -92,7 +92,8 @@ def run_unattended(
     for result in results:
         record = result.to_json()
         status.emit("disk_result", **{key: record[key] for key in (
-            "device", "serial", "result", "bytes_written", "seconds", "error")})
+            "device", "serial", "method", "level", "result", "bytes_written", "seconds",
+            "bad_ranges", "error")})
     report_id, path = flow.file_report(station, machine, results, started_at)
     status.emit("report", report_id=report_id, path=str(path))
     delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)

@@ -58,8 +58,9 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
     assert events[0]["event"] == "start"
     assert events[-1] == {"event": "done", "ok": True, "failed": [], "report_waiting": False}
     assert code == 0
-    outcomes = {e["device"]: e["result"] for e in events if e["event"] == "disk_result"}
-    assert outcomes == {disk.path: "erased" for disk in targets}
+    outcomes = {e["device"]: (e["result"], e["method"], e["level"])
+                for e in events if e["event"] == "disk_result"}
+    assert outcomes == {disk.path: ("erased", "random", "clear") for disk in targets}
     assert all(marker_count(disk) == 0 for disk in targets)
 
     [row] = hub.database.reports()
