@@ -21,7 +21,7 @@ from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.wipe.badsectors import BadSectors
 from agent.wipe.buffers import AlignedBuffer
 from agent.wipe.passes import OverwritePass
-from agent.wipe.stream import KeyedStream
+from agent.wipe.stream import PIECE, KeyedStream
 from agent.wipe.sweep import Tick, Workspace, chunks, sweep
 
 CHUNK_BYTES = 4 << 20
@@ -69,6 +69,28 @@ class PassData:
         scratch = workspace.buffer("expected")
         self._stream.fill(offset, scratch.view, length)
         return scratch
+
+    def mismatches(self, offset: int, got: AlignedBuffer, at: int, length: int,
+                   sector: int) -> list[int]:
+        """Sectors of got[at, at+length), read from `offset`, that do not hold this pass's data,
+        as offsets relative to `at`. `got` is scratch afterwards (unmasked in place)."""
+        bad: list[int] = []
+        if self._stream is not None:
+            pieces = self._stream.unmask_pieces(offset, got.view[at:], length)
+            for piece_at in pieces:
+                size = min(PIECE, length - piece_at)
+                if not got.is_zero(at + piece_at, size):
+                    bad.extend(piece_at + s for s in range(0, size, sector)
+                               if not got.is_zero(at + piece_at + s, sector))
+            return bad
+        assert self._pattern is not None
+        for piece_at in range(0, length, PIECE):
+            # The pattern is one byte repeated: its first piece stands for any other.
+            size = min(PIECE, length - piece_at)
+            if not got.equals_at(at + piece_at, self._pattern, 0, size):
+                bad.extend(piece_at + s for s in range(0, size, sector)
+                           if not got.equals_at(at + piece_at + s, self._pattern, 0, sector))
+        return bad
 
     def close(self) -> None:
         if self._pattern is not None:
@@ -191,15 +213,11 @@ def verify(
 
     def _compare(offset: int, length: int, got: AlignedBuffer, at: int,
                  workspace: Workspace) -> None:
-        # `expected` starts at `offset` whatever the pass, so its index is `sector_at` alone.
-        expected = data.expected(offset, length, workspace)
-        if _same(got, at, expected, 0, length):
-            return
-        for sector_at in range(0, length, disk.sector):
-            if not _same(got, at + sector_at, expected, sector_at, disk.sector):
-                position = offset + sector_at
-                if not bad.covers(position, disk.sector):
-                    mismatched.add(position, disk.sector)
+        del workspace
+        for sector_at in data.mismatches(offset, got, at, length, disk.sector):
+            position = offset + sector_at
+            if not bad.covers(position, disk.sector):
+                mismatched.add(position, disk.sector)
 
     def tick(progress: Tick) -> None:
         rate = progress.done_bytes / progress.seconds if progress.seconds else 0.0
@@ -222,7 +240,7 @@ def region_holds(disk: Disk, data: PassData, offset: int, length: int) -> bool:
     try:
         got = workspace.buffer("read")
         _read_all(fd, got.view[:length], offset)
-        return _same(got, 0, data.expected(offset, length, workspace), 0, length)
+        return not data.mismatches(offset, got, 0, length, disk.sector)
     except OSError:
         return False
     finally:
@@ -239,11 +257,6 @@ def sample_regions(disk: Disk, sectors: int, *, seed: int | None = None) -> list
     for _ in range(min(sectors, total)):
         regions.add((chooser.randrange(total) * disk.sector, disk.sector))
     return sorted(regions)
-
-
-def _same(got: AlignedBuffer, at: int, expected: AlignedBuffer, expected_at: int,
-          length: int) -> bool:
-    return got.equals_at(at, expected, expected_at, length)
 
 
 def _write_all(fd: int, view: memoryview, offset: int) -> None:

@@ -25,7 +25,7 @@ from agent.wipe.engine import Disk as EngineDisk
 from agent.wipe.firmware.probe import probe_capabilities
 from agent.wipe.firmware_job import FirmwarePath, Probe, erase_with_firmware
 from agent.wipe.journal import Journals
-from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk
+from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk, resumable
 from agent.wipe.passes import METHODS
 from agent.wipe.policy import ErasureOptions
 from agent.wipe.sweep import Cancelled, DiskStalled
@@ -120,9 +120,8 @@ def wipe_disk(
     started = time.monotonic()
     try:
         size = disk.size_bytes
-        resuming = journals is not None and options.resume and any(
-            journal.matches(disk.serial, disk.size_bytes, disk.path)
-            for journal in journals.unfinished())
+        resuming = resumable(journals, EngineDisk(disk.path, size, disk.logical_sector_size),
+                             disk.serial, options.overwrite())
         firmware = erase_with_firmware(
             disk, options.policy(), sample_sectors=options.sample_sectors, run=run,
             sink=sink, probe=probe) if not resuming else None

@@ -101,8 +101,7 @@ def overwrite_disk(
     cancel = cancel or threading.Event()
     journal = journals.load(serial, disk.size_bytes, disk.path) if journals else None
     interrupted = journal is not None and journal.unfinished
-    if not (interrupted and options.resume and journal is not None
-            and journal.method == _method_label(options)):
+    if journal is None or not resumable(journals, disk, serial, options):
         journal = new_journal(disk.path, serial, disk.size_bytes, _method_label(options),
                               compose(options.method, rounds=options.rounds, blank=options.blank))
     else:
@@ -159,6 +158,15 @@ def overwrite_disk(
     journal.state = "done" if outcome.verification is None or outcome.verification.ok else "failed"
     save()
     return outcome
+
+
+def resumable(journals: Journals | None, disk: Disk, serial: str | None,
+              options: OverwriteOptions) -> bool:
+    """Whether `overwrite_disk` would resume an interrupted overwrite of this disk."""
+    if journals is None or not options.resume:
+        return False
+    journal = journals.load(serial, disk.size_bytes, disk.path)
+    return journal is not None and journal.unfinished and journal.method == _method_label(options)
 
 
 def _method_label(options: OverwriteOptions) -> str:
