@@ -21,6 +21,7 @@ from agent.inventory.model import Disk
 from agent.report.station import data_dir_from_env
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions, wipe_disks
+from agent.wipe.labels import level_label, method_label
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,14 +167,30 @@ def _progress_printer(args: argparse.Namespace) -> EventSink:
     return show
 
 
+RESULT_LABELS = {
+    "erased": N_("erased"),
+    "erased_with_exceptions": N_("erased with exceptions"),
+    "failed": N_("FAILED"),
+}
+
+
 def _print_wipe(args: argparse.Namespace, record: dict) -> None:
     if args.json:
         print(json.dumps(record, sort_keys=True), flush=True)
     elif record["result"] == "skipped":
         print(_("{device}: skipped, {reason}").format(**record), flush=True)
     else:
-        print(_("{device}: {result} ({bytes_written} bytes, {seconds:.1f} s)").format(**record),
-              flush=True)
+        print(_("{device}: {result}, {method} ({level}), {size} written in {seconds:.1f} s").format(
+            device=record["device"], result=_(RESULT_LABELS.get(record["result"],
+                                                                record["result"])),
+            method=method_label(record["method"]), level=level_label(record["level"]),
+            size=human_size(record["bytes_written"]), seconds=record["seconds"]), flush=True)
+        if record["bad_ranges"]:
+            print(_("  sectors that refused to be written: {ranges}").format(
+                ranges=", ".join(f"{first}-{last}" for first, last in record["bad_ranges"])),
+                flush=True)
+        if record["error"]:
+            print(f"  {record['error']}", flush=True)
 
 
 def _start(args: argparse.Namespace) -> int:

@@ -30,9 +30,11 @@ _LEVELS = {"clear": N_("Clear"), "purge": N_("Purge")}
 
 
 def method_label(method: str, overwrite_method: str = "random") -> str:
+    """`method` as in a plan ("overwrite" + the overwrite method) or a result ("random")."""
     if method == model.OVERWRITE:
-        passes = _(_OVERWRITE.get(overwrite_method, overwrite_method))
-        return _("overwrite ({passes})").format(passes=passes)
+        method = overwrite_method
+    if method in _OVERWRITE:
+        return _("overwrite ({passes})").format(passes=_(_OVERWRITE[method]))
     return _(_FIRMWARE.get(method, method))
 
 
