@@ -2,7 +2,7 @@ import mmap
 
 import pytest
 
-from agent.wipe.stream import KeyedStream
+from agent.wipe.stream import PIECE, KeyedStream
 
 
 def chunk(stream: KeyedStream, offset: int, length: int) -> bytes:
@@ -23,13 +23,17 @@ def test_keys_give_different_streams_and_no_zeros() -> None:
     assert first != second and first != bytes(4096)
 
 
-def test_unmask_gives_zeros_exactly_where_data_matches() -> None:
-    stream = KeyedStream(b"k" * 32)
-    data = bytearray(chunk(stream, 8192, 8192))
-    data[5000] ^= 0xFF
-    out = bytearray(8192 + 15)
-    stream.unmask(8192, memoryview(data), out)
-    assert out[:5000] == bytes(5000) and out[5000] == 0xFF and out[5001:8192] == bytes(3191)
+def test_pieces_regenerate_the_stream_a_cache_sized_piece_at_a_time() -> None:
+    stream = KeyedStream(b"k" * 16)
+    length = 2 * PIECE + 4096  # two whole pieces and a short one
+    whole = chunk(stream, 8192, length)
+    scratch = memoryview(mmap.mmap(-1, PIECE + 4096))
+    starts = []
+    for at in stream.pieces(8192, length, scratch):
+        size = min(PIECE, length - at)
+        assert scratch[:size].tobytes() == whole[at : at + size]
+        starts.append(at)
+    assert starts == [0, PIECE, 2 * PIECE]
 
 
 def test_offsets_must_be_block_aligned() -> None:

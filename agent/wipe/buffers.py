@@ -18,11 +18,6 @@ _libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
 _libc.memset.restype = ctypes.c_void_p
 
 
-_ZERO_PIECE = 256 << 10
-_zeros = ctypes.create_string_buffer(_ZERO_PIECE)
-_ZEROS_ADDRESS = ctypes.addressof(_zeros)
-
-
 class AlignedBuffer:
     """`size` usable bytes, page aligned, with 16 spare bytes for the cipher's `update_into`."""
 
@@ -43,16 +38,6 @@ class AlignedBuffer:
         if at + length > self.size or other_at + length > other.size:
             raise ValueError("comparison past the end of a buffer")
         return _libc.memcmp(self.address + at, other.address + other_at, length) == 0
-
-    def is_zero(self, at: int, length: int) -> bool:
-        """Whether [at, at+length) holds only zero bytes (compared a cached piece at a time)."""
-        if at + length > self.size + PAGE:
-            raise ValueError("comparison past the end of a buffer")
-        for start in range(at, at + length, _ZERO_PIECE):
-            size = min(_ZERO_PIECE, at + length - start)
-            if _libc.memcmp(self.address + start, _ZEROS_ADDRESS, size) != 0:
-                return False
-        return True
 
     def close(self) -> None:
         del self._anchor

@@ -70,18 +70,18 @@ class PassData:
         self._stream.fill(offset, scratch.view, length)
         return scratch
 
-    def mismatches(self, offset: int, got: AlignedBuffer, at: int, length: int,
-                   sector: int) -> list[int]:
+    def mismatches(self, offset: int, got: AlignedBuffer, at: int, length: int, sector: int,
+                   workspace: Workspace) -> list[int]:
         """Sectors of got[at, at+length), read from `offset`, that do not hold this pass's data,
-        as offsets relative to `at`. `got` is scratch afterwards (unmasked in place)."""
+        as offsets relative to `at`."""
         bad: list[int] = []
         if self._stream is not None:
-            pieces = self._stream.unmask_pieces(offset, got.view[at:], length)
-            for piece_at in pieces:
+            piece_buffer = workspace.buffer("piece", PIECE)
+            for piece_at in self._stream.pieces(offset, length, piece_buffer.view):
                 size = min(PIECE, length - piece_at)
-                if not got.is_zero(at + piece_at, size):
+                if not got.equals_at(at + piece_at, piece_buffer, 0, size):
                     bad.extend(piece_at + s for s in range(0, size, sector)
-                               if not got.is_zero(at + piece_at + s, sector))
+                               if not got.equals_at(at + piece_at + s, piece_buffer, s, sector))
             return bad
         assert self._pattern is not None
         for piece_at in range(0, length, PIECE):
@@ -213,8 +213,7 @@ def verify(
 
     def _compare(offset: int, length: int, got: AlignedBuffer, at: int,
                  workspace: Workspace) -> None:
-        del workspace
-        for sector_at in data.mismatches(offset, got, at, length, disk.sector):
+        for sector_at in data.mismatches(offset, got, at, length, disk.sector, workspace):
             position = offset + sector_at
             if not bad.covers(position, disk.sector):
                 mismatched.add(position, disk.sector)
@@ -240,7 +239,7 @@ def region_holds(disk: Disk, data: PassData, offset: int, length: int) -> bool:
     try:
         got = workspace.buffer("read")
         _read_all(fd, got.view[:length], offset)
-        return not data.mismatches(offset, got, 0, length, disk.sector)
+        return not data.mismatches(offset, got, 0, length, disk.sector, workspace)
     except OSError:
         return False
     finally:

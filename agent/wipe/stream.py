@@ -41,12 +41,13 @@ class KeyedStream:
             piece = min(PIECE, length - at)
             encryptor.update_into(_ZEROS[:piece], out[at : at + piece + AES_BLOCK - 1])
 
-    def unmask_pieces(self, offset: int, data: memoryview, length: int) -> Iterator[int]:
-        """XOR the stream into `data` in place, a cache-sized piece at a time; yields each
-        piece's start (relative) once it is done, so the caller checks it while it is hot.
+    def pieces(self, offset: int, length: int, scratch: memoryview) -> Iterator[int]:
+        """The stream's bytes [offset, offset+length), one cache-sized piece at a time: each
+        piece is generated into `scratch` (PIECE + 15 bytes), then its start (relative to
+        `offset`) is yielded for the caller to compare while the piece is still in the cache.
 
-        Where the disk held the stream the piece is now all zeros. `data` needs 15 spare bytes
-        after `length`, as for `fill`.
+        Comparing against a piece that never leaves the CPU's cache, instead of unmasking the
+        data read from the disk in place, spares memory a write-back of every byte verified.
         """
         if offset % AES_BLOCK:
             raise ValueError("stream offsets are multiples of 16 bytes")
@@ -54,17 +55,5 @@ class KeyedStream:
         encryptor = Cipher(algorithms.AES(self.key), modes.CTR(counter)).encryptor()
         for at in range(0, length, PIECE):
             piece = min(PIECE, length - at)
-            encryptor.update_into(data[at : at + piece], data[at : at + piece + AES_BLOCK - 1])
+            encryptor.update_into(_ZEROS[:piece], scratch[: piece + AES_BLOCK - 1])
             yield at
-
-    def unmask(self, offset: int, data: memoryview, out: bytearray) -> None:
-        """XOR `data` read at `offset` with the stream into `out`: all zeros where it matches.
-
-        Comparing against zeros lets one memcmp check a whole chunk, several times faster than
-        comparing two memoryviews element by element.
-        """
-        if offset % AES_BLOCK:
-            raise ValueError("stream offsets are multiples of 16 bytes")
-        counter = (offset // AES_BLOCK).to_bytes(16, "big")
-        encryptor = Cipher(algorithms.AES(self.key), modes.CTR(counter)).encryptor()
-        encryptor.update_into(data, out)

@@ -31,9 +31,9 @@ class Workspace:
     chunk: int
     _buffers: dict[str, AlignedBuffer] = field(default_factory=dict)
 
-    def buffer(self, name: str) -> AlignedBuffer:
+    def buffer(self, name: str, size: int | None = None) -> AlignedBuffer:
         if name not in self._buffers:
-            self._buffers[name] = AlignedBuffer(self.chunk)
+            self._buffers[name] = AlignedBuffer(size or self.chunk)
         return self._buffers[name]
 
     def close(self) -> None:
