@@ -29,11 +29,21 @@ def test_pieces_regenerate_the_stream_a_cache_sized_piece_at_a_time() -> None:
     whole = chunk(stream, 8192, length)
     scratch = memoryview(mmap.mmap(-1, PIECE + 4096))
     starts = []
-    for at in stream.pieces(8192, length, scratch):
-        size = min(PIECE, length - at)
+    for at, size in stream.pieces(8192, length, scratch):
         assert scratch[:size].tobytes() == whole[at : at + size]
-        starts.append(at)
-    assert starts == [0, PIECE, 2 * PIECE]
+        starts.append((at, size))
+    # 8192 bytes into the first piece, so the first one is short and the last one too.
+    assert starts == [(0, PIECE - 8192), (PIECE - 8192, PIECE), (2 * PIECE - 8192, 12288)]
+
+
+def test_the_stream_is_the_aes_counter_mode_keystream_of_gcm() -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = bytes(range(16))
+    # Piece 3, block 5 of it: AES_k(nonce 3 || counter 2 + 5), per NIST SP 800-38D.
+    block = (3).to_bytes(12, "big") + (2 + 5).to_bytes(4, "big")
+    ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    assert chunk(KeyedStream(key), 3 * PIECE + 5 * 16, 16) == ecb.update(block)
 
 
 def test_offsets_must_be_block_aligned() -> None:

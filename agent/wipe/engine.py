@@ -77,8 +77,7 @@ class PassData:
         bad: list[int] = []
         if self._stream is not None:
             piece_buffer = workspace.buffer("piece", PIECE)
-            for piece_at in self._stream.pieces(offset, length, piece_buffer.view):
-                size = min(PIECE, length - piece_at)
+            for piece_at, size in self._stream.pieces(offset, length, piece_buffer.view):
                 if not got.equals_at(at + piece_at, piece_buffer, 0, size):
                     bad.extend(piece_at + s for s in range(0, size, sector)
                                if not got.equals_at(at + piece_at + s, piece_buffer, s, sector))

@@ -64,7 +64,8 @@ class OverwriteOutcome:
         verification = self.verification
         return {
             "engine": "overwrite",
-            "stream": "AES-128-CTR, counter = byte offset / 16, key in the journal",
+            "stream": "AES-128 counter-mode keystream, nonce = byte offset // 256 KiB, "
+                      "counter layout of GCM (SP 800-38D), key in the journal",
             "passes": self.passes,
             "verification": None if verification is None else {
                 "mode": verification.mode,
