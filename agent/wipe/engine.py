@@ -58,7 +58,7 @@ class PassData:
         self._stream = KeyedStream(key) if overwrite_pass.is_random else None
         self._pattern: AlignedBuffer | None = None
         if overwrite_pass.byte is not None:
-            self._pattern = AlignedBuffer(chunk)
+            self._pattern = AlignedBuffer(max(chunk, PIECE))
             self._pattern.fill(overwrite_pass.byte)
 
     def expected(self, offset: int, length: int, workspace: Workspace) -> AlignedBuffer:
@@ -109,10 +109,6 @@ class VerifyOutcome:
     bytes_read: int
     seconds: float
     mismatched: list[list[int]] = field(default_factory=list)  # [first LBA, last LBA]
-
-    @property
-    def first_mismatch_offsets(self) -> list[int]:
-        return [first for first, _ in self.mismatched]
 
 
 def device_size(path: str) -> int:
@@ -206,20 +202,21 @@ def verify(
         except OSError as error:
             _raise_unless_media_error(error, disk)
             for start, size in _narrow_read(fd, got, offset, length, disk, bad):
-                _compare(start, size, got, start - offset, workspace)
+                compare(start, size, got, start - offset, workspace)
             return
-        _compare(offset, length, got, 0, workspace)
+        compare(offset, length, got, 0, workspace)
 
-    def _compare(offset: int, length: int, got: AlignedBuffer, at: int,
-                 workspace: Workspace) -> None:
+    def compare(offset: int, length: int, got: AlignedBuffer, at: int,
+                workspace: Workspace) -> None:
         for sector_at in data.mismatches(offset, got, at, length, disk.sector, workspace):
             position = offset + sector_at
             if not bad.covers(position, disk.sector):
                 mismatched.add(position, disk.sector)
 
+    total = sum(length for _, length in regions)
+
     def tick(progress: Tick) -> None:
         rate = progress.done_bytes / progress.seconds if progress.seconds else 0.0
-        total = sum(length for _, length in regions)
         sink(ProgressEvent(disk.path, "verify", progress.done_bytes, total, rate))
 
     try:
@@ -316,10 +313,10 @@ def _narrow_read(fd: int, got: AlignedBuffer, offset: int, length: int, disk: Di
         narrow(start, half)
         narrow(start + half, size - half)
 
-    half = max(disk.sector, length // 2 // disk.sector * disk.sector)
     if length <= disk.sector:
         bad.add(offset, length)
         return []
+    half = max(disk.sector, length // 2 // disk.sector * disk.sector)
     narrow(offset, half)
     narrow(offset + half, length - half)
     return readable

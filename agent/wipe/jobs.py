@@ -19,8 +19,7 @@ from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
 from agent.runner import Runner
 from agent.runner import run as run_command
-from agent.wipe.badsectors import TooManyBadSectors
-from agent.wipe.engine import SAMPLE_SECTORS, DiskVanished
+from agent.wipe.engine import SAMPLE_SECTORS
 from agent.wipe.engine import Disk as EngineDisk
 from agent.wipe.firmware.probe import probe_capabilities
 from agent.wipe.firmware_job import FirmwarePath, Probe, erase_with_firmware
@@ -28,7 +27,7 @@ from agent.wipe.journal import Journals
 from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk, resumable
 from agent.wipe.passes import METHODS
 from agent.wipe.policy import ErasureOptions
-from agent.wipe.sweep import Cancelled, DiskStalled
+from agent.wipe.sweep import Cancelled
 
 AUTO = "auto"
 RESULTS = ("erased", "erased_with_exceptions", "failed", "skipped")
@@ -137,7 +136,7 @@ def wipe_disk(
                 result.evidence = {**firmware.evidence, **result.evidence}
     except Cancelled:
         result.result, result.error = "failed", "cancelled"
-    except (DiskVanished, DiskStalled, TooManyBadSectors, OSError) as error:
+    except OSError as error:  # DiskVanished, DiskStalled, TooManyBadSectors, any I/O error
         result.result, result.error = "failed", f"{type(error).__name__}: {error}"
     result.seconds = round(time.monotonic() - started, 3)
     final = "done" if result.result.startswith("erased") else "failed"
