@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyudev
-
 from agent import __version__, flow
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
@@ -104,8 +102,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _disks_for(paths: list[str]) -> list[Disk]:
-    context = pyudev.Context()
-    by_path = {disk.path: disk for disk in list_disks(context, with_smart=False, include_loop=True)}
+    by_path = {disk.path: disk for disk in list_disks(with_smart=False, include_loop=True)}
     disks = []
     for path in paths:
         real = str(Path(path).resolve())

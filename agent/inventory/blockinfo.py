@@ -9,30 +9,36 @@ from typing import Any
 from blkinfo import wrappers
 
 from agent.inventory.model import Partition
-from agent.runner import run
+from agent.inventory.source import LiveSource, MachineSource
 
 
-class _RecordedSubprocess:
-    """Stands in for the `subprocess` module inside blkinfo so lsblk goes through our runner."""
+class _SourceSubprocess:
+    """Stands in for the `subprocess` module inside blkinfo so lsblk goes through the machine
+    source: recorded as evidence on a live machine, answered from the profile on a recorded one."""
 
     CalledProcessError = subprocess.CalledProcessError
 
-    @staticmethod
-    def check_output(argv: Sequence[str]) -> bytes:
-        record = run(argv)
+    def __init__(self, source: MachineSource) -> None:
+        self._source = source
+
+    def check_output(self, argv: Sequence[str]) -> bytes:
+        record = self._source.run(argv)
         if record.returncode != 0:
             raise subprocess.CalledProcessError(record.returncode, list(argv), record.stdout)
         return record.stdout.encode()
 
 
-def disk_tree() -> dict[str, dict[str, Any]]:
+def disk_tree(source: MachineSource | None = None) -> dict[str, dict[str, Any]]:
     """Every block device by kernel name, each with its `children` (partitions) and mount point.
 
     blkinfo's public get_disks() keeps only disks of type "disk"; the wrapper's full tree also
     has loop devices, which the tests use as disks.
     """
-    wrappers.subprocess = _RecordedSubprocess
-    tree: dict[str, dict[str, Any]] = wrappers.LsBlkWrapper()._disks
+    wrappers.subprocess = _SourceSubprocess(source or LiveSource())
+    try:
+        tree: dict[str, dict[str, Any]] = wrappers.LsBlkWrapper()._disks
+    except (subprocess.CalledProcessError, ValueError):
+        return {}  # no lsblk answer (a profile without it): disks without partitions
     return tree
 
 

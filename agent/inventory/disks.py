@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import pyudev
-
 from agent.inventory.blockinfo import disk_tree, partitions_of
 from agent.inventory.model import Disk
 from agent.inventory.smart import smart_health
+from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
 # Kernel names that are never a donated computer's disk.
 _VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd")
 
 
 def list_disks(
-    context: pyudev.Context | None = None, *, with_smart: bool = True, include_loop: bool = False
+    source: MachineSource | None = None, *, with_smart: bool = True, include_loop: bool = False
 ) -> list[Disk]:
-    context = context or pyudev.Context()
-    tree = disk_tree()
+    source = source or LiveSource()
+    tree = disk_tree(source)
     disks = []
-    for device in context.list_devices(subsystem="block", DEVTYPE="disk"):
+    for device in source.udev_devices("block"):
+        if device.device_type != "disk":
+            continue
         name = device.sys_name
         if name.startswith(_VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
             continue
@@ -39,15 +38,15 @@ def list_disks(
                 logical_sector_size=_int_attr(device, "queue/logical_block_size") or 512,
                 rotational=_int_attr(device, "queue/rotational") == 1,
                 removable=_int_attr(device, "removable") == 1,
-                smart_health=smart_health(path) if with_smart else None,
+                smart_health=smart_health(path, source) if with_smart else None,
                 partitions=partitions_of(tree.get(name, {})),
             )
         )
     return sorted(disks, key=lambda disk: disk.name)
 
 
-def bus_of(device: pyudev.Device) -> str:
-    subsystems = {parent.subsystem for parent in _ancestors(device)}
+def bus_of(device: UdevDevice) -> str:
+    subsystems = device.parent_subsystems()
     name = device.sys_name
     if "usb" in subsystems:
         return "usb"
@@ -66,19 +65,12 @@ def bus_of(device: pyudev.Device) -> str:
     return "unknown"
 
 
-def _under_ata(device: pyudev.Device) -> bool:
+def _under_ata(device: UdevDevice) -> bool:
     # libata hosts appear as .../ataN/hostM/... in the sysfs path.
     return any(part.startswith("ata") and part[3:].isdigit() for part in device.sys_path.split("/"))
 
 
-def _ancestors(device: pyudev.Device) -> Iterable[pyudev.Device]:
-    parent = device.parent
-    while parent is not None:
-        yield parent
-        parent = parent.parent
-
-
-def _serial(device: pyudev.Device) -> str | None:
+def _serial(device: UdevDevice) -> str | None:
     properties = device.properties
     for key in ("ID_SERIAL_SHORT", "SCSI_IDENT_SERIAL"):
         if properties.get(key):
@@ -90,7 +82,7 @@ def _serial(device: pyudev.Device) -> str | None:
     return None
 
 
-def _model(device: pyudev.Device) -> str | None:
+def _model(device: UdevDevice) -> str | None:
     encoded = device.properties.get("ID_MODEL_ENC")
     if encoded:
         return _decode_udev(encoded).strip() or None
@@ -102,18 +94,12 @@ def _decode_udev(value: str) -> str:
     return value.encode("latin-1").decode("unicode_escape")
 
 
-def _str_attr(device: pyudev.Device, name: str) -> str | None:
-    try:
-        raw = device.attributes.get(name)
-    except (KeyError, OSError):
-        return None
-    if raw is None:
-        return None
-    value = raw.decode(errors="replace").strip() if isinstance(raw, bytes) else str(raw).strip()
-    return value or None
+def _str_attr(device: UdevDevice, name: str) -> str | None:
+    value = device.attribute(name)
+    return value.strip() or None if value is not None else None
 
 
-def _int_attr(device: pyudev.Device, name: str) -> int:
+def _int_attr(device: UdevDevice, name: str) -> int:
     value = _str_attr(device, name)
     try:
         return int(value) if value is not None else 0

@@ -39,15 +39,17 @@ from agent.runner import run as run_command
 PROFILE_FORMAT = "reeeboot.profile/1"
 # udev attributes worth keeping per subsystem: what the collectors read, nothing more.
 UDEV_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "block": ("size", "removable", "queue/logical_block_size", "queue/physical_block_size",
+    "block": ("size", "removable", "serial", "queue/logical_block_size",
+              "queue/physical_block_size",
               "queue/rotational", "device/model", "device/vendor", "device/serial",
               "device/firmware_rev", "device/wwid", "wwid", "device/type"),
-    "net": ("address", "type", "carrier", "speed"),
+    "net": ("address", "type", "carrier", "speed", "phy80211"),
     "drm": ("status", "enabled", "edid"),
     "power_supply": ("type", "technology", "cycle_count", "energy_full", "energy_full_design",
                      "charge_full", "charge_full_design", "voltage_min_design", "manufacturer",
-                     "model_name", "serial_number", "status", "capacity"),
-    "pci": ("class", "vendor", "device", "subsystem_vendor", "subsystem_device", "label"),
+                     "model_name", "serial_number", "status", "capacity", "scope", "present"),
+    "pci": ("class", "vendor", "device", "subsystem_vendor", "subsystem_device", "label",
+            "boot_vga"),
     "sound": ("id", "number"),
     "video4linux": ("name", "index"),
     "tpm": ("tpm_version_major", "device/description"),
