@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.inventory.blockinfo import disk_tree, partitions_of
 from agent.inventory.model import Disk
 from agent.inventory.smart import smart_health
+from agent.inventory.smartinfo import read_smart_details
 from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
 # Kernel names that are never a donated computer's disk.
@@ -27,6 +28,8 @@ def list_disks(
         if size == 0:
             continue  # empty card readers and detached loop devices
         path = device.device_node or f"/dev/{name}"
+        details = read_smart_details(path, source)[0] if with_smart else None
+        health = smart_health(path, source) if with_smart else None
         disks.append(
             Disk(
                 name=name,
@@ -38,8 +41,19 @@ def list_disks(
                 logical_sector_size=_int_attr(device, "queue/logical_block_size") or 512,
                 rotational=_int_attr(device, "queue/rotational") == 1,
                 removable=_int_attr(device, "removable") == 1,
-                smart_health=smart_health(path, source) if with_smart else None,
+                smart_health=health or (details.health if details else None),
                 partitions=partitions_of(tree.get(name, {})),
+                wwn=(details.wwn if details else None) or device.properties.get("ID_WWN"),
+                firmware=(details.firmware if details else None)
+                or device.properties.get("ID_REVISION") or _str_attr(device, "device/firmware_rev"),
+                physical_sector_size=_int_attr(device, "queue/physical_block_size") or (
+                    details.physical_sector_size if details else None),
+                power_on_hours=details.power_on_hours if details else None,
+                temperature_celsius=details.temperature_celsius if details else None,
+                reallocated_sectors=details.reallocated_sectors if details else None,
+                pending_sectors=details.pending_sectors if details else None,
+                uncorrectable_sectors=details.uncorrectable_sectors if details else None,
+                wear_percent_used=details.wear_percent_used if details else None,
             )
         )
     return sorted(disks, key=lambda disk: disk.name)

@@ -48,6 +48,15 @@ class Disk:
     removable: bool
     smart_health: str | None = None  # "passed", "failed" or None when the disk has no SMART
     partitions: tuple[Partition, ...] = ()  # what is on it before erasure
+    wwn: str | None = None
+    firmware: str | None = None
+    physical_sector_size: int | None = None
+    power_on_hours: int | None = None
+    temperature_celsius: int | None = None
+    reallocated_sectors: int | None = None
+    pending_sectors: int | None = None
+    uncorrectable_sectors: int | None = None
+    wear_percent_used: int | None = None  # SSDs: 0 new, 100 at the rated endurance
 
 
 @dataclass(frozen=True)
