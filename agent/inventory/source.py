@@ -43,7 +43,7 @@ UDEV_ATTRIBUTES: dict[str, tuple[str, ...]] = {
               "queue/physical_block_size",
               "queue/rotational", "device/model", "device/vendor", "device/serial",
               "device/firmware_rev", "device/wwid", "wwid", "device/type"),
-    "net": ("address", "type", "carrier", "speed", "phy80211"),
+    "net": ("address", "type", "carrier", "speed", "phy80211/name"),
     "drm": ("status", "enabled", "edid"),
     "power_supply": ("type", "technology", "cycle_count", "energy_full", "energy_full_design",
                      "charge_full", "charge_full_design", "voltage_min_design", "manufacturer",
