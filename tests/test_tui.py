@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from agent import flow
+from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Exclusion, Machine
 from agent.tui.app import ReeebootApp
 from agent.wipe.firmware.capabilities import DiskCapabilities
@@ -35,7 +36,7 @@ def machine() -> Machine:
 async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "fr"\n')
     app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans)
+                      plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -61,7 +62,7 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
     journal.pass_index, journal.written_up_to = 1, 250 << 20
     Journals(data_dir).save(journal)
     app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans)
+                      plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         shown = app.screen.query_one("#interrupted", Static)
@@ -70,10 +71,55 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
                 in str(shown.render()))
 
 
+class FakeWatcher:
+    """Hands the test the app's event sink, as a udev monitor thread would call it."""
+
+    def __init__(self) -> None:
+        self.sink: DiskEventSink | None = None
+        self.stopped = False
+
+    def __call__(self, sink: DiskEventSink) -> FakeWatcher:
+        self.sink = sink
+        return self
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_disk_plugged_in_is_announced_and_the_machine_looked_at_again(
+    data_dir: Path,
+) -> None:
+    import asyncio
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    inventories = [machine(), sample_machine(disks=(
+        sample_disk("/dev/sda", "WD-1"), sample_disk("/dev/sdb", "STICK", bus="usb"),
+        sample_disk("/dev/sdc", "NEW-USB-DISK", bus="usb")),
+        exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),))]
+    watcher = FakeWatcher()
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _s: inventories.pop(0),
+                      plan_erasures=plans, watch_disks=watcher)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert watcher.sink is not None
+        sink = watcher.sink
+        # From another thread, as the udev monitor calls it; awaited, so the app's loop runs.
+        await asyncio.to_thread(sink, DiskEvent("appeared", "sdc", "/dev/sdc"))
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one("#disks", DataTable)
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == [
+            "/dev/sda", "/dev/sdb", "/dev/sdc"]
+        assert any("New disk: /dev/sdc" in str(n.message) for n in app._notifications)
+    assert watcher.stopped
+
+
 async def test_config_problems_are_shown(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "en"\nunattended = "yes"\n')
     app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans)
+                      plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         problems = app.screen.query_one("#problems", Static)
@@ -91,7 +137,7 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
     report_id, _path = flow.file_report(
         station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
     app = ReeebootApp(station, take_inventory=lambda _station: machine(),
-                      plan_erasures=plans)
+                      plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

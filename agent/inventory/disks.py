@@ -9,7 +9,7 @@ from agent.inventory.smartinfo import read_smart_details
 from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
 # Kernel names that are never a donated computer's disk.
-_VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd")
+VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd")
 
 
 def list_disks(
@@ -22,7 +22,7 @@ def list_disks(
         if device.device_type != "disk":
             continue
         name = device.sys_name
-        if name.startswith(_VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
+        if name.startswith(VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
             continue
         size = _int_attr(device, "size") * 512
         if size == 0:

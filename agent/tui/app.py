@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from textual import work
 from textual.app import App
@@ -11,11 +11,20 @@ from textual.binding import Binding, BindingType
 
 from agent import flow
 from agent.i18n import _
+from agent.inventory.hotplug import DiskEvent, DiskEventSink, DiskWatcher
 from agent.inventory.model import Machine
 from agent.tui.screens.inventory import InventoryScreen
 from agent.wipe.policy import ErasurePlan
 
 OUTBOX_RETRY_SECONDS = 600.0
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def watch_for_disks(sink: DiskEventSink) -> Stoppable:
+    return DiskWatcher(sink).start()
 
 
 class ReeebootApp(App[None]):
@@ -30,11 +39,14 @@ class ReeebootApp(App[None]):
         take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
         plan_erasures: Callable[[flow.Station, Machine], dict[str, ErasurePlan]] = (
             flow.plan_erasures),
+        watch_disks: Callable[[DiskEventSink], Stoppable] | None = watch_for_disks,
     ) -> None:
         super().__init__()
         self.station = station
         self.take_inventory = take_inventory
         self.plan_erasures = plan_erasures
+        self._watch_disks = watch_disks
+        self._watcher: Stoppable | None = None
 
     def on_mount(self) -> None:
         # One title, no sub-title: Textual joins them with an em dash, a glyph the console lacks.
@@ -42,6 +54,22 @@ class ReeebootApp(App[None]):
         self.push_screen(InventoryScreen())
         if self.station.outbox.waiting():
             self.send_waiting_reports()
+        if self._watch_disks is not None:
+            self._watcher = self._watch_disks(
+                lambda event: self.call_from_thread(self.disk_changed, event))
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def disk_changed(self, event: DiskEvent) -> None:
+        """A disk was plugged in or pulled out: say so, and look at the machine again."""
+        message = (_("New disk: {path}") if event.action == "appeared"
+                   else _("Disk removed: {path}")).format(path=event.path)
+        self.notify(message, timeout=8)
+        screen = self.screen
+        if isinstance(screen, InventoryScreen):
+            screen.take_inventory()
 
     @work(thread=True, exclusive=True, group="outbox")
     def send_waiting_reports(self) -> None:
