@@ -13,9 +13,11 @@ from agent import __version__, flow
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _
+from agent.inventory import record_profile
 from agent.inventory.disks import list_disks
 from agent.inventory.exclusions import find_exclusions
 from agent.inventory.model import Disk
+from agent.inventory.source import ProfileSource
 from agent.report.station import data_dir_from_env
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions, wipe_disks
@@ -39,11 +41,17 @@ def _parser() -> argparse.ArgumentParser:
         "--data", type=Path, default=None,
         help=_("data partition folder (default: $REEEBOOT_DATA or /srv/reeeboot)"),
     )
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="FILE",
+        help=_("read the machine from a recorded profile instead of this computer"),
+    )
     sub = parser.add_subparsers(dest="command")
 
     inventory = sub.add_parser("inventory", help=_("describe this machine"))
     inventory.add_argument("--json", action="store_true", help=_("print JSON"))
     inventory.add_argument("--no-smart", action="store_true", help=_("skip SMART queries"))
+    inventory.add_argument("--record", type=Path, metavar="FILE",
+                           help=_("also write everything read into a machine profile FILE"))
     inventory.set_defaults(handler=_inventory)
 
     wipe = sub.add_parser("wipe", help=_("erase disks with the strongest method each supports"))
@@ -74,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _station(args: argparse.Namespace) -> flow.Station:
     station = flow.open_station(args.data or data_dir_from_env())
+    if args.profile is not None:
+        try:
+            station.profile = ProfileSource.load(args.profile)
+        except (OSError, ValueError) as error:
+            raise SystemExit(_("{path}: not a machine profile ({error})").format(
+                path=args.profile, error=error)) from error
     for problem in station.problems:
         print(problem.describe(), file=sys.stderr)
     return station
@@ -81,17 +95,29 @@ def _station(args: argparse.Namespace) -> flow.Station:
 
 def _inventory(args: argparse.Namespace) -> int:
     station = _station(args)
-    machine = flow.inventory(station, with_smart=not args.no_smart)
+    if args.record is not None:
+        if station.profile is not None:
+            raise SystemExit(_("--record reads this computer; it cannot be used with --profile"))
+        machine = record_profile(args.record, _("recorded with reeeboot"),
+                                 data_dir=station.data_dir)
+    else:
+        machine = flow.inventory(station, with_smart=not args.no_smart)
     if args.json:
         json.dump(machine.to_json(), sys.stdout, indent=2)
         print()
         return 0
-    system = machine.system
+    system, cpu, memory = machine.system, machine.cpu, machine.memory
     print(_("{vendor} {product}, serial number: {serial}").format(
         vendor=system.vendor or "?", product=system.product or "?",
         serial=system.serial or _("unknown")))
-    print(f"CPU: {machine.cpu.model} ({machine.cpu.cores}/{machine.cpu.threads})")
-    print(f"RAM: {machine.memory.total_bytes / 2**30:.1f} GiB")
+    print(_("Processor: {model} ({cores} cores, {threads} threads, {level})").format(
+        model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads,
+        level=cpu.microarchitecture_level or "?"))
+    print(_("Memory: {size}, {modules} module(s), {empty} empty slot(s)").format(
+        size=human_size(memory.total_bytes or 0), modules=len(memory.modules),
+        empty=memory.empty_slots if memory.empty_slots is not None else "?"))
+    if machine.identity is not None:
+        print(_("Identity: {id}").format(id=machine.identity.id))
     excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
     for disk in machine.disks:
         note = _("excluded: {reason}").format(reason=excluded[disk.path]) if (

@@ -13,9 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
+from agent.fsutil import write_durably
 from agent.i18n import set_language
 from agent.inventory import take_inventory
 from agent.inventory.model import Disk, Machine
+from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.hubclient import HubClient
 from agent.report.model import build_report
@@ -29,12 +31,15 @@ from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
 from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.policy import ErasurePlan, plan_erasure
 
+EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
+
 
 @dataclass
 class Station:
     data_dir: Path
     config: StationConfig
     problems: list[ConfigProblem] = field(default_factory=list)
+    profile: ProfileSource | None = None  # a recorded machine to read instead of this one
     _key: Ed25519PrivateKey | None = None
 
     @property
@@ -57,7 +62,7 @@ def open_station(data_dir: Path) -> Station:
 
 def inventory(station: Station, *, with_smart: bool = True) -> Machine:
     """Step 2: what the machine is, and which disks must not be touched."""
-    return take_inventory(station.data_dir, with_smart=with_smart)
+    return take_inventory(station.data_dir, source=station.profile, with_smart=with_smart)
 
 
 def plan_targets(machine: Machine) -> tuple[Disk, ...]:
@@ -71,6 +76,8 @@ def plan_erasures(
 ) -> dict[str, ErasurePlan]:
     """Step 3, in detail: for each disk to erase, the chain of methods the policy will try."""
     options = erase_options(station.config).policy()
+    if station.profile is not None:
+        run = station.profile.run  # the recorded machine's drives answer, not this computer's
     return {disk.path: plan_erasure(disk, probe(disk, run), options)
             for disk in machine.targets()}
 
@@ -116,6 +123,10 @@ def file_report(
         station_key_id=dsse.key_id(public_key),
         started_at=started_at,
     )
+    # The raw outputs first: once the signed report names their hashes, the files are there.
+    evidence_dir = station.data_dir / EVIDENCE_DIR / report["report_id"]
+    for item in machine.evidence:
+        write_durably(evidence_dir / item.name, item.content)
     envelope = dsse.sign(dsse.canonical_json(report), station.key)
     return report["report_id"], station.outbox.put(report["report_id"], envelope)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from agent.inventory.model import CpuInfo, Disk, Exclusion, Machine, MemoryInfo, SystemInfo
+from agent.inventory.cpu import Processor
+from agent.inventory.dmi_memory import InstalledMemory
+from agent.inventory.dmi_system import SystemProduct
+from agent.inventory.model import Disk, Exclusion, Machine
 
 
 def sample_machine(disks: tuple[Disk, ...] = (), exclusions: tuple[Exclusion, ...] = ()) -> Machine:
     return Machine(
-        system=SystemInfo("Dell Inc.", "OptiPlex 7010", "5XK2L3J"),
-        cpu=CpuInfo("Intel(R) Core(TM) i5-3470 CPU @ 3.20GHz", 4, 4),
-        memory=MemoryInfo(8 << 30),
+        system=SystemProduct("Dell Inc.", "OptiPlex 7010", None, "5XK2L3J", None, None, None),
+        cpu=Processor("Intel(R) Core(TM) i5-3470 CPU @ 3.20GHz", "GenuineIntel", 4, 4, 1600,
+                      3600, "cpufreq", "x86-64-v2"),
+        memory=InstalledMemory(8 << 30, (), None, None, "meminfo"),
         disks=disks,
         exclusions=exclusions,
     )

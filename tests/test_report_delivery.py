@@ -31,6 +31,29 @@ def erased(serial: str) -> WipeResult:
                       result="erased", bytes_written=disk.size_bytes, verified=True)
 
 
+def test_evidence_files_are_kept_next_to_the_report_and_hashed_in_it(data_dir: Path) -> None:
+    import dataclasses
+    import hashlib
+
+    from agent.inventory.model import EvidenceFile
+
+    station = flow.open_station(data_dir)
+    dmidecode = b"# dmidecode 3.4\nHandle 0x0001, DMI type 1, 27 bytes\n"
+    machine = dataclasses.replace(sample_machine(), evidence=(
+        EvidenceFile.of("dmidecode.txt", dmidecode), EvidenceFile.of("edid-card0-eDP-1.bin",
+                                                                      bytes(range(128)))))
+    report_id, path = flow.file_report(station, machine, [erased("S1")], START)
+    envelope = json.loads(path.read_text())
+    report = json.loads(dsse.verify(envelope, station.key.public_key()))
+    listed = {item["name"]: item for item in report["machine"]["evidence"]}
+    assert set(listed) == {"dmidecode.txt", "edid-card0-eDP-1.bin"}
+    for name, item in listed.items():
+        kept = (data_dir / "evidence" / report_id / name).read_bytes()
+        assert hashlib.sha256(kept).hexdigest() == item["sha256"] and len(kept) == item[
+            "size_bytes"]
+    assert (data_dir / "evidence" / report_id / "dmidecode.txt").read_bytes() == dmidecode
+
+
 def test_report_reaches_hub_once_and_verifies(data_dir: Path, hub: RunningHub) -> None:
     token = hub.database.add_station("lyon-3")
     station = station_for(data_dir, hub.url, token)

@@ -1,23 +1,71 @@
-"""What the machine is: system, CPU, memory, disks, and the disks that must not be touched."""
+"""What the machine is: platform, CPU, memory, disks, peripherals, identity, and the disks that
+must not be touched, read through a machine source (live, or a recorded profile)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from agent.inventory.disks import list_disks
+from agent.inventory.evidence import collect_evidence
 from agent.inventory.exclusions import find_exclusions
-from agent.inventory.model import Machine
-from agent.inventory.system import read_cpu, read_memory, read_system
+from agent.inventory.model import NO_PROCESSOR, Disk, Exclusion, Machine
+from agent.inventory.network import first_wired_mac
+from agent.inventory.peripherals import read_peripherals
+from agent.inventory.platform import collect_platform
+from agent.inventory.source import LiveSource, MachineSource, ProfileSource
 
 
 def take_inventory(
-    data_dir: Path | None = None, *, with_smart: bool = True, include_loop: bool = False
+    data_dir: Path | None = None,
+    *,
+    source: MachineSource | None = None,
+    with_smart: bool = True,
+    include_loop: bool = False,
+    keep_windows_key: bool = False,
 ) -> Machine:
-    disks = list_disks(with_smart=with_smart, include_loop=include_loop)
+    # Always recording: the raw outputs are the evidence that goes with the report.
+    source = source or LiveSource(record=True)
+    platform = collect_platform(source, keep_windows_key=keep_windows_key)
+    peripherals = read_peripherals(source)
+    disks = list_disks(source, with_smart=with_smart, include_loop=include_loop)
+    mac = first_wired_mac(peripherals.network)
     return Machine(
-        system=read_system(),
-        cpu=read_cpu(),
-        memory=read_memory(),
+        system=platform.system,
+        cpu=platform.cpu or NO_PROCESSOR,
+        memory=platform.memory,
         disks=tuple(disks),
-        exclusions=tuple(find_exclusions(disks, data_dir=data_dir)),
+        exclusions=tuple(_exclusions(source, disks, data_dir)),
+        board=platform.board,
+        chassis=platform.chassis,
+        firmware=platform.firmware,
+        boot=platform.boot,
+        tpm=platform.tpm,
+        windows_licence=platform.windows_licence,
+        peripherals=peripherals,
+        identity=platform.identity((mac,) if mac else ()),
+        evidence=tuple(collect_evidence(source)),
     )
+
+
+def record_profile(path: Path, description: str, *, data_dir: Path | None = None) -> Machine:
+    """Inventory this machine and write everything it read to `path` as a machine profile."""
+    import json
+
+    from agent.fsutil import write_durably
+
+    source = LiveSource(record=True)
+    machine = take_inventory(data_dir, source=source)
+    profile = source.profile(description, provenance="recorded with reeeboot inventory --record")
+    # What exclusions depend on (mounts, exclusive opens) is the live system's state at that
+    # moment: the profile keeps the answer, not the questions.
+    profile["exclusions"] = [asdict(exclusion) for exclusion in machine.exclusions]
+    write_durably(path, json.dumps(profile, indent=1, sort_keys=True).encode())
+    return machine
+
+
+def _exclusions(source: MachineSource, disks: list[Disk],
+                data_dir: Path | None) -> list[Exclusion]:
+    if isinstance(source, ProfileSource):
+        return [Exclusion(**item) for item in source.profile.get("exclusions", [])]
+    return find_exclusions(disks, data_dir=data_dir)

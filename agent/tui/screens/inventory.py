@@ -68,7 +68,8 @@ class InventoryScreen(Screen[None]):
                     serial=system.serial or _("unknown")),
                 _("Processor: {model} ({cores} cores, {threads} threads)").format(
                     model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads),
-                _("Memory: {size:.1f} GiB").format(size=machine.memory.total_bytes / 2**30),
+                _("Memory: {size:.1f} GiB").format(
+                    size=(machine.memory.total_bytes or 0) / 2**30),
             ])
         )
         excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
