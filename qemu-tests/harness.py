@@ -35,6 +35,13 @@ BASE_CMDLINE = (
 )
 
 
+# Scenario [system] keys and the QEMU -smbios options they set (SMBIOS types 1 and 2).
+SMBIOS_SYSTEM = (("vendor", "manufacturer"), ("product", "product"), ("version", "version"),
+                 ("serial", "serial"), ("sku", "sku"), ("family", "family"), ("uuid", "uuid"))
+SMBIOS_BOARD = (("board_vendor", "manufacturer"), ("board_product", "product"),
+                ("board_serial", "serial"))
+
+
 @dataclass(frozen=True)
 class DiskSpec:
     id: str
@@ -81,6 +88,7 @@ class Scenario:
     disks: tuple[DiskSpec, ...]
     config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
     faults: tuple[Fault, ...] = ()
+    mac: str | None = None  # the NIC's MAC address, which the inventory must report
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -98,6 +106,7 @@ class Scenario:
             disks=tuple(DiskSpec(**disk) for disk in data.get("disks", [])),
             config_unattended=bool(data.get("config_unattended", data.get("mode") != "attended")),
             faults=tuple(Fault(**fault) for fault in data.get("faults", [])),
+            mac=data.get("mac"),
         )
 
 
@@ -253,7 +262,7 @@ class Boot:
             "-no-reboot", "-display", self.display, "-vga", "std",
             "-serial", f"file:{self.serial_log}",
             "-monitor", f"unix:{self.monitor},server,nowait",
-            "-nic", "user,model=virtio-net-pci",
+            "-nic", "user,model=virtio-net-pci" + (f",mac={scenario.mac}" if scenario.mac else ""),
             "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
             "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
             "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
@@ -263,10 +272,12 @@ class Boot:
             command += ["-device", "virtio-scsi-pci,id=scsi"]
         system = scenario.system
         if system:
-            command += ["-smbios", "type=1,manufacturer={},product={},serial={}".format(
-                system.get("vendor", ""), system.get("product", ""), system.get("serial", ""))]
-            if system.get("board_serial"):
-                command += ["-smbios", f"type=2,serial={system['board_serial']}"]
+            command += ["-smbios", "type=1," + ",".join(
+                f"{option}={system[key]}" for key, option in SMBIOS_SYSTEM if key in system)]
+            board = ",".join(f"{option}={system[key]}" for key, option in SMBIOS_BOARD
+                             if key in system)
+            if board:
+                command += ["-smbios", f"type=2,{board}"]
         for index, spec in enumerate(scenario.disks):
             command += disk_arguments(spec, self.disks[spec.id], index, scenario.faults)
         cmdline = BASE_CMDLINE

@@ -90,12 +90,41 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
         if spec.expect_level:
             assert result["level"] == spec.expect_level
     assert all(results[spec.serial]["error"] for spec in failing)
-    buses = {disk["serial"]: disk["bus"] for disk in report["machine"]["disks"]}
-    assert {spec.serial: buses[spec.serial] for spec in scenario.disks} == {
-        spec.serial: spec.bus for spec in scenario.disks}
+    reported = {disk["serial"]: disk for disk in report["machine"]["disks"]}
+    assert {spec.serial: (reported[spec.serial]["bus"], reported[spec.serial]["size_bytes"],
+                          reported[spec.serial]["logical_sector_size"])
+            for spec in scenario.disks} == {
+        spec.serial: (spec.bus, spec.size_mib << 20, spec.logical_sector_size)
+        for spec in scenario.disks}
+    assert_inventory_matches(report["machine"], scenario)
 
     stick_paths = [disk["path"] for disk in report["machine"]["disks"]
                    if disk["serial"] == scenario.stick_serial]
     assert len(stick_paths) == 1, "the stick is in the inventory"
     [stick_exclusion] = [e for e in report["excluded"] if e["path"] == stick_paths[0]]
     assert stick_exclusion["code"] == "boot_device" and stick_exclusion["reason"]
+
+
+def assert_inventory_matches(machine: dict, scenario: Scenario) -> None:
+    """What QEMU was told about the machine is what the inventory reports."""
+    system, board = machine["system"], machine["board"]
+    told = scenario.system
+    for key, field in (("vendor", "vendor"), ("product", "product"), ("version", "version"),
+                       ("serial", "serial"), ("sku", "sku"), ("family", "family")):
+        if key in told:
+            assert system[field] == told[key], f"system {field}"
+    if "uuid" in told:
+        assert str(system["uuid"]).lower() == told["uuid"].lower()
+    for key, field in (("board_vendor", "vendor"), ("board_product", "product"),
+                       ("board_serial", "serial")):
+        if key in told:
+            assert board[field] == told[key], f"board {field}"
+    if "serial" in told:
+        assert "system_serial" in machine["identity"]["basis"]
+    if scenario.mac:
+        macs = [interface["mac"] for interface in machine["network"]]
+        assert scenario.mac in macs, macs
+    assert machine["cpu"]["threads"] == scenario.cpus
+    assert machine["firmware"]["mode"] == ("uefi" if scenario.firmware == "uefi" else "bios")
+    names = {item["name"] for item in machine["evidence"]}
+    assert "dmidecode.txt" in names
