@@ -28,6 +28,8 @@ def list_disks(
         if size == 0:
             continue  # empty card readers and detached loop devices
         path = device.device_node or f"/dev/{name}"
+        # Kept as evidence only: udev's full record of the disk, as `udevadm info` shows it.
+        source.run(["udevadm", "info", "--query=all", f"--name={path}"], timeout=10)
         details = read_smart_details(path, source)[0] if with_smart else None
         health = smart_health(path, source) if with_smart else None
         disks.append(
