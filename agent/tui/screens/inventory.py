@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from agent import flow
 from agent.i18n import _
+from agent.inventory.battery import Battery
 from agent.inventory.model import Machine
 from agent.units import human_size
 from agent.wipe.journal import WipeJournal
@@ -66,10 +67,12 @@ class InventoryScreen(Screen[None]):
                 _("{vendor} {product}, serial number: {serial}").format(
                     vendor=system.vendor or "?", product=system.product or "?",
                     serial=system.serial or _("unknown")),
-                _("Processor: {model} ({cores} cores, {threads} threads)").format(
-                    model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads),
+                _("Processor: {model} ({cores} cores, {threads} threads, {level})").format(
+                    model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads,
+                    level=cpu.microarchitecture_level or "?"),
                 _("Memory: {size:.1f} GiB").format(
                     size=(machine.memory.total_bytes or 0) / 2**30),
+                *(_battery_line(battery) for battery in machine.peripherals.batteries),
             ])
         )
         excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
@@ -94,6 +97,14 @@ class InventoryScreen(Screen[None]):
             if disk.path in plans:
                 lines.append(f"{disk.path}: {_(plans[disk.path].chain[0].reason)}")
         self.query_one("#plan", Static).update("\n".join(lines))
+
+
+def _battery_line(battery: Battery) -> str:
+    if battery.health_percent is None:
+        return _("Battery: capacity unknown")
+    return _("Battery: {health:.0f} % of its original capacity, {cycles} charge cycles").format(
+        health=battery.health_percent,
+        cycles=battery.cycle_count if battery.cycle_count is not None else "?")
 
 
 def _describe_plan(plan: ErasurePlan) -> str:
