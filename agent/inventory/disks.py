@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from agent.inventory.blockinfo import disk_tree, partitions_of
 from agent.inventory.model import Disk
 from agent.inventory.smart import smart_health
@@ -10,6 +12,9 @@ from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
 # Kernel names that are never a donated computer's disk.
 VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd")
+# An eMMC's hardware boot and RPMB partitions show up as disks of their own (mmcblk0boot0, 4 MiB):
+# they are areas of the eMMC listed once as mmcblk0, and hold firmware, not someone's files.
+EMMC_HARDWARE_PARTITION = re.compile(r"^mmcblk\d+(?:boot\d+|rpmb)$")
 
 
 def list_disks(
@@ -23,6 +28,8 @@ def list_disks(
             continue
         name = device.sys_name
         if name.startswith(VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
+            continue
+        if EMMC_HARDWARE_PARTITION.match(name):
             continue
         size = _int_attr(device, "size") * 512
         if size == 0:
