@@ -248,6 +248,7 @@ class Boot:
     serial_log: Path = field(init=False)
     monitor: Path = field(init=False)
     display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
+    extra_cmdline: str = ""  # appended to the kernel command line (direct boot only)
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -286,6 +287,8 @@ class Boot:
         if self.display in ("curses", "none"):
             # Keep tty1 in VGA text mode: the curses display and the tests read it as text.
             cmdline += " nomodeset"
+        if self.extra_cmdline:
+            cmdline += " " + self.extra_cmdline
         if scenario.firmware == "direct":
             command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
         elif scenario.firmware == "uefi":

@@ -3,6 +3,7 @@ must not be touched, read through a machine source (live, or a recorded profile)
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,9 +27,13 @@ def take_inventory(
 ) -> Machine:
     # Always recording: the raw outputs are the evidence that goes with the report.
     source = source or LiveSource(record=True)
-    platform = collect_platform(source, keep_windows_key=keep_windows_key)
-    peripherals = read_peripherals(source)
-    disks = list_disks(source, with_smart=with_smart, include_loop=include_loop)
+    # dmidecode, smartctl and lsblk mostly wait on firmware and drives: run them side by side.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="inventory") as pool:
+        platform_job = pool.submit(collect_platform, source, keep_windows_key=keep_windows_key)
+        disks_job = pool.submit(list_disks, source, with_smart=with_smart,
+                                include_loop=include_loop)
+        peripherals = read_peripherals(source)
+        platform, disks = platform_job.result(), disks_job.result()
     mac = first_wired_mac(peripherals.network)
     return Machine(
         system=platform.system,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from agent.inventory.blockinfo import disk_tree, partitions_of
 from agent.inventory.model import Disk
 from agent.inventory.smart import smart_health
-from agent.inventory.smartinfo import read_smart_details
+from agent.inventory.smartinfo import SmartDetails, read_smart_details
 from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
 # Kernel names that are never a donated computer's disk.
@@ -21,51 +23,74 @@ def list_disks(
     source: MachineSource | None = None, *, with_smart: bool = True, include_loop: bool = False
 ) -> list[Disk]:
     source = source or LiveSource()
-    tree = disk_tree(source)
-    disks = []
-    for device in source.udev_devices("block"):
-        if device.device_type != "disk":
-            continue
-        name = device.sys_name
-        if name.startswith(VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
-            continue
-        if EMMC_HARDWARE_PARTITION.match(name):
-            continue
-        size = _int_attr(device, "size") * 512
-        if size == 0:
-            continue  # empty card readers and detached loop devices
-        path = device.device_node or f"/dev/{name}"
-        # Kept as evidence only: udev's full record of the disk, as `udevadm info` shows it.
-        source.run(["udevadm", "info", "--query=all", f"--name={path}"], timeout=10)
-        details = read_smart_details(path, source)[0] if with_smart else None
-        health = smart_health(path, source) if with_smart else None
-        disks.append(
-            Disk(
-                name=name,
-                path=path,
-                bus=bus_of(device),
-                model=_model(device),
-                serial=_serial(device),
-                size_bytes=size,
-                logical_sector_size=_int_attr(device, "queue/logical_block_size") or 512,
-                rotational=_int_attr(device, "queue/rotational") == 1,
-                removable=_int_attr(device, "removable") == 1,
-                smart_health=health or (details.health if details else None),
-                partitions=partitions_of(tree.get(name, {})),
-                wwn=(details.wwn if details else None) or device.properties.get("ID_WWN"),
-                firmware=(details.firmware if details else None)
-                or device.properties.get("ID_REVISION") or _str_attr(device, "device/firmware_rev"),
-                physical_sector_size=_int_attr(device, "queue/physical_block_size") or (
-                    details.physical_sector_size if details else None),
-                power_on_hours=details.power_on_hours if details else None,
-                temperature_celsius=details.temperature_celsius if details else None,
-                reallocated_sectors=details.reallocated_sectors if details else None,
-                pending_sectors=details.pending_sectors if details else None,
-                uncorrectable_sectors=details.uncorrectable_sectors if details else None,
-                wear_percent_used=details.wear_percent_used if details else None,
-            )
-        )
+    devices = [device for device in source.udev_devices("block")
+               if _is_disk(device, include_loop)]
+    # Each disk's commands wait on the drive, not on the CPU: asking all disks at once makes the
+    # inventory as slow as the slowest disk, not as the sum of them (lsblk runs meanwhile).
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="inventory") as pool:
+        tree = pool.submit(disk_tree, source)
+        probes = [pool.submit(_probe, device, source, with_smart) for device in devices]
+        disks = [_disk(device, probe.result(), tree.result())
+                 for device, probe in zip(devices, probes, strict=True)]
     return sorted(disks, key=lambda disk: disk.name)
+
+
+def _is_disk(device: UdevDevice, include_loop: bool) -> bool:
+    name = device.sys_name
+    if device.device_type != "disk":
+        return False
+    if name.startswith(VIRTUAL_PREFIXES) and not (include_loop and name.startswith("loop")):
+        return False
+    if EMMC_HARDWARE_PARTITION.match(name):
+        return False
+    return _int_attr(device, "size") > 0  # empty card readers and detached loop devices
+
+
+def _path(device: UdevDevice) -> str:
+    return device.device_node or f"/dev/{device.sys_name}"
+
+
+def _probe(device: UdevDevice, source: MachineSource,
+           with_smart: bool) -> tuple[SmartDetails | None, str | None]:
+    path = _path(device)
+    # Kept as evidence only: udev's full record of the disk, as `udevadm info` shows it.
+    source.run(["udevadm", "info", "--query=all", f"--name={path}"], timeout=10)
+    if not with_smart:
+        return None, None
+    details = read_smart_details(path, source)[0]
+    if details is not None and details.health is not None:
+        return details, details.health
+    # smartctl older than 7.0 has no JSON: pySMART reads its text output instead.
+    return details, smart_health(path, source)
+
+
+def _disk(device: UdevDevice, probe: tuple[SmartDetails | None, str | None],
+          tree: dict[str, dict[str, Any]]) -> Disk:
+    details, health = probe
+    return Disk(
+        name=device.sys_name,
+        path=_path(device),
+        bus=bus_of(device),
+        model=_model(device),
+        serial=_serial(device),
+        size_bytes=_int_attr(device, "size") * 512,
+        logical_sector_size=_int_attr(device, "queue/logical_block_size") or 512,
+        rotational=_int_attr(device, "queue/rotational") == 1,
+        removable=_int_attr(device, "removable") == 1,
+        smart_health=health,
+        partitions=partitions_of(tree.get(device.sys_name, {})),
+        wwn=(details.wwn if details else None) or device.properties.get("ID_WWN"),
+        firmware=(details.firmware if details else None)
+        or device.properties.get("ID_REVISION") or _str_attr(device, "device/firmware_rev"),
+        physical_sector_size=_int_attr(device, "queue/physical_block_size") or (
+            details.physical_sector_size if details else None),
+        power_on_hours=details.power_on_hours if details else None,
+        temperature_celsius=details.temperature_celsius if details else None,
+        reallocated_sectors=details.reallocated_sectors if details else None,
+        pending_sectors=details.pending_sectors if details else None,
+        uncorrectable_sectors=details.uncorrectable_sectors if details else None,
+        wear_percent_used=details.wear_percent_used if details else None,
+    )
 
 
 def bus_of(device: UdevDevice) -> str:
