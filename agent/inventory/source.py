@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import glob as globbing
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -136,10 +137,8 @@ class LiveSource:
         return found
 
     def udev_devices(self, subsystem: str) -> list[UdevDevice]:
-        import pyudev
-
         devices = [_from_pyudev(device, subsystem)
-                   for device in pyudev.Context().list_devices(subsystem=subsystem)]
+                   for device in _udev_context().list_devices(subsystem=subsystem)]
         if self._record:
             self.udev[subsystem] = [asdict(device) for device in devices]
         return devices
@@ -201,6 +200,20 @@ class ProfileSource:
                 return CommandRecord(tuple(argv), int(command["returncode"]),
                                      command.get("stdout", ""), command.get("stderr", ""), 0.0)
         return CommandRecord(tuple(argv), 127, "", "not in the machine profile", 0.0)
+
+
+_per_thread = threading.local()
+
+
+def _udev_context() -> Any:
+    """One libudev context per thread (libudev's are not to be shared between threads): making
+    one loads libudev through ctypes, which runs `ldconfig -p` to find it, a cost worth paying
+    once, not once per subsystem."""
+    import pyudev
+
+    if not hasattr(_per_thread, "context"):
+        _per_thread.context = pyudev.Context()
+    return _per_thread.context
 
 
 def _encode(data: bytes) -> Any:
