@@ -12,6 +12,7 @@ from agent.inventory.smart import smart_health
 from agent.inventory.smartinfo import SmartDetails, read_smart_details
 from agent.inventory.source import LiveSource, MachineSource, UdevDevice
 
+UDEV_DATA = "/run/udev/data"
 # Kernel names that are never a donated computer's disk.
 VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd")
 # An eMMC's hardware boot and RPMB partitions show up as disks of their own (mmcblk0boot0, 4 MiB):
@@ -53,15 +54,18 @@ def _path(device: UdevDevice) -> str:
 def _probe(device: UdevDevice, source: MachineSource,
            with_smart: bool) -> tuple[SmartDetails | None, str | None]:
     path = _path(device)
-    # Kept as evidence only: udev's full record of the disk, as `udevadm info` shows it.
-    source.run(["udevadm", "info", "--query=all", f"--name={path}"], timeout=10)
+    # Kept as evidence only: udev's database record of the disk (what `udevadm info` prints),
+    # read as a file rather than through one more process per disk.
+    major, minor = device.properties.get("MAJOR"), device.properties.get("MINOR")
+    if major and minor:
+        source.read_text(f"{UDEV_DATA}/b{major}:{minor}")
     if not with_smart:
         return None, None
     details = read_smart_details(path, source)[0]
-    if details is not None and details.health is not None:
-        return details, details.health
+    if details is not None:
+        return details, details.health  # no verdict: the disk has no SMART (virtio, most USB)
     # smartctl older than 7.0 has no JSON: pySMART reads its text output instead.
-    return details, smart_health(path, source)
+    return None, smart_health(path, source)
 
 
 def _disk(device: UdevDevice, probe: tuple[SmartDetails | None, str | None],

@@ -7,8 +7,10 @@ EDID bytes) for whoever needs more than the parsed summary.
 
 from __future__ import annotations
 
+import base64
 import re
 
+from agent.inventory.disks import UDEV_DATA
 from agent.inventory.model import EvidenceFile
 from agent.inventory.source import LiveSource, MachineSource, ProfileSource
 
@@ -21,11 +23,31 @@ def collect_evidence(source: MachineSource) -> list[EvidenceFile]:
         name = _file_name(argv)
         if name and name not in files:
             files[name] = stdout.encode()
+    for path, content in _files(source):
+        if path.startswith(UDEV_DATA + "/b") and content:
+            devnum = path.rsplit("/b", 1)[-1].replace(":", "-")  # FAT forbids ':' in names
+            files[f"udev-db-{devnum}.txt"] = content
     for connector in source.udev_devices("drm"):
         edid = connector.binary_attribute("edid")
         if edid:
             files[f"edid-{connector.sys_name}.bin"] = edid
     return [EvidenceFile.of(name, content) for name, content in sorted(files.items())]
+
+
+def _files(source: MachineSource) -> list[tuple[str, bytes]]:
+    if isinstance(source, LiveSource):
+        recorded = source.files
+    elif isinstance(source, ProfileSource):
+        recorded = source.profile.get("files", {})
+    else:
+        return []
+    return [(path, _bytes(value)) for path, value in recorded.items() if value is not None]
+
+
+def _bytes(value: object) -> bytes:
+    if isinstance(value, dict):
+        return base64.b64decode(str(value.get("base64", "")))
+    return str(value).encode()
 
 
 def _commands(source: MachineSource) -> list[tuple[list[str], str, int]]:
@@ -45,8 +67,6 @@ def _file_name(argv: list[str]) -> str | None:
         return "dmidecode.txt"
     if program == "smartctl" and "--json=c" in argv and device:
         return f"smartctl-{device}.json"
-    if program == "udevadm" and device:
-        return f"udevadm-info-{device}.txt"
     if program == "nvme" and device:
         return f"nvme-{re.sub(r'[^a-z-]', '', argv[1])}-{device}.json"
     return None
