@@ -20,6 +20,7 @@ from agent.inventory.disks import list_disks
 from agent.inventory.network import first_wired_mac
 from agent.inventory.peripherals import read_peripherals
 from agent.inventory.platform import collect_platform
+from agent.inventory.smartinfo import smartctl_command
 from agent.inventory.source import PROFILE_FORMAT, ProfileSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ def test_profile_answers_what_the_inventory_asks(name: str) -> None:
     machine = expected(name)
     for disk in machine["disks"]:
         if disk["power_on_hours"] is not None:  # SATA and NVMe: smartctl's JSON is answered
-            record = source.run(["smartctl", "--json=c", "-x", f"/dev/{disk['name']}"])
+            record = source.run(smartctl_command(f"/dev/{disk['name']}"))
             assert json.loads(record.stdout)["serial_number"] == disk["serial"]
     if machine["batteries"]:  # laptops: the built-in screen's EDID and a wireless interface
         assert [display["built_in"] for display in machine["displays"]] == [True]

@@ -1,4 +1,4 @@
-"""A disk's health details from one `smartctl --json -x` call: what a refurbisher grades on.
+"""A disk's health details from one `smartctl --json` call: what a refurbisher grades on.
 
 pySMART (agent/inventory/smart.py) gives the overall verdict; this reads the numbers behind it:
 power-on hours, reallocated and pending sectors, SSD wear, temperature, and the identity fields
@@ -38,7 +38,9 @@ class SmartDetails:
 
 
 def smartctl_command(device_path: str) -> list[str]:
-    return ["smartctl", "--json=c", "-x", device_path]
+    # Identity, verdict and attributes only (-i -H -A): what the grading needs. `-x` would also
+    # read every log the drive keeps, seconds per disk on a slow drive, for nothing shown.
+    return ["smartctl", "--json=c", "-i", "-H", "-A", device_path]
 
 
 def read_smart_details(device_path: str, source: MachineSource) -> tuple[SmartDetails | None, str]:
