@@ -57,6 +57,11 @@ UDEV_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 
 
+# What the collectors read from a device's parents (names, ids, classes): a parent chain can hold
+# hundreds of properties, and copying them all is most of the inventory's time in a slow VM.
+PARENT_PROPERTIES = ("ID_", "PCI_", "DEVTYPE", "DRIVER", "PRODUCT", "TYPE", "MODALIAS")
+
+
 @dataclass(frozen=True)
 class UdevParent:
     subsystem: str | None
@@ -114,7 +119,7 @@ class LiveSource:
         self._record = record
         self.files: dict[str, Any] = {}
         self.globs: dict[str, list[str]] = {}
-        self.udev: dict[str, list[dict[str, Any]]] = {}
+        self.udev: dict[str, list[UdevDevice]] = {}
         self.commands: list[dict[str, Any]] = []
 
     def read_bytes(self, path: str) -> bytes | None:
@@ -140,7 +145,7 @@ class LiveSource:
         devices = [_from_pyudev(device, subsystem)
                    for device in _udev_context().list_devices(subsystem=subsystem)]
         if self._record:
-            self.udev[subsystem] = [asdict(device) for device in devices]
+            self.udev[subsystem] = devices  # made JSON only if a profile is written
         return devices
 
     def run(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord:
@@ -155,7 +160,9 @@ class LiveSource:
 
     def profile(self, description: str, provenance: str) -> dict[str, Any]:
         return {"format": PROFILE_FORMAT, "description": description, "provenance": provenance,
-                "files": self.files, "globs": self.globs, "udev": self.udev,
+                "files": self.files, "globs": self.globs,
+                "udev": {subsystem: [asdict(device) for device in devices]
+                         for subsystem, devices in self.udev.items()},
                 "commands": self.commands}
 
 
@@ -258,7 +265,8 @@ def _from_pyudev(device: Any, subsystem: str) -> UdevDevice:
     parent = device.parent
     while parent is not None:
         parents.append(UdevParent(parent.subsystem, parent.sys_name, parent.driver,
-                                  {key: parent.properties[key] for key in parent.properties}))
+                                  {key: parent.properties[key] for key in parent.properties
+                                   if key.startswith(PARENT_PROPERTIES)}))
         parent = parent.parent
     return UdevDevice(
         sys_path=device.sys_path, sys_name=device.sys_name, subsystem=subsystem,
