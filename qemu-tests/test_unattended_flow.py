@@ -121,6 +121,7 @@ def assert_inventory_matches(machine: dict, scenario: Scenario) -> None:
             assert board[field] == told[key], f"board {field}"
     if "serial" in told:
         assert "system_serial" in machine["identity"]["basis"]
+        assert machine["identity"]["distinguishes_units"]
     if scenario.mac:
         macs = [interface["mac"] for interface in machine["network"]]
         assert scenario.mac in macs, macs

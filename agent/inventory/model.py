@@ -120,7 +120,10 @@ class Machine:
             "cameras": [_plain(camera) for camera in peripherals.cameras],
             "tpm": _plain(self.tpm),
             "windows_licence": _plain(self.windows_licence),
-            "identity": _plain(self.identity),
+            "identity": None if self.identity is None else {
+                **_plain(self.identity),
+                # False: only the model was readable; the platform must not merge machines on it.
+                "distinguishes_units": self.identity.distinguishes_units},
             "evidence": [{"name": item.name, "sha256": item.sha256,
                           "size_bytes": item.size_bytes} for item in self.evidence],
             "exclusions": [_plain(exclusion) for exclusion in self.exclusions],
