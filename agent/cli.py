@@ -16,6 +16,7 @@ from agent.i18n import N_, _
 from agent.inventory import record_profile
 from agent.inventory.disks import list_disks
 from agent.inventory.exclusions import find_exclusions
+from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk
 from agent.inventory.source import ProfileSource
 from agent.report.station import data_dir_from_env
@@ -165,7 +166,8 @@ def _wipe(args: argparse.Namespace) -> int:
     )
     # Without the data partition there is nowhere to keep a journal; the wipe still runs.
     results = wipe_disks(targets, options, sink=_progress_printer(args),
-                         data_dir=station_dir if station_dir.is_dir() else None)
+                         data_dir=station_dir if station_dir.is_dir() else None,
+                         watch=watch_for_disks)
     for result in results:
         _print_wipe(args, result.to_json())
     failed = exclusions or any(result.result == "failed" for result in results)

@@ -16,6 +16,7 @@ from agent.events import EventSink, ignore_events
 from agent.fsutil import write_durably
 from agent.i18n import set_language
 from agent.inventory import take_inventory
+from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk, Machine
 from agent.inventory.source import ProfileSource
 from agent.report import dsse
@@ -105,7 +106,8 @@ def erase(
 ) -> list[WipeResult]:
     """Step 4: all target disks in parallel, journaled on the data partition."""
     return wipe_disks(targets, options or erase_options(station.config),
-                      data_dir=station.data_dir, cancel=cancel, sink=sink)
+                      data_dir=station.data_dir, cancel=cancel, sink=sink,
+                      watch=watch_for_disks)
 
 
 def file_report(

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pyudev
 
@@ -29,6 +30,18 @@ class DiskEvent:
 
 
 DiskEventSink = Callable[[DiskEvent], None]
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+DiskWatch = Callable[[DiskEventSink], Stoppable]
+
+
+def watch_for_disks(sink: DiskEventSink) -> Stoppable:
+    """The live watcher, started: what the screen and the erasure jobs use by default."""
+    return DiskWatcher(sink).start()
 
 
 class DiskWatcher:

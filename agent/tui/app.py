@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
@@ -11,20 +11,12 @@ from textual.binding import Binding, BindingType
 
 from agent import flow
 from agent.i18n import _
-from agent.inventory.hotplug import DiskEvent, DiskEventSink, DiskWatcher
+from agent.inventory.hotplug import DiskEvent, DiskEventSink, Stoppable, watch_for_disks
 from agent.inventory.model import Machine
 from agent.tui.screens.inventory import InventoryScreen
 from agent.wipe.policy import ErasurePlan
 
 OUTBOX_RETRY_SECONDS = 600.0
-
-
-class Stoppable(Protocol):
-    def stop(self) -> None: ...
-
-
-def watch_for_disks(sink: DiskEventSink) -> Stoppable:
-    return DiskWatcher(sink).start()
 
 
 class ReeebootApp(App[None]):

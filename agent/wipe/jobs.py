@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.events import EventSink, ProgressEvent, ignore_events
+from agent.inventory.hotplug import DiskEvent, DiskWatch
 from agent.inventory.model import Disk
 from agent.runner import Runner
 from agent.runner import run as run_command
@@ -194,20 +195,37 @@ def wipe_disks(
     data_dir: Path | None = None,
     cancel: threading.Event | None = None,
     sink: EventSink = ignore_events,
+    watch: DiskWatch | None = None,
 ) -> list[WipeResult]:
-    """Wipe every disk in its own thread; results come back in the order of `disks`."""
+    """Wipe every disk in its own thread; results come back in the order of `disks`.
+
+    With `watch`, a disk that disappears (cable pulled, adapter unplugged) stops its own job at
+    once, instead of after the I/O errors and timeouts the kernel would report first.
+    """
     journals = Journals(data_dir) if data_dir is not None else None
     cancel = cancel or threading.Event()
+    stops = {disk.path: _JobStop(cancel) for disk in disks}
+    removed: set[str] = set()
     results: list[WipeResult | None] = [None] * len(disks)
+
+    def disk_event(event: DiskEvent) -> None:
+        if event.action == "disappeared" and event.path in stops:
+            removed.add(event.path)
+            stops[event.path].set()
 
     def work(index: int, disk: Disk) -> None:
         try:
-            results[index] = wipe_disk(disk, options, journals=journals, cancel=cancel,
-                                       sink=sink)
+            result = wipe_disk(disk, options, journals=journals, cancel=stops[disk.path],
+                               sink=sink)
+            if disk.path in removed and result.result == "failed":
+                result.error = "DiskVanished: the disk was removed during the erasure"
+            results[index] = result
         except Exception as error:  # a bug in one job must not take the others down
             failed = _result_for(disk)
             failed.error = f"{type(error).__name__}: {error}"
             results[index] = failed
+
+    watcher = watch(disk_event) if watch is not None else None
 
     threads = [
         threading.Thread(target=work, args=(index, disk), name=f"wipe {disk.path}", daemon=True)
@@ -220,8 +238,21 @@ def wipe_disks(
             thread.join()
     except KeyboardInterrupt:
         # Ctrl-C: every job stops at its next chunk, journals keep where each disk stands.
-        if cancel is not None:
-            cancel.set()
+        cancel.set()
         for thread in threads:
             thread.join()
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return [result for result in results if result is not None]
+
+
+class _JobStop(threading.Event):
+    """One job's stop signal: set for this disk alone, or through the one shared by all jobs."""
+
+    def __init__(self, everyone: threading.Event) -> None:
+        super().__init__()
+        self._everyone = everyone
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._everyone.is_set()

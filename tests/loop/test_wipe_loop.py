@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 from agent.cli import main
+from agent.events import ProgressEvent
+from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Disk
 from agent.wipe.badsectors import BadSectors
 from agent.wipe.engine import Disk as EngineDisk
@@ -205,3 +207,34 @@ def test_overwrite_resumes_after_the_process_is_killed(
     assert result.bytes_written == 2 * disk.size_bytes - resumed["offset"]
     assert marker_count(disk) == 0
     assert '"state": "done"' in journal_file.read_text()
+
+
+class UnplugOnFirstProgress:
+    """A watcher that reports `victim` gone as soon as its erasure makes progress."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim = victim
+        self.sink: DiskEventSink | None = None
+        self.stopped = False
+
+    def __call__(self, sink: DiskEventSink) -> UnplugOnFirstProgress:
+        self.sink = sink
+        return self
+
+    def progress(self, event: ProgressEvent) -> None:
+        if event.job == self.victim and event.phase == "write" and self.sink is not None:
+            self.sink(DiskEvent("disappeared", self.victim.rsplit("/", 1)[-1], self.victim))
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_a_disk_reported_unplugged_stops_its_own_job_only(loop_disk: LoopFactory) -> None:
+    victim, neighbour = loop_disk(64 << 20), loop_disk(16 << 20)
+    fill_with_marker(neighbour)
+    watcher = UnplugOnFirstProgress(victim.path)
+    results = wipe_disks([victim, neighbour], WipeOptions(method="dod"), watch=watcher,
+                         sink=watcher.progress)
+    assert results[0].result == "failed" and "removed" in str(results[0].error)
+    assert results[1].result == "erased" and marker_count(neighbour) == 0
+    assert watcher.stopped
