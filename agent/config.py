@@ -32,6 +32,8 @@ class StationConfig:
     erase_blank: bool = False  # a final zero pass after the overwrite
     erase_allow_unfreeze: bool = False  # suspend/resume frozen drives without asking
     erase_sample_sectors: int = 1000  # random sectors read back after a firmware erase
+    # [inventory]: the OEM Windows key in the firmware is personal data of a kind: off by default
+    keep_windows_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ _KEYS = (
     _Key("erase", "blank", "erase_blank", bool),
     _Key("erase", "allow_unfreeze", "erase_allow_unfreeze", bool),
     _Key("erase", "sample_sectors", "erase_sample_sectors", int),
+    _Key("inventory", "keep_windows_key", "keep_windows_key", bool),
 )
 ERASE_METHODS = ("auto", "random", "zero", "one", "dodshort", "dod", "is5enh")
 VERIFY_MODES = ("full", "sample", "off")

@@ -63,7 +63,8 @@ def open_station(data_dir: Path) -> Station:
 
 def inventory(station: Station, *, with_smart: bool = True) -> Machine:
     """Step 2: what the machine is, and which disks must not be touched."""
-    return take_inventory(station.data_dir, source=station.profile, with_smart=with_smart)
+    return take_inventory(station.data_dir, source=station.profile, with_smart=with_smart,
+                          keep_windows_key=station.config.keep_windows_key)
 
 
 def plan_targets(machine: Machine) -> tuple[Disk, ...]:

@@ -73,3 +73,12 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     _config, problems = load_config(path)
     assert [(p.line, p.key) for p in problems] == [(1, "hub")]
     assert "[hub]" in problems[0].describe()
+
+
+def test_the_windows_key_is_kept_only_when_the_workshop_asks(tmp_path: Path) -> None:
+    path = tmp_path / "reeeboot.toml"
+    path.write_text("[inventory]\nkeep_windows_key = true\n")
+    config, problems = load_config(path)
+    assert problems == [] and config.keep_windows_key
+    path.write_text("")
+    assert load_config(path)[0].keep_windows_key is False
