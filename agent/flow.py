@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
 from agent.fsutil import write_durably
-from agent.i18n import set_language
+from agent.i18n import _, set_language
 from agent.inventory import take_inventory
 from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk, Machine
@@ -106,6 +106,11 @@ def erase(
     cancel: threading.Event | None = None,
 ) -> list[WipeResult]:
     """Step 4: all target disks in parallel, journaled on the data partition."""
+    if station.profile is not None:
+        # The disks of a recorded machine are not this computer's: /dev/sda here may be anyone's.
+        return [WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes,
+                           result="skipped", error=_("a recorded machine profile is never erased"))
+                for disk in targets]
     return wipe_disks(targets, options or erase_options(station.config),
                       data_dir=station.data_dir, cancel=cancel, sink=sink,
                       watch=watch_for_disks)

@@ -42,3 +42,16 @@ def test_a_file_that_is_not_a_profile_is_refused_in_plain_words(
     (data_dir / "reeeboot.toml").write_text('language = "en"\n')
     with pytest.raises(SystemExit, match="not a machine profile"):
         main(["--data", str(data_dir), "--profile", str(wrong), "inventory"])
+
+
+def test_a_recorded_machine_is_never_erased(data_dir: Path, tmp_path: Path) -> None:
+    from agent import flow
+    from agent.inventory.source import ProfileSource
+    from tests.helpers import sample_disk
+
+    profile = tmp_path / "m.json"
+    profile.write_text('{"format": "reeeboot.profile/1"}')
+    station = flow.open_station(data_dir)
+    station.profile = ProfileSource.load(profile)
+    [result] = flow.erase(station, [sample_disk("/dev/sda", "WD-1")])
+    assert result.result == "skipped" and result.bytes_written == 0 and result.error
