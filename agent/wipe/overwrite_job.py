@@ -102,7 +102,7 @@ def overwrite_disk(
     cancel = cancel or threading.Event()
     journal = journals.load(serial, disk.size_bytes, disk.path) if journals else None
     interrupted = journal is not None and journal.unfinished
-    if journal is None or not resumable(journals, disk, serial, options):
+    if journal is None or not _continues(journal, options):
         journal = new_journal(disk.path, serial, disk.size_bytes, _method_label(options),
                               compose(options.method, rounds=options.rounds, blank=options.blank))
     else:
@@ -164,10 +164,15 @@ def overwrite_disk(
 def resumable(journals: Journals | None, disk: Disk, serial: str | None,
               options: OverwriteOptions) -> bool:
     """Whether `overwrite_disk` would resume an interrupted overwrite of this disk."""
-    if journals is None or not options.resume:
+    if journals is None:
         return False
     journal = journals.load(serial, disk.size_bytes, disk.path)
-    return journal is not None and journal.unfinished and journal.method == _method_label(options)
+    return journal is not None and _continues(journal, options)
+
+
+def _continues(journal: WipeJournal, options: OverwriteOptions) -> bool:
+    """An unfinished overwrite with the same method, and the caller allows resuming it."""
+    return options.resume and journal.unfinished and journal.method == _method_label(options)
 
 
 def _method_label(options: OverwriteOptions) -> str:
