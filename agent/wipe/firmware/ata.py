@@ -28,7 +28,6 @@ from agent.wipe.firmware.evidence import (
     SUCCEEDED,
     UNKNOWN,
     StatusReading,
-    judge,
 )
 from agent.wipe.firmware.hdparm_text import SanitizeStatus, parse_sanitize_status
 from agent.wipe.firmware.levels import LEVEL_OF
@@ -38,7 +37,7 @@ from agent.wipe.firmware.model import (
     FirmwareOutcome,
     FirmwareTarget,
 )
-from agent.wipe.firmware.watch import SanitizeWatch, sanitize_deadline
+from agent.wipe.firmware.watch import conclude, watch_sanitize
 
 __all__ = ["sanitize", "security_erase"]
 
@@ -85,17 +84,12 @@ def sanitize(
             status = parse_sanitize_status(status_record.stdout + status_record.stderr)
             return status_record, _reading(status, status_record, before)
 
-        deadline = sanitize_deadline(
-            target.estimated_seconds, target.size_bytes, crypto=action == "crypto"
-        )
-        watch = SanitizeWatch(
-            attempt, read_status, target.device, "sanitize", target.size_bytes, deadline, sink,
-            sleep,
-        ).run(before_reading)
+        watch = watch_sanitize(attempt, read_status, target, crypto=action == "crypto",
+                               estimate_seconds=target.estimated_seconds,
+                               before=before_reading, sink=sink, sleep=sleep)
     except CommandNotFound as error:
         return missing_program(attempt, error, reasons.TOOL_MISSING)
-    verdict = judge(watch.final, watch.saw_running, watch.timed_out)
-    return attempt.finish(verdict.ok, verdict.reason)
+    return conclude(attempt, watch)
 
 
 def _reading(

@@ -33,7 +33,6 @@ from agent.wipe.firmware.evidence import (
     SUCCEEDED,
     UNKNOWN,
     StatusReading,
-    judge,
 )
 from agent.wipe.firmware.levels import LEVEL_OF
 from agent.wipe.firmware.model import (
@@ -53,7 +52,7 @@ from agent.wipe.firmware.nvme_log import (
     refused_as_invalid_field,
     refused_as_unsupported_opcode,
 )
-from agent.wipe.firmware.watch import MIB, SanitizeWatch, sanitize_deadline
+from agent.wipe.firmware.watch import MIB, conclude, watch_sanitize
 
 SanitizeAction = Literal["crypto", "block"]
 
@@ -110,17 +109,12 @@ def sanitize(
                 return status_record, StatusReading(UNKNOWN, detail=drive_words(status_record))
             return status_record, _reading(log, sanact, before_log)
 
-        deadline = sanitize_deadline(
-            attempt.estimated_seconds, target.size_bytes, crypto=action == "crypto"
-        )
-        watch = SanitizeWatch(
-            attempt, read_status, target.device, "sanitize", target.size_bytes, deadline, sink,
-            sleep,
-        ).run(before)
+        watch = watch_sanitize(attempt, read_status, target, crypto=action == "crypto",
+                               estimate_seconds=attempt.estimated_seconds, before=before,
+                               sink=sink, sleep=sleep)
     except CommandNotFound as error:
         return missing_program(attempt, error, reasons.TOOL_MISSING)
-    verdict = judge(watch.final, watch.saw_running, watch.timed_out)
-    return attempt.finish(verdict.ok, verdict.reason)
+    return conclude(attempt, watch)
 
 
 def _estimate(log: SanitizeLog, action: SanitizeAction) -> float | None:

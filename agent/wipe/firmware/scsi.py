@@ -26,7 +26,6 @@ from agent.wipe.firmware.evidence import (
     SUCCEEDED,
     UNKNOWN,
     StatusReading,
-    judge,
 )
 from agent.wipe.firmware.levels import LEVEL_OF
 from agent.wipe.firmware.model import (
@@ -35,7 +34,7 @@ from agent.wipe.firmware.model import (
     FirmwareOutcome,
     FirmwareTarget,
 )
-from agent.wipe.firmware.watch import SanitizeWatch, sanitize_deadline
+from agent.wipe.firmware.watch import conclude, watch_sanitize
 
 SANITIZE_NOT_SUPPORTED = N_("The drive does not support the SCSI SANITIZE command.")
 ACTION_NOT_SUPPORTED = N_("The drive does not support this kind of SCSI sanitize.")
@@ -75,17 +74,12 @@ def sanitize(
             sense_record = attempt.probe(["sg_requests", "--status", target.device])
             return sense_record, _after_progress(sense_record)
 
-        deadline = sanitize_deadline(
-            target.estimated_seconds, target.size_bytes, crypto=action == "crypto"
-        )
-        watch = SanitizeWatch(
-            attempt, read_status, target.device, "sanitize", target.size_bytes, deadline, sink,
-            sleep,
-        ).run(None)
+        watch = watch_sanitize(attempt, read_status, target, crypto=action == "crypto",
+                               estimate_seconds=target.estimated_seconds, before=None,
+                               sink=sink, sleep=sleep)
     except CommandNotFound as error:
         return missing_program(attempt, error, reasons.TOOL_MISSING)
-    verdict = judge(watch.final, watch.saw_running, watch.timed_out)
-    return attempt.finish(verdict.ok, verdict.reason)
+    return conclude(attempt, watch)
 
 
 def _after_progress(record: CommandRecord) -> StatusReading:

@@ -21,7 +21,9 @@ from agent.wipe.firmware.evidence import (
     UNKNOWN,
     StatusReading,
     counter_moved,
+    judge,
 )
+from agent.wipe.firmware.model import FirmwareOutcome, FirmwareTarget
 
 POLL_INTERVALS = (1.0, 2.0, 4.0, 8.0)
 LONGEST_POLL_INTERVAL = 15.0
@@ -118,6 +120,29 @@ class SanitizeWatch:
         if reading.state == UNKNOWN:
             return unreadable >= UNREADABLE_LOOKS_ALLOWED
         return False
+
+
+def watch_sanitize(
+    attempt: Attempt,
+    read_status: Callable[[], tuple[CommandRecord, StatusReading]],
+    target: FirmwareTarget,
+    *,
+    crypto: bool,
+    estimate_seconds: float | None,
+    before: StatusReading | None,
+    sink: EventSink,
+    sleep: Sleep,
+) -> WatchResult:
+    """Follow an accepted background sanitize (NVMe, ATA, SCSI alike) until it is over."""
+    deadline = sanitize_deadline(estimate_seconds, target.size_bytes, crypto=crypto)
+    return SanitizeWatch(attempt, read_status, target.device, "sanitize", target.size_bytes,
+                         deadline, sink, sleep).run(before)
+
+
+def conclude(attempt: Attempt, watch: WatchResult) -> FirmwareOutcome:
+    """The attempt's outcome from what the drive was seen doing (the rule in evidence.py)."""
+    verdict = judge(watch.final, watch.saw_running, watch.timed_out)
+    return attempt.finish(verdict.ok, verdict.reason)
 
 
 def _interval(looks: int) -> float:
