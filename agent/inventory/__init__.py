@@ -3,10 +3,12 @@ must not be touched, read through a machine source (live, or a recorded profile)
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+from agent.fsutil import write_durably
 from agent.inventory.disks import list_disks
 from agent.inventory.evidence import collect_evidence
 from agent.inventory.exclusions import find_exclusions
@@ -55,10 +57,6 @@ def take_inventory(
 
 def record_profile(path: Path, description: str, *, data_dir: Path | None = None) -> Machine:
     """Inventory this machine and write everything it read to `path` as a machine profile."""
-    import json
-
-    from agent.fsutil import write_durably
-
     source = LiveSource(record=True)
     machine = take_inventory(data_dir, source=source)
     profile = source.profile(description, provenance="recorded with reeeboot inventory --record")

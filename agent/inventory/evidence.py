@@ -7,12 +7,11 @@ EDID bytes) for whoever needs more than the parsed summary.
 
 from __future__ import annotations
 
-import base64
 import re
 
 from agent.inventory.disks import UDEV_DATA
 from agent.inventory.model import EvidenceFile
-from agent.inventory.source import LiveSource, MachineSource, ProfileSource
+from agent.inventory.source import LiveSource, MachineSource, ProfileSource, decode_recorded
 
 
 def collect_evidence(source: MachineSource) -> list[EvidenceFile]:
@@ -41,13 +40,8 @@ def _files(source: MachineSource) -> list[tuple[str, bytes]]:
         recorded = source.profile.get("files", {})
     else:
         return []
-    return [(path, _bytes(value)) for path, value in recorded.items() if value is not None]
-
-
-def _bytes(value: object) -> bytes:
-    if isinstance(value, dict):
-        return base64.b64decode(str(value.get("base64", "")))
-    return str(value).encode()
+    return [(path, decode_recorded(value)) for path, value in recorded.items()
+            if value is not None]
 
 
 def _commands(source: MachineSource) -> list[tuple[list[str], str, int]]:

@@ -119,7 +119,7 @@ class LiveSource:
         self._record = record
         self.files: dict[str, Any] = {}
         self.globs: dict[str, list[str]] = {}
-        self.udev: dict[str, list[UdevDevice]] = {}
+        self.udev: dict[str, list[UdevDevice]] = {}  # by subsystem, as first enumerated
         self.commands: list[dict[str, Any]] = []
 
     def read_bytes(self, path: str) -> bytes | None:
@@ -142,11 +142,13 @@ class LiveSource:
         return found
 
     def udev_devices(self, subsystem: str) -> list[UdevDevice]:
-        devices = [_from_pyudev(device, subsystem)
-                   for device in _udev_context().list_devices(subsystem=subsystem)]
-        if self._record:
-            self.udev[subsystem] = devices  # made JSON only if a profile is written
-        return devices
+        # One source is one look at the machine: a subsystem several collectors ask about (drm
+        # for displays and for the EDID evidence) is enumerated once.
+        if subsystem not in self.udev:
+            self.udev[subsystem] = [_from_pyudev(device, subsystem)
+                                    for device in _udev_context().list_devices(
+                                        subsystem=subsystem)]
+        return self.udev[subsystem]
 
     def run(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord:
         try:
@@ -181,7 +183,7 @@ class ProfileSource:
 
     def read_bytes(self, path: str) -> bytes | None:
         value = self.profile.get("files", {}).get(path)
-        return None if value is None else _decode(value)
+        return None if value is None else decode_recorded(value)
 
     def read_text(self, path: str) -> str | None:
         data = self.read_bytes(path)
@@ -230,7 +232,8 @@ def _encode(data: bytes) -> Any:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
 
-def _decode(value: Any) -> bytes:
+def decode_recorded(value: Any) -> bytes:
+    """A file's content as a profile keeps it: text, or {"base64": ...} for binary."""
     if isinstance(value, dict):
         return base64.b64decode(value["base64"])
     return str(value).encode("utf-8")
