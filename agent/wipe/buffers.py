@@ -31,9 +31,6 @@ class AlignedBuffer:
     def fill(self, byte: int) -> None:
         _libc.memset(self.address, byte, self.size + PAGE)
 
-    def equals(self, other: AlignedBuffer, length: int) -> bool:
-        return self.equals_at(0, other, 0, length)
-
     def equals_at(self, at: int, other: AlignedBuffer, other_at: int, length: int) -> bool:
         if at + length > self.size or other_at + length > other.size:
             raise ValueError("comparison past the end of a buffer")

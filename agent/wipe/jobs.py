@@ -31,7 +31,6 @@ from agent.wipe.policy import ErasureOptions
 from agent.wipe.sweep import Cancelled
 
 AUTO = "auto"
-RESULTS = ("erased", "erased_with_exceptions", "failed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class WipeResult:
     size_bytes: int
     method: str = "random"
     level: str = "clear"  # NIST SP 800-88 Rev.2: "clear" or "purge"
-    result: str = "failed"  # one of RESULTS
+    result: str = "failed"  # "erased", "erased_with_exceptions", "failed" or "skipped"
     bytes_written: int = 0
     seconds: float = 0.0
     write_bytes_per_second: float = 0.0
