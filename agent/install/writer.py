@@ -1,0 +1,518 @@
+"""Writing an OS image to a disk: only the mapped ranges, checked as they stream, then read back.
+
+One thread decompresses into page-aligned buffers while the calling thread checks each range's
+checksum and writes it with O_DIRECT (O_EXCL, so nothing mounts the disk meanwhile); the
+decompressor, sha256 and the writes all release the GIL, so on two cores the work overlaps.
+
+A half-written disk must never boot or pass for installed. So the disk's first and last MiB
+(where partition tables live) are zeroed before anything else, the image's first MiB is held back
+and written only after everything else reached the disk, and any failure (corrupt or short
+stream, checksum mismatch, I/O error, cancellation) zeroes those edges again before raising.
+
+Without a block map the whole image is written: on a disk that held other data (random, after an
+erasure) the holes of an image cannot be skipped safely unless the map says they do not matter.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import queue
+import stat
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from agent.events import EventSink, ProgressEvent, ignore_events
+from agent.i18n import _
+from agent.install.errors import (
+    ChecksumMismatch,
+    CorruptImage,
+    ImageError,
+    InstallCancelled,
+    NoPartitionTable,
+    TargetTooSmall,
+    TruncatedImage,
+    UnsupportedImage,
+    WriteFailed,
+)
+from agent.install.image import OsImage
+from agent.install.streams import (
+    DECOMPRESSION_ERRORS,
+    RawStream,
+    open_raw,
+    read_head,
+    skip,
+    zstd_layout,
+)
+from agent.wipe.buffers import AlignedBuffer
+
+CHUNK_BYTES = 4 << 20
+BUFFERS = 4  # chunks between the decompressor and the writer
+EDGE_BYTES = 1 << 20  # partition tables live in the first and last MiB
+PROGRESS_SECONDS = 0.5
+_BLKSSZGET = 0x1268
+_HEAD_BYTES = 8192 + 512
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    target: str
+    bytes_written: int  # image bytes put on the disk (the mapped ranges, or the whole image)
+    image_size: int
+    seconds: float
+    ranges: int  # checked ranges (1 without a block map)
+    checksum_type: str
+    image_sha256: str | None  # the whole raw image's, when written without a block map
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    target: str
+    ok: bool
+    bytes_checked: int
+    seconds: float
+    ranges: int
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Bytes [start, end) of the image, written and checked as one range (end None: to EOF)."""
+
+    start: int
+    end: int | None
+    checksum: str | None
+
+
+@dataclass
+class _Filled:
+    offset: int
+    length: int
+    buffer: AlignedBuffer
+    piece: int
+    last: bool  # the piece's final chunk
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_Item = _Filled | _Failed | None
+
+
+def partition_table_kind(head: bytes) -> str | None:
+    """"gpt" or "mbr" when the first bytes of a disk image hold a partition table, else None."""
+    for sector in (512, 4096):
+        if head[sector:sector + 8] == b"EFI PART":
+            return "gpt"
+    if len(head) < 512 or head[510:512] != b"\x55\xaa":
+        return None
+    # A file system's boot sector also ends in 55 AA: tell them apart by their own marks.
+    if head[54:59] == b"FAT12" or head[54:59] == b"FAT16" or head[82:87] == b"FAT32":
+        return None
+    if head[3:11] in (b"NTFS    ", b"EXFAT   "):
+        return None
+    entries = [head[446 + 16 * n: 462 + 16 * n] for n in range(4)]
+    if any(entry[0] not in (0x00, 0x80) for entry in entries):
+        return None
+    used = [e for e in entries if e[4] != 0 and struct.unpack_from("<I", e, 12)[0] > 0]
+    return "mbr" if used else None
+
+
+def target_size(path: str) -> int:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def _sector_size(fd: int) -> int:
+    if not stat.S_ISBLK(os.fstat(fd).st_mode):
+        return 512
+    value = fcntl.ioctl(fd, _BLKSSZGET, struct.pack("i", 0))
+    return struct.unpack("i", value)[0]
+
+
+def _open_target(path: str, flags: int) -> int:
+    """O_DIRECT on a block device, so what is checked is the disk and not the cache."""
+    is_block = stat.S_ISBLK(os.stat(path).st_mode)
+    extra = (os.O_DIRECT | os.O_EXCL) if is_block else 0
+    return os.open(path, flags | extra)
+
+
+def check_image(image: OsImage, target: str) -> int | None:
+    """The checks made before the disk is touched; returns the raw image's size if known."""
+    if image.path is None:
+        raise UnsupportedImage(image.location, _("download it first"))
+    path = str(image.path)
+    size = image.image_size
+    if image.compression == "zst":
+        layout = zstd_layout(path)
+        if layout.content_size is not None:
+            if size is not None and layout.content_size != size:
+                raise CorruptImage(path, _("it holds {got} bytes, its block map or manifest "
+                                           "says {expected}").format(got=layout.content_size,
+                                                                     expected=size))
+            size = layout.content_size
+    head = read_head(path, image.compression, _HEAD_BYTES)
+    if partition_table_kind(head) is None:
+        raise NoPartitionTable(path)
+    available = target_size(target)
+    if size is not None and size > available:
+        raise TargetTooSmall(target, available, size)
+    return size
+
+
+def _plan(image: OsImage, size: int | None) -> list[_Piece]:
+    if image.bmap is not None:
+        return [_Piece(start, end, checksum) for start, end, checksum in image.bmap.byte_ranges()]
+    expected = image.manifest.sha256 if image.manifest is not None else None
+    return [_Piece(0, size, expected)]
+
+
+def write_image(image: OsImage, target: str, *, progress: EventSink = ignore_events,
+                cancel: threading.Event | None = None, chunk: int = CHUNK_BYTES) -> WriteOutcome:
+    """Write `image` to the block device `target`; raises an `ImageError` after leaving the disk
+    without a partition table if anything goes wrong."""
+    size = check_image(image, target)
+    assert image.path is not None
+    cancel = cancel or threading.Event()
+    checksum_type = image.bmap.checksum_type if image.bmap is not None else "sha256"
+    pieces = _plan(image, size)
+    total = image.bmap.mapped_size if image.bmap is not None else (size or 0)
+    started = time.monotonic()
+    try:
+        fd = _open_target(target, os.O_WRONLY)
+    except OSError as error:
+        raise WriteFailed(target, os.strerror(error.errno or errno.EIO)) from error
+    try:
+        _zero_edges(fd, target)
+        written, image_sha256, end = _stream_and_write(
+            image, fd, target, pieces, checksum_type, total, progress, cancel, chunk)
+    except BaseException as error:
+        os.close(fd)
+        make_unbootable(target)
+        raise _as_image_error(error, image, target) from error
+    os.close(fd)
+    return WriteOutcome(target, written, end, time.monotonic() - started, len(pieces),
+                        checksum_type, image_sha256)
+
+
+def _as_image_error(error: BaseException, image: OsImage, target: str) -> BaseException:
+    if isinstance(error, ImageError):
+        return error
+    if isinstance(error, EOFError):
+        return TruncatedImage(image.location)
+    if isinstance(error, DECOMPRESSION_ERRORS):
+        return CorruptImage(image.location, str(error) or type(error).__name__)
+    if isinstance(error, OSError):
+        return WriteFailed(target, error.strerror or str(error))
+    return error
+
+
+def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece],
+                      checksum_type: str, total: int, progress: EventSink,
+                      cancel: threading.Event, chunk: int) -> tuple[int, str | None, int]:
+    assert image.path is not None
+    sector = _sector_size(fd)
+    available = os.lseek(fd, 0, os.SEEK_END)
+    held = AlignedBuffer(EDGE_BYTES)
+    held.fill(0)
+    held_spans: list[tuple[int, int]] = []
+    stream = open_raw(str(image.path), image.compression)
+    producer = _Producer(_decompressed(stream, pieces, chunk, image.location), chunk)
+    written = 0
+    image_end = 0
+    whole_hash: str | None = None
+    ticker = _Ticker(progress, target, "write", total)
+    try:
+        digest = _new_hash(checksum_type)
+        for item in producer.items():
+            if cancel.is_set():
+                raise InstallCancelled(target)
+            piece = pieces[item.piece]
+            view = item.buffer.view[:item.length]
+            digest.update(view)
+            end = item.offset + item.length
+            if end > available:
+                raise TargetTooSmall(target, available, end)
+            _write_chunk(fd, item.buffer, item.offset, item.length, sector, held, held_spans)
+            producer.release(item.buffer)
+            written += item.length
+            image_end = max(image_end, end)
+            ticker.tick(written)
+            if item.last:
+                got = digest.hexdigest()
+                if piece.checksum is not None and got != piece.checksum:
+                    raise ChecksumMismatch(image.location, piece.start, end)
+                if image.bmap is None:
+                    whole_hash = got
+                digest = _new_hash(checksum_type)
+        if written == 0 and pieces:
+            raise TruncatedImage(image.location, 0, pieces[-1].end or 1)
+        os.fdatasync(fd)
+        # Everything else is on the disk: now the partition tables, which make it a system.
+        for start, length in held_spans:
+            _write_aligned(fd, held.view, start, length, sector, start)
+        os.fsync(fd)
+        ticker.tick(written, force=True)
+    finally:
+        producer.stop()
+        stream.close()
+        held.close()
+    return written, whole_hash, image_end
+
+
+class _Ticker:
+    def __init__(self, sink: EventSink, target: str, phase: str, total: int) -> None:
+        self._sink, self._target, self._phase, self._total = sink, target, phase, total
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def tick(self, done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= PROGRESS_SECONDS:
+            self._last = now
+            seconds = now - self._started
+            self._sink(ProgressEvent(self._target, self._phase, done,
+                                     max(self._total, done), done / seconds if seconds else 0.0))
+
+
+def _new_hash(kind: str) -> hashlib._Hash:
+    return hashlib.new(kind)
+
+
+def _write_chunk(fd: int, buffer: AlignedBuffer, offset: int, length: int, sector: int,
+                 held: AlignedBuffer, held_spans: list[tuple[int, int]]) -> None:
+    """Write one chunk; the part inside the first MiB goes into `held` for later."""
+    at = 0
+    if offset < EDGE_BYTES:
+        kept = min(length, EDGE_BYTES - offset)
+        held.view[offset:offset + kept] = buffer.view[:kept]
+        held_spans.append((offset, kept))
+        at = kept
+    if at < length:
+        _write_aligned(fd, buffer.view, offset + at, length - at, sector, at)
+
+
+def _write_aligned(fd: int, view: memoryview, offset: int, length: int, sector: int,
+                   at: int) -> None:
+    """pwrite view[at:at+length] at `offset`; an image ending mid-sector is padded with zeros
+    (the buffers always have room: they are whole pages)."""
+    padded = -(-length // sector) * sector
+    if padded != length:
+        view[at + length:at + padded] = bytes(padded - length)
+    data = view[at:at + padded]
+    while data:
+        done = os.pwrite(fd, data, offset)
+        if done <= 0:
+            raise OSError(errno.EIO, f"short write at byte {offset}")
+        data, offset = data[done:], offset + done
+
+
+def _zero_edges(fd: int, target: str) -> None:
+    size = os.lseek(fd, 0, os.SEEK_END)
+    edge = min(EDGE_BYTES, size)
+    with AlignedBuffer(edge) as zeros:
+        zeros.fill(0)
+        for offset in sorted({0, max(0, size - edge)}):
+            _write_aligned(fd, zeros.view, offset, edge, 1, 0)
+    os.fdatasync(fd)
+    del target
+
+
+def make_unbootable(target: str) -> None:
+    """Zero the first and last MiB (the partition tables): a half-written system never boots.
+    Best effort: the disk may be the reason things failed."""
+    try:
+        fd = _open_target(target, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        _zero_edges(fd, target)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+
+Fill = Callable[[Callable[[], AlignedBuffer]], Iterator[_Filled]]
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Producer:
+    """Runs `fill` in its own thread: it takes free aligned buffers, fills them and hands them
+    over; `release` gives them back, so at most BUFFERS chunks are ever in memory."""
+
+    def __init__(self, fill: Fill, chunk: int, count: int = BUFFERS) -> None:
+        self._buffers = [AlignedBuffer(chunk) for _ in range(count)]
+        self._free: queue.Queue[AlignedBuffer] = queue.Queue()
+        for buffer in self._buffers:
+            self._free.put(buffer)
+        self._filled: queue.Queue[_Item] = queue.Queue()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(fill,), name="image producer",
+                                        daemon=True)
+        self._thread.start()
+
+    def _take(self) -> AlignedBuffer:
+        while True:
+            if self._stopping.is_set():
+                raise _Stopped()
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def _run(self, fill: Fill) -> None:
+        try:
+            for item in fill(self._take):
+                self._filled.put(item)
+            self._filled.put(None)
+        except _Stopped:
+            pass
+        except BaseException as error:
+            self._filled.put(_Failed(error))
+
+    def items(self) -> Iterator[_Filled]:
+        while True:
+            item = self._filled.get()
+            if item is None:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    def release(self, buffer: AlignedBuffer) -> None:
+        self._free.put(buffer)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        for buffer in self._buffers:
+            buffer.close()
+
+
+def _fill_from(stream: RawStream, view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _decompressed(stream: RawStream, pieces: list[_Piece], chunk: int, where: str) -> Fill:
+    """The producer's work for writing: each piece's bytes in chunks, passing over the holes."""
+
+    def fill(take: Callable[[], AlignedBuffer]) -> Iterator[_Filled]:
+        scratch = AlignedBuffer(chunk)
+        try:
+            position = 0
+            for index, piece in enumerate(pieces):
+                if piece.start > position:
+                    passed = skip(stream, piece.start - position, scratch.view)
+                    if passed < piece.start - position:
+                        raise TruncatedImage(where, position + passed, pieces[-1].end)
+                    position = piece.start
+                while True:
+                    want = chunk if piece.end is None else min(chunk, piece.end - position)
+                    buffer = take()
+                    got = _fill_from(stream, buffer.view[:want])
+                    if piece.end is not None and got < want:
+                        raise TruncatedImage(where, position + got, pieces[-1].end)
+                    last = got < want if piece.end is None else position + got == piece.end
+                    yield _Filled(position, got, buffer, index, last)
+                    position += got
+                    if last:
+                        break
+        finally:
+            scratch.close()
+
+    return fill
+
+
+def _read_back(fd: int, pieces: list[_Piece], chunk: int, sector: int) -> Fill:
+    """The producer's work for verification: each range read from the disk in chunks."""
+
+    def fill(take: Callable[[], AlignedBuffer]) -> Iterator[_Filled]:
+        for index, piece in enumerate(pieces):
+            assert piece.end is not None
+            position = piece.start
+            while position < piece.end:
+                length = min(chunk, piece.end - position)
+                padded = -(-length // sector) * sector
+                buffer = take()
+                view = buffer.view[:padded]
+                at = 0
+                while at < padded:
+                    got = os.preadv(fd, [view[at:]], position + at)
+                    if got <= 0:
+                        raise OSError(errno.EIO, f"short read at byte {position + at}")
+                    at += got
+                yield _Filled(position, length, buffer, index, position + length == piece.end)
+                position += length
+
+    return fill
+
+
+def verify_written(image: OsImage, target: str, *, written: WriteOutcome | None = None,
+                   progress: EventSink = ignore_events, cancel: threading.Event | None = None,
+                   chunk: int = CHUNK_BYTES) -> VerifyOutcome:
+    """Read the written ranges back from the disk (O_DIRECT: the disk, not the cache) and check
+    their checksums; the whole image's sha256 without a block map. A mismatch leaves the disk
+    without a partition table and raises `ChecksumMismatch` (on_disk=True)."""
+    cancel = cancel or threading.Event()
+    if image.bmap is not None:
+        pieces = [_Piece(start, end, checksum)
+                  for start, end, checksum in image.bmap.byte_ranges()]
+        checksum_type = image.bmap.checksum_type
+    else:
+        size = written.image_size if written is not None else image.image_size
+        expected = (image.manifest.sha256 if image.manifest is not None
+                    else written.image_sha256 if written is not None else None)
+        if size is None or expected is None:
+            raise UnsupportedImage(image.location, _("there is no checksum to verify against"))
+        pieces, checksum_type = [_Piece(0, size, expected)], "sha256"
+    total = sum((p.end or 0) - p.start for p in pieces)
+    started = time.monotonic()
+    fd = _open_target(target, os.O_RDONLY)
+    ticker = _Ticker(progress, target, "verify", total)
+    producer = _Producer(_read_back(fd, pieces, chunk, _sector_size(fd)), chunk)
+    checked = 0
+    try:
+        digest = _new_hash(checksum_type)
+        for item in producer.items():
+            if cancel.is_set():
+                raise InstallCancelled(target)
+            digest.update(item.buffer.view[:item.length])
+            producer.release(item.buffer)
+            checked += item.length
+            ticker.tick(checked)
+            if item.last:
+                piece = pieces[item.piece]
+                if digest.hexdigest() != piece.checksum:
+                    raise ChecksumMismatch(target, piece.start, piece.end or 0, on_disk=True)
+                digest = _new_hash(checksum_type)
+        ticker.tick(checked, force=True)
+    except BaseException as error:
+        producer.stop()
+        os.close(fd)
+        make_unbootable(target)
+        if isinstance(error, OSError):
+            raise WriteFailed(target, error.strerror or str(error)) from error
+        raise
+    producer.stop()
+    os.close(fd)
+    return VerifyOutcome(target, True, checked, time.monotonic() - started, len(pieces))
