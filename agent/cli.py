@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from agent import __version__, flow
+from agent.cli_install import add_install_commands
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help=_("send the reports waiting in the outbox"))
     send.add_argument("--wait", type=float, default=0.0, help=_("keep retrying for SECONDS"))
     send.set_defaults(handler=_send)
+    add_install_commands(sub)
     return parser
 
 

@@ -34,6 +34,11 @@ class StationConfig:
     erase_sample_sectors: int = 1000  # random sectors read back after a firmware erase
     # [inventory]: the OEM Windows key in the firmware is personal data of a kind: off by default
     keep_windows_key: bool = False
+    # [install]: the OS put on the computer after erasure (agent/install/)
+    install_image: str = ""  # a name from the stick's images/ folder or the hub, or a path
+    install_target: str = "auto"  # "auto": the best healthy disk; or a device such as /dev/sda
+    install_kernel_options: str = ""  # added to the installed system's kernel command line
+    install_verify: bool = True  # read what was written back from the disk
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,10 @@ _KEYS = (
     _Key("erase", "allow_unfreeze", "erase_allow_unfreeze", bool),
     _Key("erase", "sample_sectors", "erase_sample_sectors", int),
     _Key("inventory", "keep_windows_key", "keep_windows_key", bool),
+    _Key("install", "image", "install_image", str),
+    _Key("install", "target", "install_target", str),
+    _Key("install", "kernel_options", "install_kernel_options", str),
+    _Key("install", "verify", "install_verify", bool),
 )
 ERASE_METHODS = ("auto", "random", "zero", "one", "dodshort", "dod", "is5enh")
 VERIFY_MODES = ("full", "sample", "off")
@@ -159,6 +168,10 @@ def _from_mapping(
             continue
         if key.field == "hub_url" and value and not re.match(r"^https?://[^/\s]+", str(value)):
             problem(key.table, key.name, N_("must start with http:// or https://"))
+            continue
+        if key.field == "install_target" and value != "auto" and not str(value).startswith(
+                "/dev/"):
+            problem(key.table, key.name, N_('must be "auto" or a device such as /dev/sda'))
             continue
         config = replace(config, **{key.field: value})  # type: ignore[arg-type]
     return config, problems

@@ -4,6 +4,7 @@ thin front ends over them (design.md, "Data flow for one machine")."""
 from __future__ import annotations
 
 import datetime
+import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,11 +16,15 @@ from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
 from agent.fsutil import write_durably
 from agent.i18n import _, set_language
+from agent.install.image import ListedImage, OsImage, download_image, list_images, resolve_image
+from agent.install.job import InstallOptions, InstallResult, install_image
+from agent.install.target import TargetChoice, choose_target
 from agent.inventory import take_inventory
 from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk, Machine
 from agent.inventory.source import ProfileSource
 from agent.report import dsse
+from agent.report.asset import asset_id_for, hostname_for
 from agent.report.hubclient import HubClient
 from agent.report.model import build_report
 from agent.report.outbox import FlushOutcome, Outbox
@@ -33,6 +38,9 @@ from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.policy import ErasurePlan, plan_erasure
 
 EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
+IMAGES_DIR = "images"  # the stick's OS images, with their block maps and manifests
+# Hub images are downloaded to the stick when it has room, else to the live system's RAM.
+RAM_DOWNLOADS = Path("/var/tmp/reeeboot-images")
 
 
 @dataclass
@@ -116,11 +124,68 @@ def erase(
                       watch=watch_for_disks)
 
 
+def os_images(station: Station) -> list[ListedImage]:
+    """Step 5, first: the OS images on the stick (and why any file there cannot be used)."""
+    return list_images(station.data_dir / IMAGES_DIR)
+
+
+def install_target(
+    machine: Machine, erasures: Sequence[WipeResult] = (), image: OsImage | None = None,
+) -> TargetChoice:
+    """Step 5: the disk the OS goes to by default (the screen and the CLI ask when ambiguous)."""
+    return choose_target(machine, erasures, image.image_size if image is not None else None)
+
+
+def find_image(station: Station, name_or_path: str) -> OsImage:
+    """A path, or a name on the stick first and then on the hub; raises ImageError."""
+    return resolve_image(name_or_path, images_dir=station.data_dir / IMAGES_DIR,
+                         hub_url=station.config.hub_url or None)
+
+
+def install(
+    station: Station,
+    machine: Machine,
+    image: OsImage,
+    target: Disk,
+    sink: EventSink = ignore_events,
+    *,
+    asset_id: str | None = None,
+    cancel: threading.Event | None = None,
+) -> InstallResult:
+    """Step 5: the OS image onto `target`, verified, grown, made this computer's and bootable.
+    Raises ImageError when a hub image cannot be downloaded (nothing was written then)."""
+    if station.profile is not None:
+        raise ValueError(_("a recorded machine profile is never installed to"))
+    if image.path is None:
+        image = download_image(image, _download_dir(station, image), progress=sink,
+                               cancel=cancel)
+    options = InstallOptions(
+        hostname=hostname_for(asset_id_for(machine, asset_id)),
+        boot_mode=machine.boot.mode if machine.boot is not None else "uefi",
+        kernel_options=station.config.install_kernel_options,
+        verify=station.config.install_verify,
+    )
+    return install_image(image, target, options, sink=sink, cancel=cancel)
+
+
+def _download_dir(station: Station, image: OsImage) -> Path:
+    stick = station.data_dir / IMAGES_DIR
+    needed = (image.file_size or 0) + (64 << 20)
+    try:
+        if shutil.disk_usage(station.data_dir).free >= needed:
+            return stick
+    except OSError:
+        pass
+    return RAM_DOWNLOADS
+
+
 def file_report(
     station: Station,
     machine: Machine,
     erasures: Sequence[WipeResult],
     started_at: datetime.datetime,
+    *,
+    installed: InstallResult | None = None,
 ) -> tuple[str, Path]:
     """Step 6a: assemble, sign, and write the report to the outbox (fsync) before any network."""
     public_key = station.key.public_key()
@@ -130,6 +195,7 @@ def file_report(
         station_name=station.config.station_name,
         station_key_id=dsse.key_id(public_key),
         started_at=started_at,
+        install=installed.to_json() if installed is not None else None,
     )
     # The raw outputs first: once the signed report names their hashes, the files are there.
     evidence_dir = station.data_dir / EVIDENCE_DIR / report["report_id"]

@@ -33,6 +33,14 @@ class Runner(Protocol):
     def __call__(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord: ...
 
 
+class Feeder(Protocol):
+    """Runs a command with text on its standard input (sfdisk scripts), recorded like `run`."""
+
+    def __call__(
+        self, argv: Sequence[str], input_text: str, timeout: float = 120.0
+    ) -> CommandRecord: ...
+
+
 class CommandNotFound(Exception):
     def __init__(self, program: str) -> None:
         super().__init__(program)
@@ -45,11 +53,14 @@ class Recorder:
 
     records: list[CommandRecord] = field(default_factory=list)
 
-    def run(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord:
+    def run(
+        self, argv: Sequence[str], timeout: float = 120.0, input_text: str | None = None
+    ) -> CommandRecord:
         started = time.monotonic()
         try:
             completed = subprocess.run(
-                list(argv), capture_output=True, text=True, errors="replace", timeout=timeout
+                list(argv), capture_output=True, text=True, errors="replace", timeout=timeout,
+                input=input_text,
             )
         except FileNotFoundError as error:
             raise CommandNotFound(argv[0]) from error
@@ -84,3 +95,8 @@ def default_recorder() -> Recorder:
 def run(argv: Sequence[str], timeout: float = 120.0) -> CommandRecord:
     """Run a command through the session's recorder."""
     return _default.run(argv, timeout=timeout)
+
+
+def feed(argv: Sequence[str], input_text: str, timeout: float = 120.0) -> CommandRecord:
+    """Run a command with `input_text` on its standard input, through the session's recorder."""
+    return _default.run(argv, timeout=timeout, input_text=input_text)

@@ -1,4 +1,5 @@
-"""Unattended mode: erase every disk that is not excluded, report, power off.
+"""Unattended mode: erase every disk that is not excluded, install the configured OS, report,
+power off.
 
 It runs only when both switches are on (design.md): `unattended = true` in reeeboot.toml *and*
 `reeeboot.unattended=1` on the kernel command line. Progress goes to the serial console as one
@@ -20,8 +21,12 @@ from typing import Any, TextIO
 from agent import flow
 from agent.config import StationConfig
 from agent.events import ProgressEvent
+from agent.i18n import _
+from agent.install.errors import ImageError
+from agent.install.job import InstallResult
 from agent.inventory.model import Machine
 from agent.runner import run
+from agent.wipe.jobs import WipeResult
 
 STATUS_PREFIX = "REEEBOOT "
 KERNEL_SWITCH = "reeeboot.unattended=1"
@@ -94,16 +99,58 @@ def run_unattended(
         status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "method", "level", "result", "bytes_written", "seconds",
             "bad_ranges", "error")})
-    report_id, path = flow.file_report(station, machine, results, started_at)
+    installed, install_failed = _install(station, machine, results, status)
+    report_id, path = flow.file_report(station, machine, results, started_at,
+                                       installed=installed)
     status.emit("report", report_id=report_id, path=str(path))
     delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
     status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
     failed = [result.device for result in results if result.result == "failed"]
+    if install_failed:
+        failed.append(installed.target.path if installed is not None else "install")
     status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
     if power_off:
         run(["systemctl", "poweroff"])
     return 1 if failed else 0
+
+
+def _install(
+    station: flow.Station, machine: Machine, erasures: list[WipeResult], status: StatusLine,
+) -> tuple[InstallResult | None, bool]:
+    """Step 5 when `[install] image` names an image: on the configured disk, or the best one
+    (the first of equally good disks: nobody is there to ask, and the report says so)."""
+    wanted = station.config.install_image
+    if not wanted:
+        return None, False
+    try:
+        image = flow.find_image(station, wanted)
+    except ImageError as error:
+        status.emit("install_result", result="failed", error=str(error))
+        return None, True
+    if station.config.install_target != "auto":
+        target = next((disk for disk in machine.targets()
+                       if disk.path == station.config.install_target), None)
+        reason = (_("chosen in reeeboot.toml") if target is not None else
+                  _("{path} is not a disk that may be written").format(
+                      path=station.config.install_target))
+    else:
+        choice = flow.install_target(machine, erasures, image)
+        target, reason = choice.disk, choice.reason
+    if target is None:
+        status.emit("install_result", result="failed", error=reason)
+        return None, True
+    status.emit("install", image=image.label, target=target.path, reason=reason)
+    try:
+        installed = flow.install(station, machine, image, target, status.progress)
+    except ImageError as error:
+        status.emit("install_result", result="failed", error=str(error))
+        return None, True
+    record = installed.to_json()
+    status.emit("install_result", **{key: record[key] for key in (
+        "result", "error", "bytes_written", "seconds", "verification", "boot_mode", "hostname",
+        "bootloader", "grow", "post_install_check")})
+    return installed, installed.result != "installed"
 
 
 def kernel_cmdline(path: Path = Path("/proc/cmdline")) -> str:

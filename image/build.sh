@@ -1,17 +1,37 @@
 #!/bin/bash
-# Build the reeeboot live USB image.
+# Build the reeeboot live USB image, and the OS image it installs on refurbished computers.
 #
-#   sudo image/build.sh
+#   sudo image/build.sh [--os minimal|desktop|none]
 #
-# Produces out/reeeboot-live.img (the whole stick) and, beside it, the kernel and initrd
-# (out/reeeboot-live.vmlinuz, out/reeeboot-live.initrd) for fast QEMU direct kernel boots.
+# First the OS image (--os, default minimal: no desktop, what the tests install; desktop: Xfce,
+# Firefox, LibreOffice, what a new owner gets; none: no OS image) into out/os/: a compressed raw
+# disk image NAME_VERSION.raw.zst, its block map NAME_VERSION.bmap (bmaptool's format) and
+# NAME_VERSION.manifest.json (name, version, sha256 of the raw image, sizes).
+# Then out/reeeboot-live.img (the whole stick, with the OS images of out/os/ in the images/
+# folder of its data partition) and, beside it, the kernel and initrd (out/reeeboot-live.vmlinuz,
+# out/reeeboot-live.initrd) for fast QEMU direct kernel boots.
 #
 # Environment:
 #   REEEBOOT_CACHE            caches kept between builds (default /var/cache/reeeboot)
 #   REEEBOOT_MIRROR           Debian mirror URL (default: taken from this machine's apt sources)
 #   REEEBOOT_SECURITY_MIRROR  Debian security mirror URL (default: taken from apt sources, or
 #                             REEEBOOT_MIRROR with "-security" appended)
+#   REEEBOOT_OS_VERSION       the OS image's version (default: today's date, YYYYMMDD)
 set -euo pipefail
+
+OS_PROFILE=minimal
+while (($#)); do
+    case $1 in
+        --os) OS_PROFILE=${2:-}; shift 2 || true ;;
+        --os=*) OS_PROFILE=${1#--os=}; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
+        *) echo "usage: image/build.sh [--os minimal|desktop|none]" >&2; exit 2 ;;
+    esac
+done
+case $OS_PROFILE in
+    minimal | desktop | none) ;;
+    *) echo "build.sh: --os takes minimal, desktop or none, not '$OS_PROFILE'" >&2; exit 2 ;;
+esac
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/out
@@ -40,8 +60,10 @@ started=$(date +%s)
 # --- host packages ---------------------------------------------------------------------------
 # Only what mkosi needs before its own tools tree exists, plus pip for the wheels.
 need=()
-# mtools: to check the FAT partitions of the result.
-for pkg in python3 python3-pip ca-certificates debian-archive-keyring mtools fdisk; do
+# mtools: to check and fill the FAT partitions of the result; bmap-tools, zstd, e2fsprogs and
+# gettext: the OS image's block map, compression, file system check and first-boot texts.
+for pkg in python3 python3-pip ca-certificates debian-archive-keyring mtools fdisk bmap-tools \
+    zstd e2fsprogs gettext; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         need+=("$pkg")
     fi
@@ -222,25 +244,61 @@ rm -rf "$src"
 trap - EXIT
 ls "$OUT"/wheels/reeeboot-*.whl >/dev/null 2>&1 || die "no reeeboot wheel was built"
 
-# --- the image -------------------------------------------------------------------------------
+# --- mkosi runs ------------------------------------------------------------------------------
 # mkosi writes into a staging directory in the cache: it also keeps its tools tree there,
-# which is large and must survive between builds, and out/ only receives the results.
+# which is large, must survive between builds and is shared by the OS and live images; out/
+# only receives the results.
 STAGE=$CACHE/mkosi/output
 mkdir -p "$STAGE" "$CACHE/mkosi/workspace" "$CACHE/mkosi/incremental" "$CACHE/mkosi/packages"
-log "building the image with mkosi"
-(
-    cd "$REPO"
-    PYTHONPATH=$MKOSI_PY "$PYTHON" -m mkosi \
-        --force \
-        --output-directory "$STAGE" \
-        --workspace-directory "$CACHE/mkosi/workspace" \
-        --cache-directory "$CACHE/mkosi/incremental" \
-        --package-cache-dir "$CACHE/mkosi/packages" \
-        --sandbox-tree "$CACHE/sandbox/image" \
-        --tools-tree-sandbox-tree "$CACHE/sandbox/tools" \
-        ${proxy:+--proxy-url "$proxy"} \
-        build
-)
+run_mkosi() {  # run_mkosi DIRECTORY [mkosi options...]: build the image configured there
+    local directory=$1
+    shift
+    (
+        cd "$directory"
+        PYTHONPATH=$MKOSI_PY "$PYTHON" -m mkosi \
+            --force \
+            --output-directory "$STAGE" \
+            --workspace-directory "$CACHE/mkosi/workspace" \
+            --cache-directory "$CACHE/mkosi/incremental" \
+            --package-cache-dir "$CACHE/mkosi/packages" \
+            --tools-tree-sandbox-tree "$CACHE/sandbox/tools" \
+            ${proxy:+--proxy-url "$proxy"} \
+            "$@" \
+            build
+    )
+}
+
+# --- the OS image ----------------------------------------------------------------------------
+if [[ $OS_PROFILE != none ]]; then
+    # shellcheck source=image/os/build-os.sh
+    source "$REPO/image/os/build-os.sh"
+    build_os_image "$OS_PROFILE"
+fi
+
+# --- the live image --------------------------------------------------------------------------
+# The OS images in out/os/ go into the data partition's images/ folder, which is made as large
+# as they need (at least 256 MiB): a copy of the partition definitions with that size.
+os_files=()
+if [[ -d $OUT/os ]]; then
+    mapfile -t os_files < <(find "$OUT/os" -maxdepth 1 -type f \
+        \( -name '*.raw.*' -o -name '*.bmap' -o -name '*.manifest.json' \) | sort)
+fi
+os_bytes=0
+for file in "${os_files[@]}"; do
+    os_bytes=$((os_bytes + $(stat -c %s "$file")))
+done
+# FAT's own overhead and room for reports and logs: 256 MiB besides the images.
+data_mib=$((256 + (os_bytes + (1 << 20) - 1) / (1 << 20) + (os_bytes > 0 ? 32 : 0)))
+repart_live=$CACHE/repart/live
+rm -rf "$repart_live"
+mkdir -p "$repart_live"
+cp "$REPO"/image/repart/*.conf "$repart_live/"
+sed -i -e "s/^SizeMinBytes=.*/SizeMinBytes=${data_mib}M/" \
+    -e "s/^SizeMaxBytes=.*/SizeMaxBytes=${data_mib}M/" "$repart_live/10-data.conf"
+
+log "building the live image with mkosi"
+run_mkosi "$REPO" --sandbox-tree "$CACHE/sandbox/image" \
+    --repart-directory= --repart-directory "$repart_live"
 
 # A stick that does not boot or has no configuration would only show up at the workshop.
 part_offset() {  # byte offset of the first partition of GPT type $2 in image $1
@@ -258,6 +316,10 @@ ukis=$(mdir -b -i "$STAGE/$NAME.raw@@$esp" ::/EFI/Linux 2>/dev/null || true)
 [[ $ukis == *.efi* ]] || die "no unified kernel image in EFI/Linux on the ESP"
 mdir -b -i "$STAGE/$NAME.raw@@$data" ::/reeeboot.toml >/dev/null ||
     die "no reeeboot.toml on the data partition"
+for file in "${os_files[@]}"; do
+    log "copying $(basename "$file") to the stick's images/ folder"
+    mcopy -o -i "$STAGE/$NAME.raw@@$data" "$file" "::/images/$(basename "$file")"
+done
 
 rm -f "$OUT/$NAME.img" "$OUT/$NAME.img.bmap" "$OUT/$NAME.vmlinuz" "$OUT/$NAME.initrd"
 mv "$STAGE/$NAME.raw" "$OUT/$NAME.img"

@@ -23,6 +23,7 @@ def build_report(
     station_key_id: str,
     started_at: datetime.datetime,
     report_id: str | None = None,
+    install: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     machine_json = machine.to_json()
     exclusions = machine_json.pop("exclusions")
@@ -36,6 +37,7 @@ def build_report(
         "machine": machine_json,
         "excluded": exclusions,
         "erasure": [result.to_json() for result in erasures],
+        "install": install,
     }
 
 

@@ -1,0 +1,46 @@
+"""Mounting the installed system to finish it: its root, and for commands run inside it
+(grub-install) the kernel's /dev, /proc and /sys."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.install.steps import run_checked
+from agent.runner import Runner
+
+API_FILE_SYSTEMS = ("dev", "proc", "sys")
+
+
+@contextlib.contextmanager
+def mounted(node: str, target: Path, run: Runner, *, read_only: bool = False) -> Iterator[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    options = ["-o", "ro"] if read_only else []
+    run_checked(run, ["mount", *options, node, str(target)], "mount")
+    try:
+        yield target
+    finally:
+        run(["umount", str(target)])
+
+
+@contextlib.contextmanager
+def installed_root(root_node: str, run: Runner, *, read_only: bool = False) -> Iterator[Path]:
+    """The installed root at a temporary mount point (its ESP is read and written with
+    mtools, not mounted)."""
+    with tempfile.TemporaryDirectory(prefix="reeeboot-install-") as directory, \
+            mounted(root_node, Path(directory), run, read_only=read_only) as root:
+        yield root
+
+
+@contextlib.contextmanager
+def api_file_systems(root: Path, run: Runner) -> Iterator[None]:
+    """/dev, /proc and /sys inside `root`, for commands that run chrooted there."""
+    with contextlib.ExitStack() as stack:
+        for name in API_FILE_SYSTEMS:
+            target = root / name
+            target.mkdir(exist_ok=True)
+            run_checked(run, ["mount", "--rbind", f"/{name}", str(target)], "mount")
+            stack.callback(run, ["umount", "--recursive", "--lazy", str(target)])
+        yield

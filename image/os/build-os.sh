@@ -1,0 +1,103 @@
+# Sourced by image/build.sh: builds the OS image that the install step writes to refurbished
+# computers. Uses build.sh's variables (REPO, OUT, CACHE, STAGE, PYTHON) and run_mkosi.
+
+OS_FIRSTBOOT_DOMAIN=reeeboot-os-firstboot
+
+# The first boot's French texts, compiled into a tree mkosi adds to the image.
+os_locale_tree() {
+    local tree=$CACHE/os-extra
+    rm -rf "$tree"
+    mkdir -p "$tree/usr/share/locale/fr/LC_MESSAGES"
+    msgfmt --check -o "$tree/usr/share/locale/fr/LC_MESSAGES/$OS_FIRSTBOOT_DOMAIN.mo" \
+        "$REPO/image/os/firstboot/fr.po"
+    echo "$tree"
+}
+
+# Byte offset and size of the first partition of GPT type $2 in disk image $1.
+os_partition() {
+    sfdisk --json "$1" | "$PYTHON" -c '
+import json, sys
+table = json.load(sys.stdin)["partitiontable"]
+part = next(p for p in table["partitions"] if p["type"].upper() == sys.argv[1].upper())
+sector = table.get("sectorsize", 512)
+print(part["start"] * sector, part["size"] * sector)' "$2"
+}
+
+# The build tools come from Debian 13, whose mke2fs adds the ext4 features metadata_csum_seed
+# and orphan_file, which mkosi gives no way to turn off; GRUB 2.06 in Debian 12 cannot read a
+# file system with metadata_csum_seed, so the installed computer would not boot. They are
+# turned off here (Debian 12's own defaults), and the file system must then check clean.
+os_fix_root() {
+    local raw=$1 offset size loop features
+    read -r offset size < <(os_partition "$raw" 4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709)
+    loop=$(losetup --find --show --offset "$offset" --sizelimit "$size" "$raw")
+    features=$(dumpe2fs -h "$loop" 2>/dev/null | sed -n 's/^Filesystem features:\s*//p')
+    local off=()
+    for feature in metadata_csum_seed orphan_file; do
+        [[ " $features " == *" $feature "* ]] && off+=("^$feature")
+    done
+    if ((${#off[@]})); then
+        local joined
+        joined=$(IFS=,; echo "${off[*]}")
+        tune2fs -O "$joined" "$loop" >/dev/null || { losetup -d "$loop"; die "tune2fs -O $joined failed"; }
+    fi
+    # e2fsck -y: 0 clean, 1 corrected; then a read-only check must find nothing at all.
+    local corrected=0
+    e2fsck -fy "$loop" >/dev/null 2>&1 || corrected=$?
+    if ((corrected > 1)) || ! e2fsck -fn "$loop" >/dev/null 2>&1; then
+        losetup -d "$loop"
+        die "the OS image's root file system is not clean (e2fsck)"
+    fi
+    features=$(dumpe2fs -h "$loop" 2>/dev/null | sed -n 's/^Filesystem features:\s*//p')
+    losetup -d "$loop"
+    case " $features " in
+        *" metadata_csum_seed "* | *" orphan_file "*)
+            die "the OS image's root file system still has features GRUB 2.06 cannot read: $features" ;;
+    esac
+}
+
+build_os_image() {
+    local profile=$1 name=reeeboot-os-$1
+    local version=${REEEBOOT_OS_VERSION:-$(date -u +%Y%m%d)}
+    local base=${name}_$version
+    log "building the OS image ($profile) with mkosi"
+    run_mkosi "$REPO/image/os" --profile "$profile" --sandbox-tree "$CACHE/sandbox/image" \
+        --extra-tree= --extra-tree "$REPO/image/os/extra" --extra-tree "$(os_locale_tree)"
+    local raw=$STAGE/$name.raw
+    [[ -f $raw ]] || die "mkosi made no $raw"
+    os_fix_root "$raw"
+
+    mkdir -p "$OUT/os"
+    # One version of each OS image in out/os: older ones would also go onto the stick.
+    rm -f "$OUT/os/${name}"_*
+    log "block map and compression of $base"
+    bmaptool create --output "$OUT/os/$base.bmap" "$raw"
+    zstd -q -T0 -10 --force -o "$OUT/os/$base.raw.zst" "$raw"
+    "$PYTHON" - "$raw" "$OUT/os/$base.raw.zst" "$OUT/os/$base.bmap" "$name" "$version" \
+        >"$OUT/os/$base.manifest.json" <<'PY'
+import hashlib, json, os, re, sys
+
+raw, compressed, bmap, name, version = sys.argv[1:]
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+text = open(bmap).read()
+block_size = int(re.search(r"<BlockSize>\s*(\d+)", text).group(1))
+mapped = int(re.search(r"<MappedBlocksCount>\s*(\d+)", text).group(1))
+json.dump({
+    "name": name, "version": version,
+    "file": os.path.basename(compressed), "bmap": os.path.basename(bmap),
+    "sha256": sha256(raw), "compressed_sha256": sha256(compressed),
+    "image_size": os.path.getsize(raw), "compressed_size": os.path.getsize(compressed),
+    "mapped_size": mapped * block_size,
+}, sys.stdout, indent=1)
+print()
+PY
+    rm -f "$raw"
+    log "OS image: $OUT/os/$base.raw.zst"
+}

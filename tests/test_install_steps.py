@@ -1,0 +1,152 @@
+"""The install step's decisions and files, without a disk: which disk gets the OS, the partition
+table as sfdisk reports it, GRUB's configuration, the identity reset, the asset id's hostname."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from agent.config import load_config
+from agent.install.bootloader import _entries, grub_config
+from agent.install.identity_reset import reset_identity, restore_boot, write_fstab
+from agent.install.layout import BIOS_BOOT, ESP, ROOT_X86_64, partition_node, read_layout
+from agent.install.target import choose_target
+from agent.inventory.model import Disk, Exclusion
+from agent.report.asset import asset_id_for, default_asset_id, hostname_for
+from agent.runner import CommandRecord
+from agent.wipe.jobs import WipeResult
+from tests.helpers import sample_disk, sample_machine
+
+GIB = 1 << 30
+
+
+def disk(path: str, *, size_gib: int, ssd: bool, bus: str = "sata", **changes: object) -> Disk:
+    base = dataclasses.replace(sample_disk(path, serial=path, bus=bus), size_bytes=size_gib * GIB,
+                               rotational=not ssd)
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_ssd_is_preferred_over_a_larger_hdd() -> None:
+    machine = sample_machine((disk("/dev/sda", size_gib=1000, ssd=False),
+                              disk("/dev/nvme0n1", size_gib=240, ssd=True, bus="nvme")))
+    choice = choose_target(machine)
+    assert choice.disk is not None and choice.disk.path == "/dev/nvme0n1"
+    assert not choice.ambiguous
+    assert [d.path for d in choice.ranked] == ["/dev/nvme0n1", "/dev/sda"]
+
+
+def test_two_equal_disks_are_ambiguous() -> None:
+    machine = sample_machine((disk("/dev/sda", size_gib=500, ssd=True),
+                              disk("/dev/sdb", size_gib=480, ssd=True)))
+    choice = choose_target(machine)
+    assert choice.ambiguous
+    assert "/dev/sda" in choice.reason and "/dev/sdb" in choice.reason
+
+
+def test_unhealthy_external_excluded_and_small_disks_are_never_chosen() -> None:
+    machine = sample_machine(
+        (disk("/dev/sda", size_gib=500, ssd=True, smart_health="failed"),
+         disk("/dev/sdb", size_gib=500, ssd=True, bus="usb"),
+         disk("/dev/sdc", size_gib=500, ssd=True),
+         disk("/dev/sdd", size_gib=1, ssd=True),
+         disk("/dev/sde", size_gib=64, ssd=False)),
+        exclusions=(Exclusion("/dev/sdc", "boot_device", "the stick"),),
+    )
+    failed_erasure = WipeResult("/dev/sde", "/dev/sde", "m", "sata", 64 * GIB, result="failed")
+    choice = choose_target(machine, [failed_erasure], image_size=2 * GIB)
+    assert choice.disk is None and choice.ranked == ()
+    assert choice.reason
+
+
+def test_layout_from_sfdisk_json() -> None:
+    table = {"partitiontable": {
+        "label": "gpt", "device": "/dev/nvme0n1", "unit": "sectors", "sectorsize": 512,
+        "lastlba": 10485726,
+        "partitions": [
+            {"node": "/dev/nvme0n1p1", "start": 2048, "size": 2048, "type": BIOS_BOOT},
+            {"node": "/dev/nvme0n1p2", "start": 4096, "size": 262144, "type": ESP.lower()},
+            {"node": "/dev/nvme0n1p3", "start": 266240, "size": 4194304, "type": ROOT_X86_64,
+             "uuid": "53BA3318-D65A-4A31-8F88-02BF09FB203C", "name": "reeeboot-os"},
+        ]}}
+
+    def run(argv: object, timeout: float = 120.0) -> CommandRecord:
+        return CommandRecord(("sfdisk", "--json", "/dev/nvme0n1"), 0, json.dumps(table), "", 0.0)
+
+    layout = read_layout("/dev/nvme0n1", run)
+    assert layout.bios_boot is not None and layout.bios_boot.number == 1
+    assert layout.esp is not None and layout.esp.node == "/dev/nvme0n1p2"
+    assert layout.root is not None and layout.root.number == 3 and layout.last == layout.root
+    assert partition_node("/dev/sda", 3) == "/dev/sda3"
+    assert partition_node("/dev/loop0", 3) == "/dev/loop0p3"
+
+
+def test_grub_config_boots_the_root_by_uuid_with_extra_options() -> None:
+    text = grub_config("199e060c-614f", "Debian GNU/Linux 12", "console=ttyS0,115200")
+    assert "search --no-floppy --fs-uuid --set=root 199e060c-614f" in text
+    assert "linux /vmlinuz root=UUID=199e060c-614f ro quiet console=ttyS0,115200" in text
+    assert "initrd /initrd.img" in text and "/vmlinuz.old" in text
+
+
+def test_efibootmgr_entries_are_read() -> None:
+    output = ("BootCurrent: 0001\nBootOrder: 0003,0001\nBoot0001* UEFI QEMU HARDDISK\n"
+              "Boot0003* Debian\tHD(2,GPT,...)/File(\\EFI\\debian\\grubx64.efi)\n")
+    assert _entries(output) == ["Boot0001", "Boot0003"]
+
+
+def test_identity_reset_on_an_installed_tree(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for name, content in (("etc/machine-id", "0123456789abcdef0123456789abcdef\n"),
+                          ("etc/ssh/ssh_host_ed25519_key", "secret"),
+                          ("etc/ssh/ssh_host_ed25519_key.pub", "public"),
+                          ("etc/ssh/sshd_config", "Port 22\n"),
+                          ("etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\timage-host\n"),
+                          ("var/lib/systemd/random-seed", "seed"),
+                          ("usr/lib/systemd/system/reeeboot-os-firstboot.service", "[Unit]\n")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    reset = reset_identity(root, "rb-abc123", {"image": "reeeboot-os-minimal"})
+    assert (root / "etc/machine-id").read_text() == "uninitialized\n"
+    assert reset.ssh_host_keys_removed == ("ssh_host_ed25519_key", "ssh_host_ed25519_key.pub")
+    assert (root / "etc/ssh/sshd_config").exists()
+    assert not (root / "var/lib/systemd/random-seed").exists()
+    assert (root / "etc/hostname").read_text() == "rb-abc123\n"
+    hosts = (root / "etc/hosts").read_text()
+    assert "127.0.1.1\trb-abc123" in hosts and "image-host" not in hosts
+    assert reset.firstboot_questions and (root / "etc/reeeboot-os/firstboot-pending").exists()
+    write_fstab(root, "199e060c", "ext4", "A8B6-14FB")
+    fstab = (root / "etc/fstab").read_text()
+    assert "UUID=199e060c\t/\text4" in fstab and "UUID=A8B6-14FB\t/boot/efi\tvfat" in fstab
+
+
+def test_asset_id_and_hostname() -> None:
+    machine = sample_machine()
+    assert asset_id_for(machine, "  ATELIER-0042 ") == "ATELIER-0042"
+    assert hostname_for("ATELIER 0042/B") == "atelier-0042-b"
+    assert hostname_for("###") == "ordinateur"
+    derived = default_asset_id(machine)
+    assert derived.startswith("RB-") and len(derived) == 11
+
+
+def test_install_table_in_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "reeeboot.toml"
+    path.write_text('[install]\nimage = "reeeboot-os-desktop"\ntarget = "sda"\nverify = false\n')
+    config, problems = load_config(path)
+    assert config.install_image == "reeeboot-os-desktop" and config.install_verify is False
+    assert config.install_target == "auto"
+    assert [problem.key for problem in problems] == ["install.target"]
+
+
+def test_boot_files_return_from_the_stash(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "boot/efi").mkdir(parents=True)
+    stash = root / "var/lib/reeeboot-os/boot"
+    stash.mkdir(parents=True)
+    (stash / "vmlinuz-6.1.0-56-amd64").write_bytes(b"kernel")
+    (stash / "initrd.img-6.1.0-56-amd64").write_bytes(b"initrd")
+    (root / "vmlinuz").symlink_to("boot/vmlinuz-6.1.0-56-amd64")
+    assert restore_boot(root)
+    assert (root / "vmlinuz").read_bytes() == b"kernel"
+    assert (root / "boot/initrd.img-6.1.0-56-amd64").read_bytes() == b"initrd"
+    assert not stash.exists() and (root / "boot/efi").is_dir()
+    assert not restore_boot(root)
