@@ -34,6 +34,8 @@ class StationConfig:
     erase_sample_sectors: int = 1000  # random sectors read back after a firmware erase
     # [inventory]: the OEM Windows key in the firmware is personal data of a kind: off by default
     keep_windows_key: bool = False
+    # [station] operator: who runs the station; named in every report ("" for nobody)
+    operator: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ _KEYS = (
     _Key(None, "language", "language", str),
     _Key(None, "unattended", "unattended", bool),
     _Key("station", "name", "station_name", str),
+    _Key("station", "operator", "operator", str),
     _Key("hub", "url", "hub_url", str),
     _Key("hub", "enrollment_token", "enrollment_token", str),
     _Key("erase", "method", "erase_method", str),

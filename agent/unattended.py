@@ -7,7 +7,6 @@ JSON object per line behind the `REEEBOOT ` prefix, for test harnesses and works
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
@@ -19,8 +18,9 @@ from typing import Any, TextIO
 
 from agent import flow
 from agent.config import StationConfig
-from agent.events import ProgressEvent
+from agent.events import ProgressEvent, fan_out
 from agent.inventory.model import Machine
+from agent.report.progress import ProgressReporter
 from agent.runner import run
 
 STATUS_PREFIX = "REEEBOOT "
@@ -70,10 +70,14 @@ def run_unattended(
     *,
     power_off: bool = True,
     take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+    progress: ProgressReporter | None = None,
 ) -> int:
-    started_at = datetime.datetime.now(datetime.UTC)
+    clock = flow.StepClock(on_step=progress.step if progress else None)
     status.emit("start", data_dir=str(station.data_dir))
-    machine = take_inventory(station)
+    with clock.step("inventory"):
+        machine = take_inventory(station)
+    if progress is not None:
+        progress.machine_known(machine, flow.asset_id(station, machine))
     status.emit(
         "inventory",
         disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
@@ -88,16 +92,26 @@ def run_unattended(
              "offset": journal.written_up_to} for journal in interrupted])
     targets = flow.plan_targets(machine)
     status.emit("plan", targets=[disk.path for disk in targets])
-    results = flow.erase(station, targets, status.progress)
+    sink = status.progress if progress is None else fan_out(status.progress, progress.event)
+    with clock.step("erase"):
+        results = flow.erase(station, targets, sink)
     for result in results:
         record = result.to_json()
         status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "method", "level", "result", "bytes_written", "seconds",
             "bad_ranges", "error")})
-    report_id, path = flow.file_report(station, machine, results, started_at)
+    with clock.step("bench"):
+        benchmarks = flow.benchmark(station, machine, sink)
+    status.emit("benchmarks", measured=benchmarks is not None)
+    with clock.step("report"):
+        report_id, path = flow.file_report(station, machine, results, clock.started_at,
+                                           benchmarks=benchmarks, timings=clock.timings)
     status.emit("report", report_id=report_id, path=str(path))
     delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
     status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
+    if progress is not None:
+        progress.step("done")
+        progress.stop()
     failed = [result.device for result in results if result.result == "failed"]
     status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
