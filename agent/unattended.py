@@ -100,6 +100,8 @@ def run_unattended(
         status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "method", "level", "result", "bytes_written", "seconds",
             "bad_ranges", "error")})
+        if progress is not None:
+            progress.disk_method(result.device, result.method)
     with clock.step("bench"):
         benchmarks = flow.benchmark(station, machine, sink)
     status.emit("benchmarks", measured=benchmarks is not None)
@@ -107,13 +109,25 @@ def run_unattended(
         report_id, path = flow.file_report(station, machine, results, clock.started_at,
                                            benchmarks=benchmarks, timings=clock.timings)
     status.emit("report", report_id=report_id, path=str(path))
-    delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
-    status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
+    # The background sender: it also tries at once when a network appears (a cable plugged in
+    # late), not only on its backoff.
+    waiting_before = [item.stem for item in station.outbox.waiting()]
+    if station.config.hub_url:
+        sender = flow.start_sender(station)
+        try:
+            last_error = sender.wait_until_empty(UPLOAD_DEADLINE_SECONDS).last_error
+        finally:
+            sender.stop()
+    else:
+        last_error = flow.deliver_reports(station, deadline_seconds=0).last_error
+    waiting = [item.stem for item in station.outbox.waiting()]
+    status.emit("upload", sent=[name for name in waiting_before if name not in waiting],
+                waiting=waiting, error=last_error)
     if progress is not None:
         progress.step("done")
         progress.stop()
     failed = [result.device for result in results if result.result == "failed"]
-    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
+    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(waiting))
     os.sync()
     if power_off:
         run(["systemctl", "poweroff"])

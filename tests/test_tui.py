@@ -128,6 +128,7 @@ async def test_config_problems_are_shown(data_dir: Path) -> None:
 
 
 async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: RunningHub) -> None:
+    import asyncio
     import datetime
 
     token = hub.database.add_station("lyon-3")
@@ -139,8 +140,12 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
     app = ReeebootApp(station, take_inventory=lambda _station: machine(),
                       plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
+        assert app.sender is not None
+        state = await asyncio.to_thread(app.sender.wait_until_empty, 30)
         await pilot.pause()
+        assert state.waiting == 0
+        label = app.screen.query_one("#outbox", Static)
+        assert "Reports waiting to be sent: 0" in str(label.render())
     assert station.outbox.waiting() == []
     assert [row["report_id"] for row in hub.database.reports()] == [report_id]
 

@@ -74,13 +74,13 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
     try:
         if stripped.startswith("-----BEGIN"):
             key = load_pem_public_key(stripped.encode())
-            if not isinstance(key, Ed25519PublicKey):
-                raise EnvelopeError("not an Ed25519 public key")
-            return key
-        raw = base64.b64decode(stripped, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        else:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(stripped, validate=True))
     except (ValueError, TypeError) as error:
         raise EnvelopeError(f"not an Ed25519 public key: {error}") from error
+    if not isinstance(key, Ed25519PublicKey):
+        raise EnvelopeError("not an Ed25519 public key")
+    return key
 
 
 def public_key_pem(key: Ed25519PublicKey) -> str:

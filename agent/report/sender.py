@@ -45,7 +45,8 @@ class OutboxSender:
         self.max_delay = max_delay
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self.attempts = 0
+        self._changed = threading.Condition()
+        self.attempts = 0  # attempts finished
         self.delays: list[float] = []  # the waits after failed attempts, for the log and tests
         self.state = SenderState(0, None)
         self._watch = network_watch(self.network_changed) if network_watch else None
@@ -71,12 +72,12 @@ class OutboxSender:
         delay = self.first_delay
         while not self._stop.is_set():
             self._wake.clear()
-            self.attempts += 1
             try:
                 outcome = self._deliver()
             except Exception as error:  # e.g. the data partition vanished: say it, retry later
                 log.exception("outbox delivery failed")
                 outcome = FlushOutcome(waiting=["?"], last_error=str(error))
+            self.attempts += 1
             self._publish(SenderState(len(outcome.waiting), outcome.last_error))
             if not outcome.waiting:
                 delay = self.first_delay
@@ -87,8 +88,17 @@ class OutboxSender:
             # A network that just appeared deserves a quick first try, not the long backoff.
             delay = self.first_delay if woken else min(delay * 2, self.max_delay)
 
+    def wait_until_empty(self, timeout: float) -> SenderState:
+        """Block until an attempt left the outbox empty, or `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.attempts > 0 and self.state.waiting == 0,
+                                   timeout)
+            return self.state
+
     def _publish(self, state: SenderState) -> None:
-        self.state = state
+        with self._changed:
+            self.state = state
+            self._changed.notify_all()
         if self._on_state is not None:
             try:
                 self._on_state(state)
