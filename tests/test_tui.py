@@ -145,7 +145,7 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
         await pilot.pause()
         assert state.waiting == 0
         label = app.screen.query_one("#outbox", Static)
-        assert "Reports waiting to be sent: 0" in str(label.render())
+        assert "Rapports en attente d'envoi : 0" in str(label.render())
     assert station.outbox.waiting() == []
     assert [row["report_id"] for row in hub.database.reports()] == [report_id]
 
