@@ -123,7 +123,9 @@ class ProgressReporter:
                 disk.rate_bytes_per_s = event.bytes_per_second
                 if event.phase in FINAL_PHASES:
                     disk.result = FINAL_PHASES[event.phase]
-                self._updated = True
+                if not self._updated:  # the sender sleeps until there is something to say
+                    self._updated = True
+                    self._lock.notify()
         except Exception:  # never into the work
             log.exception("progress event not recorded")
 
