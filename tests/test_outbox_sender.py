@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,12 @@ def test_hub_down_then_up_every_report_stored_once(data_dir: Path, tmp_path: Pat
         sender.stop()
         hub.stop()
     assert sender.delays[:4] == [0.05, 0.1, 0.2, 0.4] and max(sender.delays) == 0.4
-    assert sorted(row["report_id"] for row in hub.database.reports()) == sorted(report_ids)
+    assert sorted(str(row["report_id"]) for row in hub.database.reports()) == sorted(report_ids)
     assert station.outbox.count() == 0 and states[-1].waiting == 0
+
+
+def deliverer(station: flow.Station) -> Callable[[], FlushOutcome]:
+    return lambda: flow.deliver_reports(station, deadline_seconds=0)
 
 
 class ForgetfulProxy:
@@ -123,8 +127,7 @@ def test_lost_acknowledgements_and_reboots_end_with_one_stored_report(
     (report_id,) = file_reports(station, 1)
     # Each "boot" is a new Station and Outbox on the same folder, with one short-lived sender.
     for _boot in range(3):
-        rebooted = flow.open_station(data_dir)
-        sender = OutboxSender(lambda s=rebooted: flow.deliver_reports(s, deadline_seconds=0),
+        sender = OutboxSender(deliverer(flow.open_station(data_dir)),
                               first_delay=0.01, max_delay=0.02, network_watch=None)
         sender.wait_until_empty(0.3)
         sender.stop()
@@ -150,7 +153,7 @@ def test_reports_signed_before_a_reboot_are_sent_after_it(data_dir: Path,
     assert after_reboot.outbox.count() == 2
     outcome = flow.deliver_reports(after_reboot, deadline_seconds=0)
     assert sorted(outcome.sent) == sorted(report_ids)
-    assert sorted(row["report_id"] for row in hub.database.reports()) == sorted(report_ids)
+    assert sorted(str(row["report_id"]) for row in hub.database.reports()) == sorted(report_ids)
 
 
 def test_revoked_station_is_told_and_reports_wait(data_dir: Path, receiver: Receiver) -> None:
