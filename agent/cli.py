@@ -320,8 +320,9 @@ def _public_key_argument(args: argparse.Namespace) -> Ed25519PublicKey | None:
 
 
 def _report_verify(args: argparse.Namespace) -> int:
+    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
     key = _public_key_argument(args)
-    outcome = verify_file(args.file, key=key, data_dir=args.data or data_dir_from_env())
+    outcome = verify_file(args.file, key=key, data_dir=data_dir)
     if args.json:
         print(json.dumps(outcome.to_json(), sort_keys=True))
     elif outcome.valid:
@@ -336,8 +337,9 @@ def _report_verify(args: argparse.Namespace) -> int:
 
 
 def _report_show(args: argparse.Namespace) -> int:
+    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
     key = _public_key_argument(args)
-    outcome = verify_file(args.file, key=key, data_dir=args.data or data_dir_from_env())
+    outcome = verify_file(args.file, key=key, data_dir=data_dir)
     report = outcome.report
     if report is None or not isinstance(report, dict):
         for problem in outcome.problems:
