@@ -25,7 +25,7 @@ from agent.inventory.model import Disk, Machine
 from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.asset import asset_id_for
-from agent.report.hubclient import HubClient, HubError
+from agent.report.hubclient import HubClient, HubError, StationRevoked
 from agent.report.model import build_report, check_report
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.sender import OutboxSender, SenderState
@@ -34,6 +34,8 @@ from agent.report.station import (
     load_or_create_key,
     pending_key,
     promote_pending_key,
+    remember_revoked,
+    set_aside_revoked_key,
 )
 from agent.runner import Runner
 from agent.runner import run as run_command
@@ -101,6 +103,9 @@ def open_station(data_dir: Path) -> Station:
     """Step 1: configuration from the data partition; the language is set from it at once."""
     config, problems = load_config(data_dir / CONFIG_NAME)
     set_language(config.language)
+    # After a revocation, a new enrollment token means a fresh key: set the revoked one aside
+    # before anything is signed (the new key is made on first use, enrolled on first contact).
+    set_aside_revoked_key(data_dir, config.enrollment_token)
     return Station(data_dir, config, problems)
 
 
@@ -214,11 +219,18 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
     if not station.config.hub_url:
         return FlushOutcome(waiting=[path.stem for path in outbox.waiting()],
                             last_error=_("no hub address in reeeboot.toml ([hub] url)"))
+    token = station.config.enrollment_token
     client = HubClient(station.config.hub_url, station.data_dir, station.key)
+    current = dsse.key_id(station.key.public_key())
 
     def send(envelope: dict) -> None:
-        client.enroll(station.config.station_name, station.config.enrollment_token)
-        client.upload(envelope)
+        client.enroll(station.config.station_name, token)
+        try:
+            client.upload(envelope)
+        except StationRevoked:
+            if current in dsse.signer_key_ids(envelope):
+                remember_revoked(station.data_dir, token)
+            raise
 
     outcome = outbox.flush(send, deadline_seconds=deadline_seconds)
     forget_retired_keys(station.data_dir, outbox.signer_key_ids())

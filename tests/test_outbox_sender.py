@@ -3,7 +3,9 @@ reboots (a new Station on the same data folder), revocation, and network changes
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import json
 import shutil
 import subprocess
@@ -237,3 +239,49 @@ def test_the_report_says_who_ran_the_station(data_dir: Path) -> None:
     _report_id, path = flow.file_report(station, sample_machine(), [erased("S1")], START)
     report = json.loads(dsse.verify(json.loads(path.read_text()), station.key.public_key()))
     assert report["operator"] == "Camille"
+
+
+def test_after_a_revocation_a_new_token_enrolls_a_fresh_key(
+    data_dir: Path, receiver: Receiver,
+) -> None:
+    """The hub refuses every key it revoked; a new token in reeeboot.toml starts again with a
+    fresh key. Reports the revoked key signed stay in the outbox (the hub refuses them)."""
+    from agent.report import dsse
+
+    revoked: set[str] = set()
+    enrolled: dict[str, str] = {}  # key id -> token
+
+    def enroll(body: Any) -> tuple[int, dict]:
+        key_id = hashlib.sha256(base64.b64decode(body["public_key"])).hexdigest()
+        if key_id in revoked or body["token"] in enrolled.values():
+            return 403, {"detail": "unknown token"}
+        enrolled[key_id] = body["token"]
+        return 201, {"station": body["name"], "key_id": key_id}
+
+    def report(envelope: Any) -> tuple[int, dict]:
+        signer = dsse.signer_key_ids(envelope)[0]
+        if signer in revoked:
+            return 403, {"detail": "station key revoked"}
+        return (201, {"status": "stored"}) if signer in enrolled else (403, {"detail": "?"})
+
+    receiver.routes.update({"/api/v1/stations/enroll": enroll, "/api/v1/reports": report})
+    station = station_for(data_dir, receiver.url, "first-token")
+    (first,) = file_reports(station, 1)
+    assert flow.deliver_reports(station, deadline_seconds=0).sent == [first]
+    old_id = dsse.key_id(station.key.public_key())
+    revoked.add(old_id)
+    (waiting,) = file_reports(station, 1)
+    refused = flow.deliver_reports(station, deadline_seconds=0)
+    assert refused.waiting == [waiting] and "new enrollment token" in (refused.last_error or "")
+    # Same token again: nothing changes, the key stays (and stays refused).
+    station = station_for(data_dir, receiver.url, "first-token")
+    assert flow.deliver_reports(station, deadline_seconds=0).waiting == [waiting]
+    assert dsse.key_id(station.key.public_key()) == old_id
+    # A new token: a fresh key is enrolled and signs what comes next.
+    station = station_for(data_dir, receiver.url, "second-token")
+    (fresh,) = file_reports(station, 1)
+    outcome = flow.deliver_reports(station, deadline_seconds=0)
+    new_id = dsse.key_id(station.key.public_key())
+    assert new_id != old_id and enrolled[new_id] == "second-token"
+    assert outcome.sent == [fresh] and outcome.waiting == [waiting]
+    assert (data_dir / f"station.key.revoked-{old_id}").exists()

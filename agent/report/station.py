@@ -5,7 +5,9 @@ Key rotation keeps three kinds of files side by side:
 - `station.key.next`: a new key made for a rotation the hub has not confirmed yet (kept, so a
   rotation cut off after the hub's answer can be sent again with the same key);
 - `station.key.retired-<key id>`: a key the hub replaced, kept while reports it signed still
-  wait in the outbox (the hub accepts them), deleted once none does.
+  wait in the outbox (the hub accepts them), deleted once none does;
+- `station.key.revoked-<key id>`: a key the hub revoked, set aside when the volunteer gave a new
+  enrollment token (kept: it is what the reports it signed can be checked with).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from agent.report.dsse import key_id
 KEY_NAME = "station.key"
 NEXT_KEY_NAME = "station.key.next"
 RETIRED_PREFIX = "station.key.retired-"
+REVOKED_PREFIX = "station.key.revoked-"
+REVOKED_MARK = "revoked"  # the hub revoked the current key; holds the token then configured
 
 
 def _load(path: Path) -> Ed25519PrivateKey:
@@ -93,6 +97,25 @@ def forget_retired_keys(data_dir: Path, still_signing: Iterable[str]) -> list[st
     if removed:
         sync_directory(data_dir)
     return removed
+
+
+def remember_revoked(data_dir: Path, token: str) -> None:
+    write_durably(data_dir / REVOKED_MARK, f"{token}\n".encode())
+
+
+def set_aside_revoked_key(data_dir: Path, token: str) -> bool:
+    """After a revocation, a new enrollment token in the configuration means: start again with a
+    fresh key. True when the revoked key was set aside (the next use makes a new one)."""
+    mark = data_dir / REVOKED_MARK
+    if not mark.exists() or not token or token == mark.read_text().strip():
+        return False
+    current = data_dir / KEY_NAME
+    if current.exists():
+        revoked = _load(current)
+        os.replace(current, data_dir / f"{REVOKED_PREFIX}{key_id(revoked.public_key())}")
+    mark.unlink()
+    sync_directory(data_dir)
+    return True
 
 
 def data_dir_from_env() -> Path:
