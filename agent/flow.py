@@ -222,17 +222,21 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
     token = station.config.enrollment_token
     client = HubClient(station.config.hub_url, station.data_dir, station.key)
     current = dsse.key_id(station.key.public_key())
+    revoked: list[StationRevoked] = []
 
     def send(envelope: dict) -> None:
         client.enroll(station.config.station_name, token)
         try:
             client.upload(envelope)
-        except StationRevoked:
+        except StationRevoked as refusal:
             if current in dsse.signer_key_ids(envelope):
                 remember_revoked(station.data_dir, token)
+                revoked.append(refusal)
             raise
 
     outcome = outbox.flush(send, deadline_seconds=deadline_seconds)
+    if revoked and outcome.waiting:
+        outcome.revoked, outcome.last_error = True, str(revoked[-1])
     forget_retired_keys(station.data_dir, outbox.signer_key_ids())
     return outcome
 

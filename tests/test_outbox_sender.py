@@ -164,7 +164,7 @@ def test_revoked_station_is_told_and_reports_wait(data_dir: Path, receiver: Rece
     station = station_for(data_dir, receiver.url, "token")
     (report_id,) = file_reports(station, 1)
     outcome = flow.deliver_reports(station, deadline_seconds=0)
-    assert outcome.waiting == [report_id]
+    assert outcome.waiting == [report_id] and outcome.revoked
     assert "revoked this station's key" in (outcome.last_error or "")
     assert "new enrollment token" in (outcome.last_error or "")
     assert station.outbox.count() == 1 and len(receiver.bodies("/api/v1/reports")) == 1

@@ -25,6 +25,7 @@ class FlushOutcome:
     sent: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     last_error: str | None = None
+    revoked: bool = False  # the hub revoked the station's key: a person must act
 
 
 class Outbox:

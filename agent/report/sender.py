@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 class SenderState:
     waiting: int  # reports still in the outbox
     last_error: str | None
+    revoked: bool = False  # the hub revoked the station's key: say so, a person must act
 
 
 class OutboxSender:
@@ -78,7 +79,7 @@ class OutboxSender:
                 log.exception("outbox delivery failed")
                 outcome = FlushOutcome(waiting=["?"], last_error=str(error))
             self.attempts += 1
-            self._publish(SenderState(len(outcome.waiting), outcome.last_error))
+            self._publish(SenderState(len(outcome.waiting), outcome.last_error, outcome.revoked))
             if not outcome.waiting:
                 delay = self.first_delay
                 self._wake.wait()  # until a new report or a network change

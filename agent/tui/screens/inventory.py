@@ -57,8 +57,12 @@ class InventoryScreen(Screen[None]):
         self.take_inventory()
 
     def show_outbox(self, state: SenderState) -> None:
-        self.query_one("#outbox", Static).update(
-            _("Reports waiting to be sent: {count}").format(count=state.waiting))
+        lines = [_("Reports waiting to be sent: {count}").format(count=state.waiting)]
+        if state.revoked and state.last_error:
+            lines.append(state.last_error)  # already in the volunteer's language
+        widget = self.query_one("#outbox", Static)
+        widget.update("\n".join(lines))
+        widget.set_class(state.revoked, "revoked")
 
     @work(thread=True, exclusive=True)
     def take_inventory(self) -> None:
