@@ -72,9 +72,6 @@ class Station:
         return Outbox(self.data_dir)
 
 
-STEPS = ("inventory", "erase", "bench", "install", "report", "done")
-
-
 @dataclass
 class StepClock:
     """How long each step took (the report's `timings`), and who wants to know a step began.
