@@ -4,6 +4,7 @@ thin front ends over them (design.md, "Data flow for one machine")."""
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,7 @@ from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.asset import asset_id_for
 from agent.report.hubclient import HubClient, HubError, StationRevoked
-from agent.report.model import build_report, check_report
+from agent.report.model import InvalidReport, build_report, check_report
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.sender import OutboxSender, SenderState
 from agent.report.station import (
@@ -46,6 +47,7 @@ from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.policy import ErasurePlan, plan_erasure
 
 EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
+INVALID_DIR = "invalid"  # reports that failed their own schema (a bug): kept, never signed
 
 
 @dataclass
@@ -190,7 +192,7 @@ def file_report(
     (fsync) before any network. A report that does not match its schema raises InvalidReport:
     that is a bug, and a hub would refuse it anyway."""
     public_key = station.key.public_key()
-    report = check_report(build_report(
+    report = build_report(
         machine,
         erasures,
         station_name=station.config.station_name,
@@ -201,7 +203,16 @@ def file_report(
         benchmarks=benchmarks,
         install=install,
         timings=timings,
-    ))
+    )
+    try:
+        check_report(report)
+    except InvalidReport as error:
+        # Never signed, but not lost either: what the machine went through stays on the stick,
+        # with the problems, for a person to look at.
+        write_durably(station.data_dir / INVALID_DIR / f"{report['report_id']}.json",
+                      json.dumps({"problems": error.problems, "report": report},
+                                 indent=1).encode())
+        raise
     # The raw outputs first: once the signed report names their hashes, the files are there.
     evidence_dir = station.data_dir / EVIDENCE_DIR / report["report_id"]
     for item in machine.evidence:

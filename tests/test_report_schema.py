@@ -160,6 +160,10 @@ def test_an_invalid_report_is_never_signed(data_dir: Path) -> None:
     with pytest.raises(InvalidReport, match="install"):
         flow.file_report(station, sample_machine(), [], START, install={"result": "maybe"})
     assert station.outbox.count() == 0
+    [kept] = (data_dir / "invalid").iterdir()  # not signed, not lost
+    content = json.loads(kept.read_text())
+    assert "install" in content["problems"][0] and content["report"]["install"] == {
+        "result": "maybe"}
     with pytest.raises(InvalidReport):
         check_report({"schema": "reeeboot.report/1"})
 
