@@ -147,6 +147,19 @@ def test_mistakes_are_refused_and_named(change: Any, named: str) -> None:
     assert len(problems) == 1 and named in problems[0], problems
 
 
+def test_one_problem_per_section_is_named() -> None:
+    report = full_report(sample_machine(disks=(sample_disk(),)))
+    report["grade"]["value"] = "E"
+    report["erasure"][0]["result"] = "mostly"
+    del report["asset_id"]
+    report["colour"] = "green"
+    problems = validate_report(report)
+    assert problems[:2] == ["report must contain 'asset_id'", "report must not contain 'colour'"]
+    assert len(problems) == 4
+    assert problems[2].startswith("report.grade.value must be one of")
+    assert problems[3].startswith("report.erasure[0].result must be one of")
+
+
 def test_unknown_schema_version_is_said_alone() -> None:
     report = full_report(sample_machine())
     report["schema"] = "reeeboot.report/2"
