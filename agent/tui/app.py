@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from agent import flow
 from agent.i18n import _
@@ -15,6 +16,14 @@ from agent.inventory.model import Machine
 from agent.report.sender import OutboxSender, SenderState
 from agent.tui.screens.inventory import InventoryScreen
 from agent.wipe.policy import ErasurePlan
+
+
+class OutboxChanged(Message):
+    """The background sender's latest attempt: how many reports wait, and why."""
+
+    def __init__(self, state: SenderState) -> None:
+        super().__init__()
+        self.state = state
 
 
 class ReeebootApp(App[None]):
@@ -30,7 +39,8 @@ class ReeebootApp(App[None]):
         plan_erasures: Callable[[flow.Station, Machine], dict[str, ErasurePlan]] = (
             flow.plan_erasures),
         watch_disks: Callable[[DiskEventSink], Stoppable] | None = watch_for_disks,
-        start_sender: Callable[..., OutboxSender] | None = flow.start_sender,
+        start_sender: Callable[[flow.Station, Callable[[SenderState], None]], OutboxSender]
+        | None = flow.start_sender,
     ) -> None:
         super().__init__()
         self.station = station
@@ -49,8 +59,10 @@ class ReeebootApp(App[None]):
         if self._start_sender is not None:
             # Reports left from an earlier run (hub down, no network) go out in the background,
             # and whatever this run files later; the screen shows how many still wait.
+            # post_message, not call_from_thread: it never waits for the screen, so stopping the
+            # sender while the app closes cannot wait on the app's own loop.
             self.sender = self._start_sender(
-                self.station, lambda state: self.call_from_thread(self.outbox_changed, state))
+                self.station, lambda state: self.post_message(OutboxChanged(state)))
         if self._watch_disks is not None:
             self._watcher = self._watch_disks(
                 lambda event: self.call_from_thread(self.disk_changed, event))
@@ -61,7 +73,8 @@ class ReeebootApp(App[None]):
         if self.sender is not None:
             self.sender.stop()
 
-    def outbox_changed(self, state: SenderState) -> None:
+    def on_outbox_changed(self, message: OutboxChanged) -> None:
+        state = message.state
         self.outbox_state = state
         screen = self.screen
         if isinstance(screen, InventoryScreen):
