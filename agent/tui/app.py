@@ -61,8 +61,7 @@ class ReeebootApp(App[None]):
             # and whatever this run files later; the screen shows how many still wait.
             # post_message, not call_from_thread: it never waits for the screen, so stopping the
             # sender while the app closes cannot wait on the app's own loop.
-            self.sender = self._start_sender(
-                self.station, lambda state: self.post_message(OutboxChanged(state)))
+            self.sender = self._start_sender(self.station, self._sender_state)
         if self._watch_disks is not None:
             self._watcher = self._watch_disks(
                 lambda event: self.call_from_thread(self.disk_changed, event))
@@ -72,6 +71,10 @@ class ReeebootApp(App[None]):
             self._watcher.stop()
         if self.sender is not None:
             self.sender.stop()
+
+    def _sender_state(self, state: SenderState) -> None:
+        """Called in the sender's thread."""
+        self.post_message(OutboxChanged(state))
 
     def on_outbox_changed(self, message: OutboxChanged) -> None:
         state = message.state
