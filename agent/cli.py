@@ -24,7 +24,7 @@ from agent.inventory.model import Disk
 from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.hubclient import HubError
-from agent.report.station import data_dir_from_env, retired_key_ids
+from agent.report.station import REVOKED_MARK, data_dir_from_env, retired_key_ids
 from agent.report.verify import load_public_key, verify_file
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions, wipe_disks
@@ -306,6 +306,9 @@ def _status(args: argparse.Namespace) -> int:
     if retired:
         print(_("Retired keys kept for waiting reports: {ids}").format(ids=", ".join(retired)))
     print(_("Reports waiting to be sent: {count}").format(count=station.outbox.count()))
+    if (station.data_dir / REVOKED_MARK).exists():
+        print(_("The platform revoked this station's key: put a new enrollment token in "
+                "reeeboot.toml ([hub] enrollment_token)."))
     return 0
 
 

@@ -158,7 +158,11 @@ def test_reports_signed_before_a_reboot_are_sent_after_it(data_dir: Path,
     assert sorted(str(row["report_id"]) for row in hub.database.reports()) == sorted(report_ids)
 
 
-def test_revoked_station_is_told_and_reports_wait(data_dir: Path, receiver: Receiver) -> None:
+def test_revoked_station_is_told_and_reports_wait(
+    data_dir: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agent.cli import main
+
     receiver.routes["/api/v1/stations/enroll"] = lambda body: (201, {"station": "lyon-3"})
     receiver.routes["/api/v1/reports"] = lambda body: (403, {"detail": "station key revoked"})
     station = station_for(data_dir, receiver.url, "token")
@@ -168,6 +172,9 @@ def test_revoked_station_is_told_and_reports_wait(data_dir: Path, receiver: Rece
     assert "revoked this station's key" in (outcome.last_error or "")
     assert "new enrollment token" in (outcome.last_error or "")
     assert station.outbox.count() == 1 and len(receiver.bodies("/api/v1/reports")) == 1
+    assert main(["--data", str(data_dir), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "Reports waiting to be sent: 1" in out and "revoked this station's key" in out
 
 
 def test_cli_send_and_status_print_the_waiting_count(
