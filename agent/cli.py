@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from agent import __version__, flow
 from agent.cli_install import add_install_commands
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
@@ -20,7 +23,10 @@ from agent.inventory.exclusions import find_exclusions
 from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk
 from agent.inventory.source import ProfileSource
-from agent.report.station import data_dir_from_env
+from agent.report import dsse
+from agent.report.hubclient import HubError
+from agent.report.station import REVOKED_MARK, data_dir_from_env, retired_key_ids
+from agent.report.verify import load_public_key, verify_file
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions, wipe_disks
 from agent.wipe.labels import level_label, method_label
@@ -74,12 +80,42 @@ def _parser() -> argparse.ArgumentParser:
 
     start = sub.add_parser("start", help=_("the workshop flow (screen or unattended)"))
     start.add_argument("--no-poweroff", action="store_true", help=_("stay on at the end"))
+    start.add_argument("--asset-id", default=None, metavar="ID",
+                       help=_("the workshop's inventory number for this machine"))
     start.set_defaults(handler=_start)
 
     send = sub.add_parser("send", help=_("send the reports waiting in the outbox"))
     send.add_argument("--wait", type=float, default=0.0, help=_("keep retrying for SECONDS"))
     send.set_defaults(handler=_send)
     add_install_commands(sub)
+
+    status = sub.add_parser("status", help=_("the station: key, hub, reports waiting"))
+    status.set_defaults(handler=_status)
+
+    report = sub.add_parser("report", help=_("check or read a signed report"))
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    verify = report_sub.add_parser(
+        "verify", help=_("check a report's signature and schema (exit 0 only when valid)"))
+    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("--key", default=None, metavar="PEM_OR_BASE64",
+                        help=_("the signing station's public key (PEM or base64, or a file); "
+                               "default: this station's keys"))
+    verify.add_argument("--json", action="store_true", help=_("print JSON"))
+    verify.set_defaults(handler=_report_verify)
+    show = report_sub.add_parser("show", help=_("print a report's main facts"))
+    show.add_argument("file", type=Path, metavar="FILE")
+    show.add_argument("--key", default=None, metavar="PEM_OR_BASE64",
+                      help=_("the signing station's public key (PEM or base64, or a file); "
+                             "default: this station's keys"))
+    show.set_defaults(handler=_report_show)
+
+    station = sub.add_parser("station", help=_("this station's signing key"))
+    station_sub = station.add_subparsers(dest="station_command", required=True)
+    key = station_sub.add_parser("key", help=_("print the public key in PEM, for verifiers"))
+    key.set_defaults(handler=_station_key)
+    rotate = station_sub.add_parser(
+        "rotate-key", help=_("replace the station's key, with the hub's agreement"))
+    rotate.set_defaults(handler=_station_rotate)
     return parser
 
 
@@ -221,6 +257,7 @@ def _print_wipe(args: argparse.Namespace, record: dict) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from agent.report.progress import ProgressReporter
     from agent.unattended import (
         StatusLine,
         is_unattended,
@@ -230,6 +267,7 @@ def _start(args: argparse.Namespace) -> int:
     )
 
     station = _station(args)
+    station.asset_id = args.asset_id
     if not os.path.ismount(station.data_dir):
         # On the stick the folder is the REEEBOOT partition's mount point; without it nothing
         # the station writes (key, reports) survives the power-off, so the volunteer is told.
@@ -240,7 +278,10 @@ def _start(args: argparse.Namespace) -> int:
         status = StatusLine(open_status_stream())
         for problem in station.problems:
             status.emit("config_problem", message=problem.describe())
-        return run_unattended(station, status, power_off=not args.no_poweroff)
+        progress = ProgressReporter(station.config.hub_url, station.config.station_name,
+                                    lambda: station.key) if station.config.hub_url else None
+        return run_unattended(station, status, power_off=not args.no_poweroff,
+                              progress=progress)
     from agent.tui.app import ReeebootApp
 
     ReeebootApp(station).run()
@@ -255,3 +296,98 @@ def _send(args: argparse.Namespace) -> int:
     if outcome.waiting and outcome.last_error:
         print(outcome.last_error, file=sys.stderr)
     return 0 if not outcome.waiting else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    station = _station(args)
+    config = station.config
+    print(_("Station: {name}").format(name=config.station_name or _("(no name)")))
+    print(_("Hub: {url}").format(url=config.hub_url or _("(none configured)")))
+    print(_("Station key: {key_id}").format(key_id=dsse.key_id(station.key.public_key())))
+    retired = retired_key_ids(station.data_dir)
+    if retired:
+        print(_("Retired keys kept for waiting reports: {ids}").format(ids=", ".join(retired)))
+    print(_("Reports waiting to be sent: {count}").format(count=station.outbox.count()))
+    if (station.data_dir / REVOKED_MARK).exists():
+        print(_("The platform revoked this station's key: put a new enrollment token in "
+                "reeeboot.toml ([hub] enrollment_token)."))
+    return 0
+
+
+def _public_key_argument(args: argparse.Namespace) -> Ed25519PublicKey | None:
+    if args.key is None:
+        return None
+    try:
+        return load_public_key(args.key)
+    except (OSError, ValueError) as error:
+        raise SystemExit(_("--key: not an Ed25519 public key in PEM or base64 ({error})")
+                         .format(error=error)) from error
+
+
+def _report_verify(args: argparse.Namespace) -> int:
+    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
+    key = _public_key_argument(args)
+    outcome = verify_file(args.file, key=key, data_dir=data_dir)
+    if args.json:
+        print(json.dumps(outcome.to_json(), sort_keys=True))
+    elif outcome.valid:
+        print(_("{path}: valid report {report_id}, signed by key {key_id}").format(
+            path=args.file, report_id=(outcome.report or {}).get("report_id"),
+            key_id=outcome.key_id))
+    else:
+        print(_("{path}: NOT VALID").format(path=args.file), file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return 0 if outcome.valid else 1
+
+
+def _report_show(args: argparse.Namespace) -> int:
+    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
+    key = _public_key_argument(args)
+    outcome = verify_file(args.file, key=key, data_dir=data_dir)
+    report = outcome.report
+    if report is None or not isinstance(report, dict):
+        for problem in outcome.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    machine = report.get("machine", {})
+    system = machine.get("system", {})
+    grade, result = report.get("grade", {}), report.get("outcome", {})
+    print(_("Report {report_id} ({validity})").format(
+        report_id=report.get("report_id"),
+        validity=_("valid") if outcome.valid else _("NOT VALID")))
+    print(_("Station {name}, {started} to {finished}").format(
+        name=report.get("station", {}).get("name"), started=report.get("started_at"),
+        finished=report.get("finished_at")))
+    print(_("Asset {asset_id}: {vendor} {product}, serial number: {serial}").format(
+        asset_id=report.get("asset_id"), vendor=system.get("vendor") or "?",
+        product=system.get("product") or "?", serial=system.get("serial") or _("unknown")))
+    print(_("Grade {grade}, outcome: {outcome}").format(
+        grade=grade.get("value"), outcome=result.get("value")))
+    for reason in grade.get("reasons", []):
+        print(f"  - {reason.get('text')}")
+    for erasure in report.get("erasure", []):
+        print(f"  {erasure.get('device')} [{erasure.get('serial') or '?'}]: "
+              f"{_(RESULT_LABELS.get(erasure.get('result', ''), erasure.get('result', '')))}, "
+              f"{method_label(erasure.get('method', ''))}")
+    for problem in outcome.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 0 if outcome.valid else 1
+
+
+def _station_key(args: argparse.Namespace) -> int:
+    station = flow.open_station(args.data or data_dir_from_env())
+    print(dsse.public_key_pem(station.key.public_key()), end="")
+    return 0
+
+
+def _station_rotate(args: argparse.Namespace) -> int:
+    station = _station(args)
+    try:
+        old_id, new_id = flow.rotate_station_key(station)
+    except (HubError, requests.RequestException) as error:
+        print(_("The key was not changed: {error}").format(error=error), file=sys.stderr)
+        return 1
+    print(_("New station key {new}; the old key {old} is retired.").format(new=new_id,
+                                                                           old=old_id))
+    return 0

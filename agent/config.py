@@ -39,6 +39,8 @@ class StationConfig:
     install_target: str = "auto"  # "auto": the best healthy disk; or a device such as /dev/sda
     install_kernel_options: str = ""  # added to the installed system's kernel command line
     install_verify: bool = True  # read what was written back from the disk
+    # [station] operator: who runs the station; named in every report ("" for nobody)
+    operator: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ _KEYS = (
     _Key(None, "language", "language", str),
     _Key(None, "unattended", "unattended", bool),
     _Key("station", "name", "station_name", str),
+    _Key("station", "operator", "operator", str),
     _Key("hub", "url", "hub_url", str),
     _Key("hub", "enrollment_token", "enrollment_token", str),
     _Key("erase", "method", "erase_method", str),

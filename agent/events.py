@@ -26,3 +26,13 @@ EventSink = Callable[[ProgressEvent], None]
 
 def ignore_events(event: ProgressEvent) -> None:
     del event
+
+
+def fan_out(*sinks: EventSink) -> EventSink:
+    """One sink that hands each event to every one of `sinks`, in order."""
+
+    def each(event: ProgressEvent) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return each

@@ -4,14 +4,19 @@ thin front ends over them (design.md, "Data flow for one machine")."""
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.bench import run_benchmarks
 from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
 from agent.fsutil import write_durably
@@ -25,10 +30,18 @@ from agent.inventory.model import Disk, Machine
 from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.asset import asset_id_for, hostname_for
-from agent.report.hubclient import HubClient
-from agent.report.model import build_report
+from agent.report.hubclient import HubClient, HubError, StationRevoked
+from agent.report.model import InvalidReport, build_report, check_report
 from agent.report.outbox import FlushOutcome, Outbox
-from agent.report.station import load_or_create_key
+from agent.report.sender import OutboxSender, SenderState
+from agent.report.station import (
+    forget_retired_keys,
+    load_or_create_key,
+    pending_key,
+    promote_pending_key,
+    remember_revoked,
+    set_aside_revoked_key,
+)
 from agent.runner import Runner
 from agent.runner import run as run_command
 from agent.wipe.firmware.probe import probe_capabilities
@@ -41,6 +54,7 @@ EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashe
 IMAGES_DIR = "images"  # the stick's OS images, with their block maps and manifests
 # Hub images are downloaded to the stick when it has room, else to the live system's RAM.
 RAM_DOWNLOADS = Path("/var/tmp/reeeboot-images")
+INVALID_DIR = "invalid"  # reports that failed their own schema (a bug): kept, never signed
 
 
 @dataclass
@@ -49,6 +63,7 @@ class Station:
     config: StationConfig
     problems: list[ConfigProblem] = field(default_factory=list)
     profile: ProfileSource | None = None  # a recorded machine to read instead of this one
+    asset_id: str | None = None  # typed by the volunteer (CLI or screen); else derived
     _key: Ed25519PrivateKey | None = None
 
     @property
@@ -57,15 +72,46 @@ class Station:
             self._key = load_or_create_key(self.data_dir)
         return self._key
 
+    def forget_key(self) -> None:
+        """After a key rotation: the next signature uses the new station.key."""
+        self._key = None
+
     @property
     def outbox(self) -> Outbox:
         return Outbox(self.data_dir)
+
+
+@dataclass
+class StepClock:
+    """How long each step took (the report's `timings`), and who wants to know a step began.
+
+    `on_step` is called with the step's name as it starts (the live progress sent to the hub
+    listens there); it must not raise, and must not block.
+    """
+
+    on_step: Callable[[str], None] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    started_at: datetime.datetime = field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if self.on_step is not None:
+            self.on_step(name)
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
 
 
 def open_station(data_dir: Path) -> Station:
     """Step 1: configuration from the data partition; the language is set from it at once."""
     config, problems = load_config(data_dir / CONFIG_NAME)
     set_language(config.language)
+    # After a revocation, a new enrollment token means a fresh key: set the revoked one aside
+    # before anything is signed (the new key is made on first use, enrolled on first contact).
+    set_aside_revoked_key(data_dir, config.enrollment_token)
     return Station(data_dir, config, problems)
 
 
@@ -73,6 +119,11 @@ def inventory(station: Station, *, with_smart: bool = True) -> Machine:
     """Step 2: what the machine is, and which disks must not be touched."""
     return take_inventory(station.data_dir, source=station.profile, with_smart=with_smart,
                           keep_windows_key=station.config.keep_windows_key)
+
+
+def asset_id(station: Station, machine: Machine) -> str:
+    """The id typed for this machine, or the one derived from its identity."""
+    return asset_id_for(machine, station.asset_id)
 
 
 def plan_targets(machine: Machine) -> tuple[Disk, ...]:
@@ -177,6 +228,14 @@ def _download_dir(station: Station, image: OsImage) -> Path:
     except OSError:
         pass
     return RAM_DOWNLOADS
+def benchmark(
+    station: Station, machine: Machine, sink: EventSink = ignore_events,
+) -> dict[str, Any] | None:
+    """Step 4b, after the erasure: processor, memory, and a read of each disk that is not
+    excluded (read-only, bounded). None for a recorded machine: its disks are not here."""
+    if station.profile is not None:
+        return None
+    return run_benchmarks(machine.targets(), sink=sink)
 
 
 def file_report(
@@ -185,9 +244,13 @@ def file_report(
     erasures: Sequence[WipeResult],
     started_at: datetime.datetime,
     *,
-    installed: InstallResult | None = None,
+    benchmarks: dict[str, Any] | None = None,
+    install: dict[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[str, Path]:
-    """Step 6a: assemble, sign, and write the report to the outbox (fsync) before any network."""
+    """Step 6a: assemble, check against the schema, sign, and write the report to the outbox
+    (fsync) before any network. A report that does not match its schema raises InvalidReport:
+    that is a bug, and a hub would refuse it anyway."""
     public_key = station.key.public_key()
     report = build_report(
         machine,
@@ -195,8 +258,21 @@ def file_report(
         station_name=station.config.station_name,
         station_key_id=dsse.key_id(public_key),
         started_at=started_at,
-        install=installed.to_json() if installed is not None else None,
+        operator=station.config.operator or None,
+        asset_id=station.asset_id,
+        benchmarks=benchmarks,
+        install=install,
+        timings=timings,
     )
+    try:
+        check_report(report)
+    except InvalidReport as error:
+        # Never signed, but not lost either: what the machine went through stays on the stick,
+        # with the problems, for a person to look at.
+        write_durably(station.data_dir / INVALID_DIR / f"{report['report_id']}.json",
+                      json.dumps({"problems": error.problems, "report": report},
+                                 indent=1).encode())
+        raise
     # The raw outputs first: once the signed report names their hashes, the files are there.
     evidence_dir = station.data_dir / EVIDENCE_DIR / report["report_id"]
     for item in machine.evidence:
@@ -210,11 +286,53 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
     outbox = station.outbox
     if not station.config.hub_url:
         return FlushOutcome(waiting=[path.stem for path in outbox.waiting()],
-                            last_error="no hub url configured")
+                            last_error=_("no hub address in reeeboot.toml ([hub] url)"))
+    token = station.config.enrollment_token
     client = HubClient(station.config.hub_url, station.data_dir, station.key)
+    current = dsse.key_id(station.key.public_key())
+    revoked: list[StationRevoked] = []
 
     def send(envelope: dict) -> None:
-        client.enroll(station.config.station_name, station.config.enrollment_token)
-        client.upload(envelope)
+        client.enroll(station.config.station_name, token)
+        try:
+            client.upload(envelope)
+        except StationRevoked as refusal:
+            if current in dsse.signer_key_ids(envelope):
+                remember_revoked(station.data_dir, token)
+                revoked.append(refusal)
+            raise
 
-    return outbox.flush(send, deadline_seconds=deadline_seconds)
+    outcome = outbox.flush(send, deadline_seconds=deadline_seconds)
+    if revoked and outcome.waiting:
+        outcome.revoked, outcome.last_error = True, str(revoked[-1])
+    forget_retired_keys(station.data_dir, outbox.signer_key_ids())
+    return outcome
+
+
+def start_sender(
+    station: Station, on_state: Callable[[SenderState], None] | None = None,
+) -> OutboxSender:
+    """The background sender of the outbox (screen and unattended mode); `.stop()` it."""
+    return OutboxSender(lambda: deliver_reports(station, deadline_seconds=0),
+                        on_state=on_state)
+
+
+def rotate_station_key(station: Station) -> tuple[str, str]:
+    """Replace the station's key, with the hub's agreement first: (old key id, new key id).
+
+    The new key is written (fsync) before the hub hears of it, and becomes station.key only
+    after the hub's 200; the old one stays as station.key.retired-<id> while the outbox holds
+    reports it signed.
+    """
+    if not station.config.hub_url:
+        raise HubError(_("no hub address in reeeboot.toml ([hub] url)"))
+    old = station.key
+    client = HubClient(station.config.hub_url, station.data_dir, old)
+    client.enroll(station.config.station_name, station.config.enrollment_token)
+    new = pending_key(station.data_dir)
+    new_id = client.rotate(station.config.station_name, new)
+    promote_pending_key(station.data_dir, old)
+    client.remember_enrolled(new)  # the hub knows this key now: no enrollment with it
+    station.forget_key()
+    forget_retired_keys(station.data_dir, station.outbox.signer_key_ids())
+    return dsse.key_id(old.public_key()), new_id

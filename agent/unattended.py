@@ -8,7 +8,6 @@ JSON object per line behind the `REEEBOOT ` prefix, for test harnesses and works
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
@@ -20,11 +19,12 @@ from typing import Any, TextIO
 
 from agent import flow
 from agent.config import StationConfig
-from agent.events import ProgressEvent
+from agent.events import EventSink, ProgressEvent, fan_out
 from agent.i18n import _
 from agent.install.errors import ImageError
 from agent.install.job import InstallResult
 from agent.inventory.model import Machine
+from agent.report.progress import ProgressReporter
 from agent.runner import run
 from agent.wipe.jobs import WipeResult
 
@@ -75,10 +75,14 @@ def run_unattended(
     *,
     power_off: bool = True,
     take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+    progress: ProgressReporter | None = None,
 ) -> int:
-    started_at = datetime.datetime.now(datetime.UTC)
+    clock = flow.StepClock(on_step=progress.step if progress else None)
     status.emit("start", data_dir=str(station.data_dir))
-    machine = take_inventory(station)
+    with clock.step("inventory"):
+        machine = take_inventory(station)
+    if progress is not None:
+        progress.machine_known(machine, flow.asset_id(station, machine))
     status.emit(
         "inventory",
         disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
@@ -93,22 +97,50 @@ def run_unattended(
              "offset": journal.written_up_to} for journal in interrupted])
     targets = flow.plan_targets(machine)
     status.emit("plan", targets=[disk.path for disk in targets])
-    results = flow.erase(station, targets, status.progress)
+    sink = status.progress if progress is None else fan_out(status.progress, progress.event)
+    with clock.step("erase"):
+        results = flow.erase(station, targets, sink)
     for result in results:
         record = result.to_json()
         status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "method", "level", "result", "bytes_written", "seconds",
             "bad_ranges", "error")})
-    installed, install_failed = _install(station, machine, results, status)
-    report_id, path = flow.file_report(station, machine, results, started_at,
-                                       installed=installed)
+        if progress is not None:
+            progress.disk_method(result.device, result.method)
+    with clock.step("bench"):
+        benchmarks = flow.benchmark(station, machine, sink)
+    status.emit("benchmarks", measured=benchmarks is not None)
+    installed, install_failed = None, False
+    if station.config.install_image:
+        with clock.step("install"):
+            installed, install_failed = _install(station, machine, results, status, sink)
+    with clock.step("report"):
+        report_id, path = flow.file_report(
+            station, machine, results, clock.started_at, benchmarks=benchmarks,
+            install=installed.to_json() if installed is not None else None,
+            timings=clock.timings)
     status.emit("report", report_id=report_id, path=str(path))
-    delivery = flow.deliver_reports(station, deadline_seconds=UPLOAD_DEADLINE_SECONDS)
-    status.emit("upload", sent=delivery.sent, waiting=delivery.waiting, error=delivery.last_error)
+    # The background sender: it also tries at once when a network appears (a cable plugged in
+    # late), not only on its backoff.
+    waiting_before = [item.stem for item in station.outbox.waiting()]
+    if station.config.hub_url:
+        sender = flow.start_sender(station)
+        try:
+            last_error = sender.wait_until_empty(UPLOAD_DEADLINE_SECONDS).last_error
+        finally:
+            sender.stop()
+    else:
+        last_error = flow.deliver_reports(station, deadline_seconds=0).last_error
+    waiting = [item.stem for item in station.outbox.waiting()]
+    status.emit("upload", sent=[name for name in waiting_before if name not in waiting],
+                waiting=waiting, error=last_error)
+    if progress is not None:
+        progress.step("done")
+        progress.stop()
     failed = [result.device for result in results if result.result == "failed"]
     if install_failed:
         failed.append(installed.target.path if installed is not None else "install")
-    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
+    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(waiting))
     os.sync()
     if power_off:
         run(["systemctl", "poweroff"])
@@ -117,14 +149,12 @@ def run_unattended(
 
 def _install(
     station: flow.Station, machine: Machine, erasures: list[WipeResult], status: StatusLine,
+    sink: EventSink,
 ) -> tuple[InstallResult | None, bool]:
-    """Step 5 when `[install] image` names an image: on the configured disk, or the best one
+    """Step 5, `[install] image` naming an image: on the configured disk, or the best one
     (the first of equally good disks: nobody is there to ask, and the report says so)."""
-    wanted = station.config.install_image
-    if not wanted:
-        return None, False
     try:
-        image = flow.find_image(station, wanted)
+        image = flow.find_image(station, station.config.install_image)
     except ImageError as error:
         status.emit("install_result", result="failed", error=str(error))
         return None, True
@@ -142,7 +172,8 @@ def _install(
         return None, True
     status.emit("install", image=image.label, target=target.path, reason=reason)
     try:
-        installed = flow.install(station, machine, image, target, status.progress)
+        installed = flow.install(station, machine, image, target, sink,
+                                 asset_id=flow.asset_id(station, machine))
     except ImageError as error:
         status.emit("install_result", result="failed", error=str(error))
         return None, True

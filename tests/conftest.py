@@ -13,9 +13,10 @@ import pytest
 from agent.inventory.disks import list_disks
 from agent.inventory.model import Disk
 from tests.hubserver import hub
+from tests.receiver import receiver
 
 LoopFactory = Callable[..., Disk]
-__all__ = ["hub"]  # the real hub fixture, shared with the QEMU suite
+__all__ = ["hub", "receiver"]  # the real hub fixture, shared with the QEMU suite
 
 
 @pytest.fixture

@@ -70,3 +70,17 @@ def test_every_string_has_glyphs_on_the_linux_console(language: str) -> None:
         except UnicodeEncodeError as error:
             glyph = error.object[error.start]
             raise AssertionError(f"{language}: {msgid!r} has {glyph!r}") from None
+
+
+def test_first_boot_questions_are_translated(tmp_path: Path) -> None:
+    """The installed OS's first-boot program (a shell script) has its own French catalog."""
+    script = Path("image/os/extra/usr/lib/reeeboot-os/firstboot")
+    template = tmp_path / "firstboot.pot"
+    subprocess.run(["xgettext", "--language=Shell", "--from-code=UTF-8", "--keyword=gettext",
+                    "--keyword=eval_gettext", "-o", str(template), str(script)], check=True)
+    french = po_entries(Path("image/os/firstboot/fr.po"))
+    wanted = set(po_entries(template)) - {""}
+    assert wanted, "no strings found in the first-boot program"
+    for msgid in wanted:
+        assert french.get(msgid, ("", False))[0], f"fr: {msgid!r} is not translated"
+        assert set(re.findall(r"\$\w+", msgid)) == set(re.findall(r"\$\w+", french[msgid][0]))

@@ -77,7 +77,8 @@ def test_replayed_id_with_other_content_is_refused(
 ) -> None:
     key = enroll(client, database_path)
     report, envelope = signed_report(key)
-    _other, changed = signed_report(key, report_id=report["report_id"], created_at="later")
+    _other, changed = signed_report(key, report_id=report["report_id"],
+                                    created_at="2030-01-01T00:00:00+00:00")
     assert client.post("/api/v1/reports", json=envelope).status_code == 201
     assert client.post("/api/v1/reports", json=changed).status_code == 409
     stored = client.get(f"/api/v1/reports/{report['report_id']}").json()

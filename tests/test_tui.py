@@ -15,6 +15,7 @@ from agent.wipe.firmware.parsers import parse_hdparm_identify
 from agent.wipe.policy import ErasurePlan, plan_erasure
 from tests.helpers import sample_disk, sample_machine
 from tests.hubserver import RunningHub
+from tests.receiver import Receiver
 from tests.replay import fixture
 
 
@@ -128,6 +129,7 @@ async def test_config_problems_are_shown(data_dir: Path) -> None:
 
 
 async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: RunningHub) -> None:
+    import asyncio
     import datetime
 
     token = hub.database.add_station("lyon-3")
@@ -139,10 +141,40 @@ async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: Ru
     app = ReeebootApp(station, take_inventory=lambda _station: machine(),
                       plan_erasures=plans, watch_disks=None)
     async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
+        assert app.sender is not None
+        state = await asyncio.to_thread(app.sender.wait_until_empty, 30)
         await pilot.pause()
+        assert state.waiting == 0
+        label = app.screen.query_one("#outbox", Static)
+        assert "Rapports en attente d'envoi : 0" in str(label.render())
     assert station.outbox.waiting() == []
     assert [row["report_id"] for row in hub.database.reports()] == [report_id]
+
+
+async def test_a_revoked_station_is_told_on_screen(data_dir: Path, receiver: Receiver) -> None:
+    import asyncio
+    import datetime
+
+    receiver.routes["/api/v1/stations/enroll"] = lambda body: (201, {"station": "lyon-3"})
+    receiver.routes["/api/v1/reports"] = lambda body: (403, {"detail": "station key revoked"})
+    (data_dir / "reeeboot.toml").write_text(
+        f'[station]\nname = "lyon-3"\n[hub]\nurl = "{receiver.url}"\nenrollment_token = "t"\n')
+    station = flow.open_station(data_dir)
+    flow.file_report(station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
+    app = ReeebootApp(station, take_inventory=lambda _station: machine(),
+                      plan_erasures=plans, watch_disks=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.sender is not None
+        for _ in range(1000):  # the first attempt starts at once; 20 s at most
+            if app.sender.attempts:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+        label = app.screen.query_one("#outbox", Static)
+        text = str(label.render())
+        assert "Rapports en attente d'envoi : 1" in text
+        assert "nouveau jeton d'inscription" in text and "revoked" in label.classes
+    assert station.outbox.count() == 1
 
 
 def test_sizes_read_as_on_the_disk_label() -> None:

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 REPORT_PAYLOAD_TYPE = "application/vnd.reeeboot.report+json"
+PROGRESS_PAYLOAD_TYPE = "application/vnd.reeeboot.progress+json"
+KEY_ROTATION_PAYLOAD_TYPE = "application/vnd.reeeboot.key-rotation+json"
 
 
 class EnvelopeError(ValueError):
@@ -40,14 +42,49 @@ def canonical_json(document: Any) -> bytes:
 
 
 def sign(payload: bytes, key: Ed25519PrivateKey, payload_type: str = REPORT_PAYLOAD_TYPE) -> dict:
-    signature = key.sign(pae(payload_type, payload))
+    return sign_with_all(payload, [key], payload_type)
+
+
+def sign_with_all(payload: bytes, keys: list[Ed25519PrivateKey], payload_type: str) -> dict:
+    """One envelope, one signature per key (a key rotation is signed by the old and new key)."""
+    message = pae(payload_type, payload)
     return {
         "payloadType": payload_type,
         "payload": base64.b64encode(payload).decode(),
         "signatures": [
-            {"keyid": key_id(key.public_key()), "sig": base64.b64encode(signature).decode()}
+            {"keyid": key_id(key.public_key()), "sig": base64.b64encode(key.sign(message)).decode()}
+            for key in keys
         ],
     }
+
+
+def signer_key_ids(envelope: Any) -> list[str]:
+    """The key ids an envelope names (not verified): to find which key to verify against."""
+    try:
+        return [keyid for keyid, _signature in parse(envelope)[2]]
+    except EnvelopeError:
+        return []
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    """A public key given as PEM (SubjectPublicKeyInfo) or as base64 of the raw 32 bytes."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    stripped = text.strip()
+    try:
+        if stripped.startswith("-----BEGIN"):
+            key = load_pem_public_key(stripped.encode())
+        else:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(stripped, validate=True))
+    except (ValueError, TypeError) as error:
+        raise EnvelopeError(f"not an Ed25519 public key: {error}") from error
+    if not isinstance(key, Ed25519PublicKey):
+        raise EnvelopeError("not an Ed25519 public key")
+    return key
+
+
+def public_key_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def parse(envelope: Any) -> tuple[str, bytes, list[tuple[str, bytes]]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.fsutil import sync_directory, write_durably
+from agent.report.dsse import signer_key_ids
 
 OUTBOX = "outbox"
 SENT = "sent"
@@ -24,6 +25,7 @@ class FlushOutcome:
     sent: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     last_error: str | None = None
+    revoked: bool = False  # the hub revoked the station's key: a person must act
 
 
 class Outbox:
@@ -38,6 +40,19 @@ class Outbox:
 
     def waiting(self) -> list[Path]:
         return sorted(self.directory.glob("*.json")) if self.directory.exists() else []
+
+    def count(self) -> int:
+        return len(self.waiting())
+
+    def signer_key_ids(self) -> set[str]:
+        """The keys the waiting reports were signed with (a retired key is kept for them)."""
+        found: set[str] = set()
+        for path in self.waiting():
+            try:
+                found.update(signer_key_ids(json.loads(path.read_text())))
+            except (OSError, ValueError):
+                continue
+        return found
 
     def mark_sent(self, path: Path) -> None:
         self.sent_directory.mkdir(parents=True, exist_ok=True)

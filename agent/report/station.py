@@ -1,8 +1,19 @@
-"""The station's identity: an Ed25519 key created on first use, kept on the data partition."""
+"""The station's identity: an Ed25519 key created on first use, kept on the data partition.
+
+Key rotation keeps three kinds of files side by side:
+- `station.key`: the current key, the one that signs;
+- `station.key.next`: a new key made for a rotation the hub has not confirmed yet (kept, so a
+  rotation cut off after the hub's answer can be sent again with the same key);
+- `station.key.retired-<key id>`: a key the hub replaced, kept while reports it signed still
+  wait in the outbox (the hub accepts them), deleted once none does;
+- `station.key.revoked-<key id>`: a key the hub revoked, set aside when the volunteer gave a new
+  enrollment token (kept: it is what the reports it signed can be checked with).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,22 +24,98 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from agent.fsutil import write_durably
+from agent.fsutil import sync_directory, write_durably
+from agent.report.dsse import key_id
 
 KEY_NAME = "station.key"
+NEXT_KEY_NAME = "station.key.next"
+RETIRED_PREFIX = "station.key.retired-"
+REVOKED_PREFIX = "station.key.revoked-"
+REVOKED_MARK = "revoked"  # the hub revoked the current key; holds the token then configured
+
+
+def _load(path: Path) -> Ed25519PrivateKey:
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def _write(path: Path, key: Ed25519PrivateKey) -> None:
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    write_durably(path, pem, mode=0o600)
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     path = data_dir / KEY_NAME
     if path.exists():
-        key = load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return key
+        return _load(path)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    write_durably(path, pem, mode=0o600)
+    _write(path, key)
     return key
+
+
+def pending_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The key a rotation proposes: the one already proposed, or a new one written first."""
+    path = data_dir / NEXT_KEY_NAME
+    if path.exists():
+        return _load(path)
+    key = Ed25519PrivateKey.generate()
+    _write(path, key)
+    return key
+
+
+def promote_pending_key(data_dir: Path, old: Ed25519PrivateKey) -> Ed25519PrivateKey:
+    """After the hub confirmed the rotation: the old key retired, the new one current.
+
+    Each step is a rename followed by a directory sync; whatever a power cut interrupts, the
+    new key is still on disk (`station.key.next` or `station.key`), never lost.
+    """
+    retired = data_dir / f"{RETIRED_PREFIX}{key_id(old.public_key())}"
+    current, pending = data_dir / KEY_NAME, data_dir / NEXT_KEY_NAME
+    new = _load(pending)
+    os.replace(current, retired)
+    sync_directory(data_dir)
+    os.replace(pending, current)
+    sync_directory(data_dir)
+    return new
+
+
+def retired_key_ids(data_dir: Path) -> list[str]:
+    return sorted(path.name.removeprefix(RETIRED_PREFIX)
+                  for path in data_dir.glob(f"{RETIRED_PREFIX}*"))
+
+
+def forget_retired_keys(data_dir: Path, still_signing: Iterable[str]) -> list[str]:
+    """Delete retired keys no waiting report was signed with; the ids deleted."""
+    needed = set(still_signing)
+    removed = []
+    for identifier in retired_key_ids(data_dir):
+        if identifier not in needed:
+            (data_dir / f"{RETIRED_PREFIX}{identifier}").unlink()
+            removed.append(identifier)
+    if removed:
+        sync_directory(data_dir)
+    return removed
+
+
+def remember_revoked(data_dir: Path, token: str) -> None:
+    write_durably(data_dir / REVOKED_MARK, f"{token}\n".encode())
+
+
+def set_aside_revoked_key(data_dir: Path, token: str) -> bool:
+    """After a revocation, a new enrollment token in the configuration means: start again with a
+    fresh key. True when the revoked key was set aside (the next use makes a new one)."""
+    mark = data_dir / REVOKED_MARK
+    if not mark.exists() or not token or token == mark.read_text().strip():
+        return False
+    current = data_dir / KEY_NAME
+    if current.exists():
+        revoked = _load(current)
+        os.replace(current, data_dir / f"{REVOKED_PREFIX}{key_id(revoked.public_key())}")
+    mark.unlink()
+    sync_directory(data_dir)
+    return True
 
 
 def data_dir_from_env() -> Path:

@@ -69,3 +69,11 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
     report = json.loads(dsse.verify(json.loads(str(stored["envelope"])), station.key.public_key()))
     assert sorted(e["device"] for e in report["erasure"]) == sorted(d.path for d in targets)
     assert [(e["path"], e["code"]) for e in report["excluded"]] == [(kept.path, "mounted")]
+    # Benchmarks after the erasure: the erased disks read, the mounted one never touched.
+    measured = {entry["path"]: entry for entry in report["benchmarks"]["disks"]}
+    assert set(measured) == {disk.path for disk in targets}
+    assert all(entry["result"] == "measured" and entry["bytes_read"] > 0
+               for entry in measured.values())
+    assert report["benchmarks"]["cpu"]["single_core_bytes_per_second"] > 0
+    assert set(report["timings"]) == {"inventory", "erase", "bench"}
+    assert report["outcome"]["value"] in ("reuse", "recycle")

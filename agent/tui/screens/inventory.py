@@ -13,6 +13,7 @@ from agent import flow
 from agent.i18n import _
 from agent.inventory.battery import Battery
 from agent.inventory.model import Machine
+from agent.report.sender import SenderState
 from agent.units import human_size
 from agent.wipe.journal import WipeJournal
 from agent.wipe.labels import level_label, method_label
@@ -30,6 +31,7 @@ class InventoryScreen(Screen[None]):
         yield Static("", id="interrupted")
         yield DataTable(id="disks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="plan")
+        yield Static("", id="outbox")
         yield Footer()
 
     @property
@@ -51,7 +53,16 @@ class InventoryScreen(Screen[None]):
             widget = self.query_one("#interrupted", Static)
             widget.update("\n".join(_describe_interrupted(journal) for journal in interrupted))
             widget.add_class("visible")
+        self.show_outbox(self.reeeboot.outbox_state)
         self.take_inventory()
+
+    def show_outbox(self, state: SenderState) -> None:
+        lines = [_("Reports waiting to be sent: {count}").format(count=state.waiting)]
+        if state.revoked and state.last_error:
+            lines.append(state.last_error)  # already in the volunteer's language
+        widget = self.query_one("#outbox", Static)
+        widget.update("\n".join(lines))
+        widget.set_class(state.revoked, "revoked")
 
     @work(thread=True, exclusive=True)
     def take_inventory(self) -> None:
