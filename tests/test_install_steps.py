@@ -4,16 +4,22 @@ table as sfdisk reports it, GRUB's configuration, the identity reset, the asset 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 from pathlib import Path
 
 from agent.config import load_config
-from agent.install.bootloader import _entries, grub_config
-from agent.install.identity_reset import reset_identity, restore_boot, write_fstab
+from agent.install.bootloader import BootloaderOutcome, _entries, grub_config
+from agent.install.check import CheckOutcome
+from agent.install.grow import GrowOutcome
+from agent.install.identity_reset import IdentityReset, reset_identity, restore_boot, write_fstab
+from agent.install.image import OsImage
+from agent.install.job import InstallResult
 from agent.install.layout import BIOS_BOOT, ESP, ROOT_X86_64, partition_node, read_layout
 from agent.install.target import choose_target
 from agent.inventory.model import Disk, Exclusion
 from agent.report.asset import asset_id_for, default_asset_id, hostname_for
+from agent.report.model import build_report, validate_report
 from agent.runner import CommandRecord
 from agent.wipe.jobs import WipeResult
 from tests.helpers import sample_disk, sample_machine
@@ -150,3 +156,23 @@ def test_boot_files_return_from_the_stash(tmp_path: Path) -> None:
     assert (root / "boot/initrd.img-6.1.0-56-amd64").read_bytes() == b"initrd"
     assert not stash.exists() and (root / "boot/efi").is_dir()
     assert not restore_boot(root)
+
+
+def test_install_results_fit_the_report_schema() -> None:
+    """A failed install (nothing past the write) and a finished one both validate."""
+    target = disk("/dev/nvme0n1", size_gib=240, ssd=True, bus="nvme")
+    image = OsImage(name="reeeboot-os-minimal", version="20261128", source="stick")
+    failed = InstallResult(image, target, "bios", "rb-abc", error="the image is corrupt")
+    finished = InstallResult(
+        image, target, "uefi", "rb-abc", result="installed", bytes_written=807059456,
+        verification={"result": "passed", "bytes_checked": 807059456},
+        grow=GrowOutcome(True, 240 * GIB, "ext4", 240 * GIB - 4096),
+        identity=IdentityReset("rb-abc", ("ssh_host_rsa_key",), True),
+        bootloader=BootloaderOutcome(True, True, True, "Boot0003"),
+        check=CheckOutcome((), 14181), image_sha256="ab" * 32)
+    for result in (failed, finished):
+        report = build_report(sample_machine((target,)), [], station_name="lyon-3",
+                              station_key_id="0" * 64,
+                              started_at=datetime.datetime.now(datetime.UTC),
+                              install=result.to_json())
+        assert validate_report(report) == [], result.result

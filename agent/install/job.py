@@ -58,14 +58,14 @@ class InstallResult:
     identity: IdentityReset | None = None
     bootloader: BootloaderOutcome | None = None
     check: CheckOutcome | None = None
+    image_sha256: str | None = None  # the raw image's: its manifest's, or computed while written
 
     def to_json(self) -> dict[str, Any]:
         return {
             "result": self.result,
             "error": self.error,
             "image": {"name": self.image.name, "version": self.image.version,
-                      "sha256": self.image.manifest.sha256 if self.image.manifest else None,
-                      "source": self.image.source},
+                      "sha256": self.image_sha256, "source": self.image.source},
             "target": {"path": self.target.path, "serial": self.target.serial,
                        "model": self.target.model, "size_bytes": self.target.size_bytes},
             "bytes_written": self.bytes_written,
@@ -87,11 +87,13 @@ def install_image(
     sink: EventSink = ignore_events, cancel: threading.Event | None = None,
     run: Runner = run_command, feed: Feeder = feed_command,
 ) -> InstallResult:
-    result = InstallResult(image, target, options.boot_mode, options.hostname)
+    result = InstallResult(image, target, options.boot_mode, options.hostname,
+                           image_sha256=image.manifest.sha256 if image.manifest else None)
     started = time.monotonic()
     try:
         written = write_image(image, target.path, progress=sink, cancel=cancel)
         result.bytes_written = written.bytes_written
+        result.image_sha256 = result.image_sha256 or written.image_sha256
         if options.verify:
             checked = verify_written(image, target.path, written=written, progress=sink,
                                      cancel=cancel)
@@ -151,7 +153,7 @@ def _finish(result: InstallResult, options: InstallOptions, sink: EventSink, run
 def _install_record(result: InstallResult) -> dict[str, object]:
     """What /etc/reeeboot-os/installed.json tells the new owner (and a later workshop)."""
     return {"image": result.image.name, "version": result.image.version,
-            "sha256": result.image.manifest.sha256 if result.image.manifest else None}
+            "sha256": result.image_sha256}
 
 
 def _reread_partitions(device: str, run: Runner) -> None:
