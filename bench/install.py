@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Writing an OS image to a RAM-backed loop device: reeeboot against bmaptool and dd, one run.
+
+    .venv/bin/python bench/install.py [--size-mib 2048] [--data-mib 700] [--repeat 5]
+
+Needs root (loop devices), Debian's bmap-tools, zstd, sfdisk, mkfs.vfat/mtools and mkfs.ext4.
+The image is a sparse GPT disk (ESP + ext4 root holding real files copied from /usr/lib and
+/usr/share) whose mapped data is under half its size, zstd-compressed, with its bmap; it is built
+once into --work (default /dev/shm/reeeboot-bench-install) and reused. Each figure is the best of
+--repeat runs (a loop device's copy into RAM runs in a kernel thread whose scheduling varies).
+Compared: `bmaptool copy IMAGE.zst --bmap IMAGE.bmap /dev/loopN`, `dd` of the decompressed raw
+image (bs=4M, oflag=direct), and reeeboot's write (its read-back verification timed apart).
+Targets (install issue): at most 1.0x bmaptool's time and at most 0.5x dd's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.install.bmap import read_bmap
+from agent.install.image import image_from_path
+from agent.install.pack import compress_frames
+from agent.install.writer import verify_written, write_image
+from tests.disk_images import copy_host_files, make_disk_image, write_bmap
+
+MIB = 1 << 20
+
+
+def build_image(work: Path, size: int, data: int) -> tuple[Path, Path, Path]:
+    raw, bmap = work / "os.img", work / "os.bmap"
+    packed = work / "os.img.zst"
+    if raw.exists() and bmap.exists() and packed.exists():
+        return raw, packed, bmap
+    with tempfile.TemporaryDirectory(dir=work) as staging:
+        tree = Path(staging) / "root"
+        copied = copy_host_files(tree, data)
+        print(f"building a {size // MIB} MiB image with {copied / MIB:.0f} MiB of host files")
+        make_disk_image(raw, size, tree, esp_mib=64)
+    write_bmap(raw)
+    compress_frames(raw, packed)
+    return raw, packed, bmap
+
+
+@contextlib.contextmanager
+def loop_device(size: int) -> Iterator[str]:
+    with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="reeeboot-bench-") as backing:
+        os.posix_fallocate(backing.fileno(), 0, size)  # no run pays for allocating RAM
+        device = subprocess.run(["losetup", "--find", "--show", backing.name], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        try:
+            yield device
+        finally:
+            subprocess.run(["losetup", "-d", device], check=False)
+
+
+def best(repeat: int, run: Callable[[], float]) -> float:
+    return min(run() for _ in range(repeat))
+
+
+def timed(argv: list[str]) -> Callable[[], float]:
+    def run() -> float:
+        started = time.monotonic()
+        subprocess.run(argv, check=True, capture_output=True)
+        return time.monotonic() - started
+
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=2048)
+    parser.add_argument("--data-mib", type=int, default=700)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=Path("/dev/shm/reeeboot-bench-install"))
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/install.py needs root (loop devices)", file=sys.stderr)
+        return 1
+    for tool in ("bmaptool", "zstd", "dd", "losetup", "sfdisk", "mkfs.ext4", "mkfs.vfat", "mcopy"):
+        if shutil.which(tool) is None:
+            print(f"missing {tool}", file=sys.stderr)
+            return 1
+    args.work.mkdir(parents=True, exist_ok=True)
+    size = args.size_mib * MIB
+    raw, packed, bmap_path = build_image(args.work, size, args.data_mib * MIB)
+    block_map = read_bmap(bmap_path)
+    mapped = block_map.mapped_size
+    print(f"image {block_map.image_size / MIB:.0f} MiB, mapped {mapped / MIB:.0f} MiB "
+          f"({100 * mapped / block_map.image_size:.0f}%), zstd {packed.stat().st_size / MIB:.0f}"
+          f" MiB")
+    if mapped * 2 >= block_map.image_size:
+        print("the mapped data must be under half the image: use a smaller --data-mib")
+        return 1
+    image = image_from_path(packed, bmap_path=bmap_path)
+    verify_seconds: list[float] = []
+
+    with loop_device(size + 64 * MIB) as device:
+        def ours() -> float:
+            started = time.monotonic()
+            outcome = write_image(image, device)
+            seconds = time.monotonic() - started
+            verify_seconds.append(verify_written(image, device, written=outcome).seconds)
+            return seconds
+
+        ours_s = best(args.repeat, ours)
+        bmaptool_s = best(args.repeat, timed(["bmaptool", "copy", "--bmap", str(bmap_path),
+                                              str(packed), device]))
+        dd_s = best(args.repeat, timed(["dd", f"if={raw}", f"of={device}", "bs=4M",
+                                        "oflag=direct", "status=none"]))
+        ours_again = best(args.repeat, ours)  # the machine may have changed meanwhile
+        ours_s = min(ours_s, ours_again)
+    print(f"reeeboot write      {ours_s:6.2f} s  ({mapped / MIB / ours_s:.0f} MiB/s of mapped "
+          f"data)")
+    print(f"reeeboot read-back  {min(verify_seconds):6.2f} s  (not counted above)")
+    print(f"bmaptool copy       {bmaptool_s:6.2f} s")
+    print(f"dd of the raw image {dd_s:6.2f} s")
+    vs_bmaptool, vs_dd = ours_s / bmaptool_s, ours_s / dd_s
+    print(f"ratio to bmaptool   {vs_bmaptool:6.2f}x  (target <= 1.0x) "
+          f"{'ok' if vs_bmaptool <= 1.0 else 'MISSED'}")
+    print(f"ratio to dd         {vs_dd:6.2f}x  (target <= 0.5x) "
+          f"{'ok' if vs_dd <= 0.5 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
