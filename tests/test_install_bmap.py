@@ -6,10 +6,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from agent.i18n import set_language
 from agent.install.bmap import (
     BlockMap,
     MappedRange,
@@ -21,6 +23,14 @@ from agent.install.bmap import (
 from agent.install.errors import BadBmap
 
 MIB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Messages are matched in English here; the agent's default language is French."""
+    set_language("en")
+    yield
+    set_language("fr")
 
 
 def bmaptool() -> str:
@@ -131,3 +141,10 @@ def test_damaged_bmaps_are_refused() -> None:
         parse_bmap(good[:200])
     with pytest.raises(BadBmap, match="md5"):
         parse_bmap(render_bmap(BlockMap(8192, 4096, ())).replace("sha256", "md5"))
+
+
+def test_messages_are_in_the_volunteers_language() -> None:
+    set_language("fr")
+    with pytest.raises(BadBmap, match=r"La carte des blocs .* n.est pas pris en charge"):
+        parse_bmap(render_bmap(BlockMap(8192, 4096, ())).replace('version="2.0"',
+                                                                  'version="3.0"'))

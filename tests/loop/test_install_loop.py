@@ -10,12 +10,14 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.events import ProgressEvent
+from agent.i18n import set_language
 from agent.install.bmap import create_bmap, read_bmap, render_bmap
 from agent.install.errors import (
     ChecksumMismatch,
@@ -34,6 +36,14 @@ from tests.disk_images import compress, fill_tree, make_disk_image, write_bmap
 MIB = 1 << 20
 IMAGE_SIZE = 48 * MIB
 OLD_DATA = b"OLD-DISK-CONTENT" * 256  # 4 KiB of what a donated disk held before
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Messages are matched in English here; the agent's default language is French."""
+    set_language("en")
+    yield
+    set_language("fr")
 
 
 @dataclass(frozen=True)
