@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import mmap
 import os
 import struct
 import zlib
@@ -146,11 +147,12 @@ def zstd_layout(path: str) -> ZstdLayout:
     `TruncatedImage`, an impossible header `CorruptImage`."""
     size = os.path.getsize(path)
     frames: list[ZstdFrame] = []
-    with open(path, "rb") as handle:
-        fd = handle.fileno()
+    if size == 0:
+        raise CorruptImage(path, _("no zstd frame"))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         at = 0
         while at < size:
-            header = os.pread(fd, 18, at)
+            header = data[at:at + 18]
             if len(header) < 8:
                 raise TruncatedImage(path)
             magic = struct.unpack_from("<I", header)[0]
@@ -171,7 +173,7 @@ def zstd_layout(path: str) -> ZstdLayout:
                 frame_size = int.from_bytes(field, "little") + (256 if fcs_size == 2 else 0)
             at += position + fcs_size
             while True:
-                block = os.pread(fd, 3, at)
+                block = data[at:at + 3]
                 if len(block) < 3:
                     raise TruncatedImage(path)
                 value = int.from_bytes(block, "little")
