@@ -257,3 +257,14 @@ def test_a_user_file_is_resolved_with_the_bmap_next_to_it(tmp_path: Path) -> Non
     assert image.bmap_path == tmp_path / "disk.img.bmap" and image.image_size == 8 * MIB
     with pytest.raises(UnsupportedImage):
         image_from_path(tmp_path / "disk.img.bmap")
+
+
+def test_a_bare_zstd_image_tells_its_size_and_a_cut_one_is_refused(tmp_path: Path) -> None:
+    raw = sparse_image(tmp_path / "disk.img")
+    packed = tmp_path / "disk.img.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(raw.read_bytes()))
+    image = image_from_path(packed)
+    assert image.bmap is None and image.image_size == 8 * MIB
+    packed.write_bytes(packed.read_bytes()[:-10])
+    with pytest.raises(TruncatedImage):
+        image_from_path(packed)

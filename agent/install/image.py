@@ -31,6 +31,7 @@ from agent.install.errors import (
     ImageNotFound,
     UnsupportedImage,
 )
+from agent.install.streams import zstd_layout
 
 IMAGE_SUFFIXES = (".img", ".raw")
 COMPRESSED_SUFFIXES = {".zst": "zst", ".xz": "xz", ".gz": "gz"}
@@ -108,6 +109,7 @@ class OsImage:
     bmap: BlockMap | None = None
     manifest: ImageManifest | None = None
     file_size: int = 0  # bytes as stored (compressed or not)
+    recorded_size: int | None = None  # the raw size a zstd file's frames record
 
     @property
     def image_size(self) -> int | None:
@@ -118,7 +120,7 @@ class OsImage:
             return self.manifest.image_size
         if self.compression == "none" and self.path is not None:
             return self.file_size
-        return None
+        return self.recorded_size
 
     @property
     def mapped_size(self) -> int | None:
@@ -170,6 +172,10 @@ def image_from_path(path: str | os.PathLike[str], *, source: str = "file",
                     compression=compression, bmap_path=found_bmap, bmap=block_map,
                     manifest=manifest, file_size=path.stat().st_size)
     check_consistency(image)
+    if compression == "zst":
+        # A zstd file's frames usually record their size: a bare image's size without
+        # decompressing it, and a file cut short is found here, before anyone chooses it.
+        image = replace(image, recorded_size=zstd_layout(str(path)).content_size)
     return image
 
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from agent.install.bmap import create_bmap, read_bmap, render_bmap
 from agent.install.errors import (
     ChecksumMismatch,
     CorruptImage,
+    InstallCancelled,
     NoPartitionTable,
     TargetTooSmall,
     TruncatedImage,
@@ -263,4 +265,19 @@ def test_read_back_catches_a_disk_that_does_not_hold_what_was_written(
     with pytest.raises(ChecksumMismatch) as caught:
         verify_written(image, disk.path, written=outcome)
     assert caught.value.on_disk and (caught.value.start, caught.value.end) == (start, end)
+    assert not has_partition_table(disk)
+
+
+def test_a_stopped_install_leaves_no_partition_table(loop_disk: LoopFactory,
+                                                     images: BuiltImages) -> None:
+    image = image_from_path(f"{images.raw}.gz", bmap_path=images.bmap)
+    disk = old_disk(loop_disk)
+    stop = threading.Event()
+
+    def stop_midway(event: ProgressEvent) -> None:
+        if event.done_bytes > 0:
+            stop.set()
+
+    with pytest.raises(InstallCancelled):
+        write_image(image, disk.path, progress=stop_midway, cancel=stop, chunk=256 << 10)
     assert not has_partition_table(disk)
