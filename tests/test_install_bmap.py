@@ -93,7 +93,10 @@ def test_bmaptool_copies_with_a_rendered_bmap(tmp_path: Path) -> None:
 
 def test_rendered_bmaps_round_trip(tmp_path: Path) -> None:
     block_map = create_bmap(sparse_file(tmp_path / "image.raw"))
-    assert parse_bmap(render_bmap(block_map)) == block_map
+    text = render_bmap(block_map)
+    parsed = parse_bmap(text)
+    assert parsed == block_map
+    assert f"<BmapFileChecksum> {parsed.file_checksum} </BmapFileChecksum>" in text
 
 
 def _with_file_checksum(text: str, tag: str, kind: str) -> str:
