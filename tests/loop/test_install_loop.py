@@ -27,6 +27,7 @@ from agent.install.errors import (
     NoPartitionTable,
     TargetTooSmall,
     TruncatedImage,
+    WriteFailed,
 )
 from agent.install.image import OsImage, image_from_path
 from agent.install.pack import pack_image
@@ -281,3 +282,23 @@ def test_a_stopped_install_leaves_no_partition_table(loop_disk: LoopFactory,
     with pytest.raises(InstallCancelled):
         write_image(image, disk.path, progress=stop_midway, cancel=stop, chunk=256 << 10)
     assert not has_partition_table(disk)
+
+
+def test_a_disk_with_4096_byte_sectors_gets_aligned_writes(loop_disk: LoopFactory,
+                                                           images: BuiltImages) -> None:
+    disk = loop_disk(64 * MIB, sector_size=4096)
+    image = image_from_path(f"{images.raw}.zst", bmap_path=images.bmap)
+    outcome = write_image(image, disk.path)
+    assert_mapped_ranges_equal(disk, images.raw, images.bmap)
+    assert verify_written(image, disk.path, written=outcome).ok
+
+
+def test_a_disk_in_use_is_not_written(loop_disk: LoopFactory, images: BuiltImages) -> None:
+    disk = old_disk(loop_disk)
+    holder = os.open(disk.path, os.O_RDONLY | os.O_EXCL)  # as a mount holds it
+    try:
+        with pytest.raises(WriteFailed, match="busy"):
+            write_image(image_from_path(f"{images.raw}.zst", bmap_path=images.bmap), disk.path)
+    finally:
+        os.close(holder)
+    assert disk_bytes(disk, len(OLD_DATA)) == OLD_DATA
