@@ -57,12 +57,12 @@ from agent.install.streams import (
 from agent.wipe.buffers import PAGE, AlignedBuffer
 
 CHUNK_BYTES = 4 << 20
-BUFFERS = 4  # chunks between the decompressor and the writer
 EDGE_BYTES = 1 << 20  # partition tables live in the first and last MiB
 PROGRESS_SECONDS = 0.5
 DECOMPRESSORS = 2  # threads decompressing independent zstd frames
 MAX_FRAME_BYTES = 64 << 20
-WRITERS = 2  # writes in flight
+WRITERS = 4  # writes in flight: a disk (or its queue) is kept busy while the next chunk comes
+BUFFERS = WRITERS + 2  # chunks between the decompressor and the disk
 _BLKSSZGET = 0x1268
 _HEAD_BYTES = 8192 + 512
 
@@ -262,7 +262,7 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
         largest = max(end - start for start, end, _ in frames)
         workers = max(1, min(DECOMPRESSORS, os.cpu_count() or 1))
         producer = _Producer(_decompressed_frames(stream, frames, pieces, workers, image.location),
-                             -(-largest // PAGE) * PAGE, workers + 3)
+                             -(-largest // PAGE) * PAGE, workers + 1 + WRITERS)
     else:
         producer = _Producer(_decompressed(stream, pieces, chunk, image.location), chunk)
     writes = _Writes(fd, sector, WRITERS, producer.release)
