@@ -106,6 +106,12 @@ def test_the_stick_folder_lists_manifests_bare_images_and_problems(tmp_path: Pat
     assert light is not None and light.label == "light_1.2" and light.compression == "zst"
     assert light.bmap is not None and light.image_size == 8 * MIB
     assert light.manifest == manifest and light.mapped_size == manifest.mapped_size
+    assert light.to_json() == {
+        "name": "light", "version": "1.2", "source": "stick",
+        "location": str(folder / manifest.file), "compression": "zst",
+        "file_size": manifest.compressed_size, "image_size": 8 * MIB,
+        "mapped_size": manifest.mapped_size, "bmap": True, "sha256": manifest.sha256}
+    assert manifest.sha256 == hashlib.sha256(raw.read_bytes()).hexdigest()
     mine = listed["mine.img"].image
     assert mine is not None and mine.bmap is not None and mine.compression == "none"
     plain = listed["plain.raw.gz"].image

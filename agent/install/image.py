@@ -136,6 +136,19 @@ class OsImage:
     def location(self) -> str:
         return str(self.path) if self.path is not None else str(self.url)
 
+    @property
+    def raw_sha256(self) -> str | None:
+        """The raw image's sha256 when known before writing (from the manifest)."""
+        return self.manifest.sha256 if self.manifest is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        """What a listing shows: name, version, where it is, sizes, and how it is checked."""
+        return {"name": self.name, "version": self.version, "source": self.source,
+                "location": self.location, "compression": self.compression,
+                "file_size": self.file_size, "image_size": self.image_size,
+                "mapped_size": self.mapped_size, "bmap": self.bmap is not None,
+                "sha256": self.raw_sha256}
+
 
 def detect_compression(path: str | os.PathLike[str]) -> str:
     """"zst", "xz", "gz" or "none", from the file's first bytes."""
