@@ -274,3 +274,13 @@ def test_a_bare_zstd_image_tells_its_size_and_a_cut_one_is_refused(tmp_path: Pat
     packed.write_bytes(packed.read_bytes()[:-10])
     with pytest.raises(TruncatedImage):
         image_from_path(packed)
+
+
+def test_a_bmap_that_does_not_match_the_manifest_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    manifest = pack_image(sparse_image(tmp_path / "source.img"), "light", "1", folder)
+    other = sparse_image(tmp_path / "other.img", size=16 * MIB)
+    assert manifest.bmap is not None
+    (folder / manifest.bmap).write_text(render_bmap(create_bmap(other)))
+    [entry] = list_images(folder)
+    assert entry.image is None and "the manifest one of" in (entry.problem or "")

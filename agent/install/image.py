@@ -196,9 +196,11 @@ def check_consistency(image: OsImage) -> None:
     """The block map, the manifest and the file must describe the same image."""
     bmap, manifest = image.bmap, image.manifest
     where = image.location
-    if bmap is not None and manifest is not None and bmap.image_size != manifest.image_size:
+    if bmap is not None and manifest is not None and (
+            bmap.image_size != manifest.image_size or bmap.mapped_size != manifest.mapped_size):
         raise BadBmap(_("it describes an image of {bmap} bytes, the manifest one of {manifest}")
-                      .format(bmap=bmap.image_size, manifest=manifest.image_size))
+                      .format(bmap=f"{bmap.image_size} ({bmap.mapped_size})",
+                              manifest=f"{manifest.image_size} ({manifest.mapped_size})"))
     if image.path is None:
         return
     if manifest is not None and image.file_size != manifest.compressed_size:
