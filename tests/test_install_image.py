@@ -29,6 +29,7 @@ from agent.install.errors import (
     UnsupportedImage,
 )
 from agent.install.image import (
+    DownloadCancelled,
     detect_compression,
     download_image,
     image_from_path,
@@ -284,3 +285,18 @@ def test_a_bmap_that_does_not_match_the_manifest_is_refused(tmp_path: Path) -> N
     (folder / manifest.bmap).write_text(render_bmap(create_bmap(other)))
     [entry] = list_images(folder)
     assert entry.image is None and "the manifest one of" in (entry.problem or "")
+
+
+def test_a_stopped_download_keeps_its_part_for_the_next_try(
+        tmp_path: Path, image_server: ImageServer) -> None:
+    manifest = pack_image(sparse_image(tmp_path / "source.img"), "light", "5",
+                          image_server.folder)
+    [listed] = list_hub_images(image_server.url)
+    stick = tmp_path / "stick-images"
+    stop = threading.Event()
+    with pytest.raises(DownloadCancelled):
+        download_image(listed, stick, progress=lambda event: stop.set(), cancel=stop)
+    kept = (stick / f"{manifest.file}.part").stat().st_size
+    assert 0 < kept < manifest.compressed_size
+    local = download_image(listed, stick)
+    assert image_server.ranges[-1] == f"bytes={kept}-" and local.path is not None
