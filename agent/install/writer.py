@@ -228,7 +228,10 @@ def write_image(image: OsImage, target: str, *, progress: EventSink = ignore_eve
     except BaseException as error:
         os.close(fd)
         make_unbootable(target)
-        raise _as_image_error(error, image, target) from error
+        converted = _as_image_error(error, image, target)
+        if converted is error:
+            raise
+        raise converted from error
     os.close(fd)
     return WriteOutcome(target, written, end, time.monotonic() - started, len(pieces),
                         checksum_type, image_sha256)
