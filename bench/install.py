@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,11 @@ def loop_device(size: int) -> Iterator[str]:
             yield device
         finally:
             subprocess.run(["losetup", "-d", device], check=False)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def best(repeat: int, run: Callable[[], float]) -> float:
@@ -143,11 +149,13 @@ def throttled(device: str, mbps: int | None) -> Iterator[None]:
 def measure(image: OsImage, device: str, raw: Path, packed: Path, bmap_path: Path, mapped: int,
             repeat: int, disk_mbps: int | None) -> int:
     verify_seconds: list[float] = []
+    cpu_seconds: list[float] = []
 
     def ours() -> float:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _cpu()
         outcome = write_image(image, device)
         seconds = time.monotonic() - started
+        cpu_seconds.append(_cpu() - cpu)
         verify_seconds.append(verify_written(image, device, written=outcome).seconds)
         return seconds
 
@@ -162,6 +170,7 @@ def measure(image: OsImage, device: str, raw: Path, packed: Path, bmap_path: Pat
     print(f"-- {where}")
     print(f"reeeboot write      {ours_s:6.2f} s  ({mapped / MIB / ours_s:.0f} MiB/s of mapped "
           f"data)")
+    print(f"reeeboot CPU time   {min(cpu_seconds):6.2f} s  (all threads; zstd and sha256)")
     print(f"reeeboot read-back  {min(verify_seconds):6.2f} s  (not counted above)")
     print(f"bmaptool copy       {bmaptool_s:6.2f} s")
     print(f"dd of the raw image {dd_s:6.2f} s")
