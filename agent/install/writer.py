@@ -1,8 +1,10 @@
 """Writing an OS image to a disk: only the mapped ranges, checked as they stream, then read back.
 
-One thread decompresses into page-aligned buffers while the calling thread checks each range's
-checksum and writes it with O_DIRECT (O_EXCL, so nothing mounts the disk meanwhile); the
-decompressor, sha256 and the writes all release the GIL, so on two cores the work overlaps.
+A producer thread decompresses into page-aligned buffers (an image made of independent zstd
+frames, as `agent.install.pack` makes them, is decompressed by several threads, and its frames
+that hold only holes are never read); the calling thread checks each range's checksum in image
+order; a small pool writes with O_DIRECT (O_EXCL, so nothing mounts the disk meanwhile), several
+writes in flight. zstd, sha256 and the writes all release the GIL, so the work overlaps.
 
 A half-written disk must never boot or pass for installed. So the disk's first and last MiB
 (where partition tables live) are zeroed before anything else, the image's first MiB is held back
@@ -260,13 +262,14 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
     held = AlignedBuffer(EDGE_BYTES)
     held.fill(0)
     held_spans: list[tuple[int, int]] = []
-    stream = open_raw(str(image.path), image.compression)
+    stream: RawStream | None = None
     if frames is not None:
         largest = max(end - start for start, end, _ in frames)
         workers = max(1, min(DECOMPRESSORS, os.cpu_count() or 1))
-        producer = _Producer(_decompressed_frames(stream, frames, pieces, workers, image.location),
+        producer = _Producer(_decompressed_frames(str(image.path), frames, pieces, workers),
                              -(-largest // PAGE) * PAGE, workers + 1 + WRITERS)
     else:
+        stream = open_raw(str(image.path), image.compression)
         producer = _Producer(_decompressed(stream, pieces, chunk, image.location), chunk)
     writes = _Writes(fd, sector, WRITERS, producer.release)
     written = 0
@@ -309,7 +312,8 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
     finally:
         writes.close()
         producer.stop()
-        stream.close()
+        if stream is not None:
+            stream.close()
         held.close()
     return written, whole_hash, image_end
 
@@ -538,12 +542,11 @@ def _decompressed(stream: RawStream, pieces: list[_Piece], chunk: int, where: st
     return fill
 
 
-def _decompressed_frames(stream: RawStream, frames: list[tuple[int, int, ZstdFrame]],
-                        pieces: list[_Piece], workers: int, where: str) -> Fill:
+def _decompressed_frames(path: str, frames: list[tuple[int, int, ZstdFrame]],
+                        pieces: list[_Piece], workers: int) -> Fill:
     """The producer's work for an image made of independent zstd frames: only the frames that
     hold mapped data are decompressed (frames inside holes are never read), several at once,
     each straight into its own aligned buffer; their mapped parts come out in image order."""
-    del stream  # the frames are read by offset from their own descriptor
     ends = [p.end if p.end is not None else 1 << 62 for p in pieces]
 
     def overlapping(start: int, end: int) -> Iterator[tuple[int, _Piece]]:
@@ -556,7 +559,7 @@ def _decompressed_frames(stream: RawStream, frames: list[tuple[int, int, ZstdFra
               if next(overlapping(start, end), None) is not None]
 
     def fill(take: Callable[[], AlignedBuffer]) -> Iterator[_Filled]:
-        with open(where, "rb") as handle, ThreadPoolExecutor(workers) as pool:
+        with open(path, "rb") as handle, ThreadPoolExecutor(workers) as pool:
             fd = handle.fileno()
             pending: deque[tuple[int, int, AlignedBuffer, Future[int]]] = deque()
             upcoming = iter(needed)
@@ -574,7 +577,7 @@ def _decompressed_frames(stream: RawStream, frames: list[tuple[int, int, ZstdFra
             while pending:
                 start, end, buffer, future = pending.popleft()
                 if future.result() != end - start:
-                    raise CorruptImage(where, _("a zstd frame is shorter than it says"))
+                    raise CorruptImage(path, _("a zstd frame is shorter than it says"))
                 segments = [(index, max(p.start, start), min(ends[index], end))
                             for index, p in overlapping(start, end)]
                 for number, (index, low, high) in enumerate(segments):

@@ -302,3 +302,14 @@ def test_a_disk_in_use_is_not_written(loop_disk: LoopFactory, images: BuiltImage
     finally:
         os.close(holder)
     assert disk_bytes(disk, len(OLD_DATA)) == OLD_DATA
+
+
+def test_corruption_in_a_framed_image_is_caught(loop_disk: LoopFactory, images: BuiltImages,
+                                                tmp_path: Path) -> None:
+    manifest = pack_image(images.raw, "test-os", "2", tmp_path / "packed")
+    bad = corrupted_copy(tmp_path / "packed" / manifest.file, tmp_path / "bad.raw.zst", 0.5)
+    disk = old_disk(loop_disk)
+    with pytest.raises((CorruptImage, ChecksumMismatch)):
+        write_image(image_from_path(bad, bmap_path=images.bmap), disk.path)
+    assert not has_partition_table(disk)
+    assert disk_bytes(disk, MIB) == bytes(MIB)
