@@ -23,13 +23,13 @@ from agent.i18n import set_language
 from agent.install.bmap import create_bmap, render_bmap
 from agent.install.errors import (
     CorruptImage,
+    DownloadCancelled,
     DownloadFailed,
     ImageNotFound,
     TruncatedImage,
     UnsupportedImage,
 )
 from agent.install.image import (
-    DownloadCancelled,
     detect_compression,
     download_image,
     image_from_path,

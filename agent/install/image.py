@@ -26,6 +26,7 @@ from agent.install.bmap import BlockMap, read_bmap
 from agent.install.errors import (
     BadBmap,
     CorruptImage,
+    DownloadCancelled,
     DownloadFailed,
     ImageError,
     ImageNotFound,
@@ -45,12 +46,6 @@ _MAGIC = (
     (b"\x1f\x8b", "gz"),
 )
 _UNSUPPORTED_MAGIC = ((b"BZh", "bzip2"), (b"\x04\x22\x4d\x18", "lz4"), (b"PK\x03\x04", "zip"))
-
-
-class DownloadCancelled(ImageError):
-    def __init__(self, url: str) -> None:
-        super().__init__(_("The download of {url} was stopped; the part already downloaded is "
-                           "kept and the next try resumes it.").format(url=url))
 
 
 @dataclass(frozen=True)

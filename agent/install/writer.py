@@ -159,12 +159,12 @@ def _open_target(path: str, flags: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class ImageCheck:
     size: int | None  # the raw image's, when known
     frames: list[tuple[int, int, ZstdFrame]] | None  # independent zstd frames, by raw offset
 
 
-def check_image(image: OsImage, target: str) -> _Checked:
+def check_image(image: OsImage, target: str) -> ImageCheck:
     """The checks made before the disk is touched: a complete stream of the announced size, a
     partition table, and a disk large enough."""
     if image.path is None:
@@ -187,7 +187,7 @@ def check_image(image: OsImage, target: str) -> _Checked:
     available = target_size(target)
     if size is not None and size > available:
         raise TargetTooSmall(target, available, size)
-    return _Checked(size, frames)
+    return ImageCheck(size, frames)
 
 
 def _framed(frames: list[tuple[int, int, ZstdFrame]] | None) -> bool:
