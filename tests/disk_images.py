@@ -37,7 +37,8 @@ def make_disk_image(path: Path, size: int, root_tree: Path, *, esp_mib: int = 8,
     sector = int(layout.get("sectorsize", 512))
     esp, root = layout["partitions"]
     esp_offset, root_offset = esp["start"] * sector, root["start"] * sector
-    _run(["mkfs.vfat", "-n", "ESP", f"--offset={esp['start']}", str(path),
+    fat = [] if esp_mib < 32 else ["-F", "16" if esp_mib < 256 else "32"]
+    _run(["mkfs.vfat", *fat, "-n", "ESP", f"--offset={esp['start']}", str(path),
           str(esp["size"] * sector // 1024)])
     for name, data in (esp_files or {"EFI/BOOT/BOOTX64.EFI": b"not really an EFI binary\n"}
                        ).items():

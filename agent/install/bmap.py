@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.i18n import _
 from agent.install.errors import BadBmap
@@ -38,6 +38,9 @@ class BlockMap:
     ranges: tuple[MappedRange, ...]
     checksum_type: str = "sha256"
     version: str = "2.0"
+    # The bmap file's own checksum (BmapFileChecksum) when read from a file: it covers every
+    # range's checksum, so it names the image's content without hashing its holes.
+    file_checksum: str = field(default="", compare=False)
 
     @property
     def blocks_count(self) -> int:
@@ -96,7 +99,8 @@ def parse_bmap(text: str) -> BlockMap:
     blocks_count = _number(root, "BlocksCount")
     if blocks_count != (image_size + block_size - 1) // block_size:
         raise BadBmap(_("the image size does not match the block count"))
-    _check_file_checksum(text, _text(root, file_checksum_tag), checksum_type)
+    file_checksum = _text(root, file_checksum_tag)
+    _check_file_checksum(text, file_checksum, checksum_type)
     block_map = root.find("BlockMap")
     if block_map is None:
         raise BadBmap(_("it has no BlockMap"))
@@ -117,7 +121,8 @@ def parse_bmap(text: str) -> BlockMap:
             raise BadBmap(_("range {span} is out of order or past the image's end")
                           .format(span=span))
         ranges.append(MappedRange(first, last, checksum))
-    result = BlockMap(image_size, block_size, tuple(ranges), checksum_type, version)
+    result = BlockMap(image_size, block_size, tuple(ranges), checksum_type, version,
+                      file_checksum.lower())
     if result.mapped_blocks != _number(root, "MappedBlocksCount"):
         raise BadBmap(_("the mapped block count does not match its ranges"))
     return result
@@ -147,6 +152,8 @@ def _check_file_checksum(text: str, stored: str, checksum_type: str) -> None:
     """bmaptool's rule: the file's own checksum, computed with that field set to ASCII zeros."""
     data = text.encode("utf-8")
     at = data.find(stored.encode())
+    if at < 0:
+        raise BadBmap(_("its own checksum does not match: the file was changed or damaged"))
     zeroed = data[:at] + b"0" * len(stored) + data[at + len(stored):]
     if hashlib.new(checksum_type, zeroed).hexdigest() != stored.lower():
         raise BadBmap(_("its own checksum does not match: the file was changed or damaged"))

@@ -103,3 +103,9 @@ class ImageNotFound(ImageError):
     def __init__(self, name: str) -> None:
         super().__init__(_("No OS image called {name} on the stick or on the hub.").format(
             name=name))
+
+
+class DownloadCancelled(ImageError):
+    def __init__(self, url: str) -> None:
+        super().__init__(_("The download of {url} was stopped; the part already downloaded is "
+                           "kept and the next try resumes it.").format(url=url))

@@ -26,17 +26,19 @@ from agent.install.bmap import BlockMap, read_bmap
 from agent.install.errors import (
     BadBmap,
     CorruptImage,
+    DownloadCancelled,
     DownloadFailed,
     ImageError,
     ImageNotFound,
     UnsupportedImage,
 )
+from agent.install.streams import zstd_layout
 
 IMAGE_SUFFIXES = (".img", ".raw")
 COMPRESSED_SUFFIXES = {".zst": "zst", ".xz": "xz", ".gz": "gz"}
 MANIFEST_SUFFIX = ".manifest.json"
 IMAGES_API = "/api/v1/images"
-DOWNLOAD_PIECE = 1 << 20
+DOWNLOAD_PIECE = 64 << 10  # what an interrupted read loses at most
 
 _MAGIC = (
     (b"\x28\xb5\x2f\xfd", "zst"),
@@ -44,12 +46,6 @@ _MAGIC = (
     (b"\x1f\x8b", "gz"),
 )
 _UNSUPPORTED_MAGIC = ((b"BZh", "bzip2"), (b"\x04\x22\x4d\x18", "lz4"), (b"PK\x03\x04", "zip"))
-
-
-class DownloadCancelled(ImageError):
-    def __init__(self, url: str) -> None:
-        super().__init__(_("The download of {url} was stopped; the part already downloaded is "
-                           "kept and the next try resumes it.").format(url=url))
 
 
 @dataclass(frozen=True)
@@ -108,6 +104,7 @@ class OsImage:
     bmap: BlockMap | None = None
     manifest: ImageManifest | None = None
     file_size: int = 0  # bytes as stored (compressed or not)
+    recorded_size: int | None = None  # the raw size a zstd file's frames record
 
     @property
     def image_size(self) -> int | None:
@@ -118,7 +115,7 @@ class OsImage:
             return self.manifest.image_size
         if self.compression == "none" and self.path is not None:
             return self.file_size
-        return None
+        return self.recorded_size
 
     @property
     def mapped_size(self) -> int | None:
@@ -133,6 +130,19 @@ class OsImage:
     @property
     def location(self) -> str:
         return str(self.path) if self.path is not None else str(self.url)
+
+    @property
+    def raw_sha256(self) -> str | None:
+        """The raw image's sha256 when known before writing (from the manifest)."""
+        return self.manifest.sha256 if self.manifest is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        """What a listing shows: name, version, where it is, sizes, and how it is checked."""
+        return {"name": self.name, "version": self.version, "source": self.source,
+                "location": self.location, "compression": self.compression,
+                "file_size": self.file_size, "image_size": self.image_size,
+                "mapped_size": self.mapped_size, "bmap": self.bmap is not None,
+                "sha256": self.raw_sha256}
 
 
 def detect_compression(path: str | os.PathLike[str]) -> str:
@@ -170,6 +180,10 @@ def image_from_path(path: str | os.PathLike[str], *, source: str = "file",
                     compression=compression, bmap_path=found_bmap, bmap=block_map,
                     manifest=manifest, file_size=path.stat().st_size)
     check_consistency(image)
+    if compression == "zst":
+        # A zstd file's frames usually record their size: a bare image's size without
+        # decompressing it, and a file cut short is found here, before anyone chooses it.
+        image = replace(image, recorded_size=zstd_layout(str(path)).content_size)
     return image
 
 
@@ -177,9 +191,11 @@ def check_consistency(image: OsImage) -> None:
     """The block map, the manifest and the file must describe the same image."""
     bmap, manifest = image.bmap, image.manifest
     where = image.location
-    if bmap is not None and manifest is not None and bmap.image_size != manifest.image_size:
+    if bmap is not None and manifest is not None and (
+            bmap.image_size != manifest.image_size or bmap.mapped_size != manifest.mapped_size):
         raise BadBmap(_("it describes an image of {bmap} bytes, the manifest one of {manifest}")
-                      .format(bmap=bmap.image_size, manifest=manifest.image_size))
+                      .format(bmap=f"{bmap.image_size} ({bmap.mapped_size})",
+                              manifest=f"{manifest.image_size} ({manifest.mapped_size})"))
     if image.path is None:
         return
     if manifest is not None and image.file_size != manifest.compressed_size:

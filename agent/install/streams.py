@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import mmap
 import os
 import struct
 import zlib
@@ -114,22 +115,44 @@ def read_head(path: str, compression: str, size: int) -> bytes:
 
 
 @dataclass(frozen=True)
+class ZstdFrame:
+    start: int  # in the compressed file
+    end: int
+    content_size: int | None  # None when the frame does not record its size
+
+
+@dataclass(frozen=True)
 class ZstdLayout:
-    frames: int
-    content_size: int | None  # None when a frame does not record its size
+    frames: tuple[ZstdFrame, ...]
+
+    @property
+    def content_size(self) -> int | None:
+        sizes = [frame.content_size for frame in self.frames]
+        return None if None in sizes else sum(s for s in sizes if s is not None)
+
+    def raw_offsets(self) -> list[tuple[int, int, ZstdFrame]] | None:
+        """(raw start, raw end, frame) for every frame, when each records its size."""
+        placed = []
+        at = 0
+        for frame in self.frames:
+            if frame.content_size is None:
+                return None
+            placed.append((at, at + frame.content_size, frame))
+            at += frame.content_size
+        return placed
 
 
 def zstd_layout(path: str) -> ZstdLayout:
     """Walk a zstd file's frames and blocks without decompressing: a file cut short raises
     `TruncatedImage`, an impossible header `CorruptImage`."""
     size = os.path.getsize(path)
-    content: int | None = 0
-    frames = 0
-    with open(path, "rb") as handle:
-        fd = handle.fileno()
+    frames: list[ZstdFrame] = []
+    if size == 0:
+        raise CorruptImage(path, _("no zstd frame"))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         at = 0
         while at < size:
-            header = os.pread(fd, 18, at)
+            header = data[at:at + 18]
             if len(header) < 8:
                 raise TruncatedImage(path)
             magic = struct.unpack_from("<I", header)[0]
@@ -138,7 +161,7 @@ def zstd_layout(path: str) -> ZstdLayout:
                 continue
             if magic != _ZSTD_MAGIC:
                 raise CorruptImage(path, _("no zstd frame at byte {at}").format(at=at))
-            frames += 1
+            frame_start = at
             descriptor = header[4]
             fcs_flag, single, has_checksum, dict_flag = (
                 descriptor >> 6, descriptor >> 5 & 1, descriptor >> 2 & 1, descriptor & 3)
@@ -148,10 +171,9 @@ def zstd_layout(path: str) -> ZstdLayout:
             if fcs_size:
                 field = header[position:position + fcs_size]
                 frame_size = int.from_bytes(field, "little") + (256 if fcs_size == 2 else 0)
-            content = None if content is None or frame_size is None else content + frame_size
             at += position + fcs_size
             while True:
-                block = os.pread(fd, 3, at)
+                block = data[at:at + 3]
                 if len(block) < 3:
                     raise TruncatedImage(path)
                 value = int.from_bytes(block, "little")
@@ -166,6 +188,20 @@ def zstd_layout(path: str) -> ZstdLayout:
             at += 4 if has_checksum else 0
             if at > size:
                 raise TruncatedImage(path, size, at)
+            frames.append(ZstdFrame(frame_start, at, frame_size))
     if not frames:
         raise CorruptImage(path, _("no zstd frame"))
-    return ZstdLayout(frames, content)
+    return ZstdLayout(tuple(frames))
+
+
+def decompress_frame(fd: int, frame: ZstdFrame, into: memoryview) -> int:
+    """One independent frame, decompressed straight into `into` (its content size long)."""
+    data = os.pread(fd, frame.end - frame.start, frame.start)
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_size=len(data) or 1)
+    got = 0
+    while got < len(into):
+        n = reader.readinto(into[got:])
+        if not n:
+            break
+        got += n
+    return got

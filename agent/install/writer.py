@@ -1,8 +1,10 @@
 """Writing an OS image to a disk: only the mapped ranges, checked as they stream, then read back.
 
-One thread decompresses into page-aligned buffers while the calling thread checks each range's
-checksum and writes it with O_DIRECT (O_EXCL, so nothing mounts the disk meanwhile); the
-decompressor, sha256 and the writes all release the GIL, so on two cores the work overlaps.
+A producer thread decompresses into page-aligned buffers (an image made of independent zstd
+frames, as `agent.install.pack` makes them, is decompressed by several threads, and its frames
+that hold only holes are never read); the calling thread checks each range's checksum in image
+order; a small pool writes with O_DIRECT (O_EXCL, so nothing mounts the disk meanwhile), several
+writes in flight. zstd, sha256 and the writes all release the GIL, so the work overlaps.
 
 A half-written disk must never boot or pass for installed. So the disk's first and last MiB
 (where partition tables live) are zeroed before anything else, the image's first MiB is held back
@@ -15,6 +17,7 @@ erasure) the holes of an image cannot be skipped safely unless the map says they
 
 from __future__ import annotations
 
+import bisect
 import errno
 import fcntl
 import hashlib
@@ -24,7 +27,9 @@ import stat
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from agent.events import EventSink, ProgressEvent, ignore_events
@@ -44,17 +49,22 @@ from agent.install.image import OsImage
 from agent.install.streams import (
     DECOMPRESSION_ERRORS,
     RawStream,
+    ZstdFrame,
+    decompress_frame,
     open_raw,
     read_head,
     skip,
     zstd_layout,
 )
-from agent.wipe.buffers import AlignedBuffer
+from agent.wipe.buffers import PAGE, AlignedBuffer
 
 CHUNK_BYTES = 4 << 20
-BUFFERS = 4  # chunks between the decompressor and the writer
 EDGE_BYTES = 1 << 20  # partition tables live in the first and last MiB
 PROGRESS_SECONDS = 0.5
+DECOMPRESSORS = 2  # threads decompressing independent zstd frames
+MAX_FRAME_BYTES = 64 << 20
+WRITERS = 4  # writes in flight: a disk (or its queue) is kept busy while the next chunk comes
+BUFFERS = WRITERS + 2  # chunks between the decompressor and the disk
 _BLKSSZGET = 0x1268
 _HEAD_BYTES = 8192 + 512
 
@@ -95,6 +105,8 @@ class _Filled:
     buffer: AlignedBuffer
     piece: int
     last: bool  # the piece's final chunk
+    at: int = 0  # where the bytes start in the buffer
+    release: bool = True  # the buffer's last use: hand it back afterwards
 
 
 class _Failed:
@@ -146,14 +158,23 @@ def _open_target(path: str, flags: int) -> int:
     return os.open(path, flags | extra)
 
 
-def check_image(image: OsImage, target: str) -> int | None:
-    """The checks made before the disk is touched; returns the raw image's size if known."""
+@dataclass(frozen=True)
+class ImageCheck:
+    size: int | None  # the raw image's, when known
+    frames: list[tuple[int, int, ZstdFrame]] | None  # independent zstd frames, by raw offset
+
+
+def check_image(image: OsImage, target: str) -> ImageCheck:
+    """The checks made before the disk is touched: a complete stream of the announced size, a
+    partition table, and a disk large enough."""
     if image.path is None:
         raise UnsupportedImage(image.location, _("download it first"))
     path = str(image.path)
     size = image.image_size
+    frames = None
     if image.compression == "zst":
         layout = zstd_layout(path)
+        frames = layout.raw_offsets()
         if layout.content_size is not None:
             if size is not None and layout.content_size != size:
                 raise CorruptImage(path, _("it holds {got} bytes, its block map or manifest "
@@ -166,7 +187,16 @@ def check_image(image: OsImage, target: str) -> int | None:
     available = target_size(target)
     if size is not None and size > available:
         raise TargetTooSmall(target, available, size)
-    return size
+    return ImageCheck(size, frames)
+
+
+def _framed(frames: list[tuple[int, int, ZstdFrame]] | None) -> bool:
+    """Whether the frames can be decompressed apart, in parallel, straight into aligned buffers:
+    several, each of a whole number of pages and not too large."""
+    if frames is None or len(frames) < 2:
+        return False
+    sizes = [end - start for start, end, _ in frames]
+    return max(sizes) <= MAX_FRAME_BYTES and all(size % PAGE == 0 for size in sizes[:-1])
 
 
 def _plan(image: OsImage, size: int | None) -> list[_Piece]:
@@ -180,7 +210,8 @@ def write_image(image: OsImage, target: str, *, progress: EventSink = ignore_eve
                 cancel: threading.Event | None = None, chunk: int = CHUNK_BYTES) -> WriteOutcome:
     """Write `image` to the block device `target`; raises an `ImageError` after leaving the disk
     without a partition table if anything goes wrong."""
-    size = check_image(image, target)
+    checked = check_image(image, target)
+    size = checked.size
     assert image.path is not None
     cancel = cancel or threading.Event()
     checksum_type = image.bmap.checksum_type if image.bmap is not None else "sha256"
@@ -194,11 +225,15 @@ def write_image(image: OsImage, target: str, *, progress: EventSink = ignore_eve
     try:
         _zero_edges(fd, target)
         written, image_sha256, end = _stream_and_write(
-            image, fd, target, pieces, checksum_type, total, progress, cancel, chunk)
+            image, fd, target, pieces, checksum_type, total, progress, cancel, chunk,
+            checked.frames if _framed(checked.frames) else None)
     except BaseException as error:
         os.close(fd)
         make_unbootable(target)
-        raise _as_image_error(error, image, target) from error
+        converted = _as_image_error(error, image, target)
+        if converted is error:
+            raise
+        raise converted from error
     os.close(fd)
     return WriteOutcome(target, written, end, time.monotonic() - started, len(pieces),
                         checksum_type, image_sha256)
@@ -218,15 +253,25 @@ def _as_image_error(error: BaseException, image: OsImage, target: str) -> BaseEx
 
 def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece],
                       checksum_type: str, total: int, progress: EventSink,
-                      cancel: threading.Event, chunk: int) -> tuple[int, str | None, int]:
+                      cancel: threading.Event, chunk: int,
+                      frames: list[tuple[int, int, ZstdFrame]] | None,
+                      ) -> tuple[int, str | None, int]:
     assert image.path is not None
     sector = _sector_size(fd)
     available = os.lseek(fd, 0, os.SEEK_END)
     held = AlignedBuffer(EDGE_BYTES)
     held.fill(0)
     held_spans: list[tuple[int, int]] = []
-    stream = open_raw(str(image.path), image.compression)
-    producer = _Producer(_decompressed(stream, pieces, chunk, image.location), chunk)
+    stream: RawStream | None = None
+    if frames is not None:
+        largest = max(end - start for start, end, _ in frames)
+        workers = max(1, min(DECOMPRESSORS, os.cpu_count() or 1))
+        producer = _Producer(_decompressed_frames(str(image.path), frames, pieces, workers),
+                             -(-largest // PAGE) * PAGE, workers + 1 + WRITERS)
+    else:
+        stream = open_raw(str(image.path), image.compression)
+        producer = _Producer(_decompressed(stream, pieces, chunk, image.location), chunk)
+    writes = _Writes(fd, sector, WRITERS, producer.release)
     written = 0
     image_end = 0
     whole_hash: str | None = None
@@ -237,13 +282,14 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
             if cancel.is_set():
                 raise InstallCancelled(target)
             piece = pieces[item.piece]
-            view = item.buffer.view[:item.length]
-            digest.update(view)
+            digest.update(item.buffer.view[item.at:item.at + item.length])
             end = item.offset + item.length
             if end > available:
                 raise TargetTooSmall(target, available, end)
-            _write_chunk(fd, item.buffer, item.offset, item.length, sector, held, held_spans)
-            producer.release(item.buffer)
+            kept = _hold_back(item.buffer.view, item.at, item.offset, item.length, held,
+                              held_spans)
+            writes.submit(item.buffer, item.at + kept, item.offset + kept, item.length - kept,
+                          last_use=item.release)
             written += item.length
             image_end = max(image_end, end)
             ticker.tick(written)
@@ -256,6 +302,7 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
                 digest = _new_hash(checksum_type)
         if written == 0 and pieces:
             raise TruncatedImage(image.location, 0, pieces[-1].end or 1)
+        writes.finish()
         os.fdatasync(fd)
         # Everything else is on the disk: now the partition tables, which make it a system.
         for start, length in held_spans:
@@ -263,8 +310,10 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
         os.fsync(fd)
         ticker.tick(written, force=True)
     finally:
+        writes.close()
         producer.stop()
-        stream.close()
+        if stream is not None:
+            stream.close()
         held.close()
     return written, whole_hash, image_end
 
@@ -288,17 +337,67 @@ def _new_hash(kind: str) -> hashlib._Hash:
     return hashlib.new(kind)
 
 
-def _write_chunk(fd: int, buffer: AlignedBuffer, offset: int, length: int, sector: int,
-                 held: AlignedBuffer, held_spans: list[tuple[int, int]]) -> None:
-    """Write one chunk; the part inside the first MiB goes into `held` for later."""
-    at = 0
-    if offset < EDGE_BYTES:
-        kept = min(length, EDGE_BYTES - offset)
-        held.view[offset:offset + kept] = buffer.view[:kept]
-        held_spans.append((offset, kept))
-        at = kept
-    if at < length:
-        _write_aligned(fd, buffer.view, offset + at, length - at, sector, at)
+def _hold_back(view: memoryview, at: int, offset: int, length: int, held: AlignedBuffer,
+               held_spans: list[tuple[int, int]]) -> int:
+    """Copy the part of view[at:at+length] (image bytes from `offset`) that falls in the first
+    MiB into `held`, to be written last; returns how many bytes that was."""
+    if offset >= EDGE_BYTES:
+        return 0
+    kept = min(length, EDGE_BYTES - offset)
+    held.view[offset:offset + kept] = view[at:at + kept]
+    held_spans.append((offset, kept))
+    return kept
+
+
+class _Writes:
+    """Writes in flight on their own threads, so checking the next chunk does not wait for the
+    disk. A buffer goes back to the producer once its last use was submitted and every write
+    from it is done."""
+
+    def __init__(self, fd: int, sector: int, depth: int,
+                 release: Callable[[AlignedBuffer], None]) -> None:
+        self._fd, self._sector, self._release = fd, sector, release
+        self._pool = ThreadPoolExecutor(depth, thread_name_prefix="image write")
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}
+        self._last_used: set[int] = set()
+        self._futures: deque[Future[None]] = deque()
+
+    def submit(self, buffer: AlignedBuffer, at: int, offset: int, length: int, *,
+               last_use: bool) -> None:
+        key = id(buffer)
+        with self._lock:
+            if last_use:
+                self._last_used.add(key)
+            if length <= 0:
+                self._give_back_if_done(buffer)
+                return
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        future = self._pool.submit(_write_aligned, self._fd, buffer.view, offset, length,
+                                   self._sector, at)
+        future.add_done_callback(lambda _future: self._finished(buffer))
+        self._futures.append(future)
+        while self._futures and self._futures[0].done():
+            self._futures.popleft().result()  # a failed write stops everything now
+
+    def _finished(self, buffer: AlignedBuffer) -> None:
+        with self._lock:
+            self._in_flight[id(buffer)] -= 1
+            self._give_back_if_done(buffer)
+
+    def _give_back_if_done(self, buffer: AlignedBuffer) -> None:
+        key = id(buffer)
+        if key in self._last_used and not self._in_flight.get(key):
+            self._last_used.discard(key)
+            self._in_flight.pop(key, None)
+            self._release(buffer)
+
+    def finish(self) -> None:
+        while self._futures:
+            self._futures.popleft().result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write_aligned(fd: int, view: memoryview, offset: int, length: int, sector: int,
@@ -355,12 +454,12 @@ class _Producer:
     over; `release` gives them back, so at most BUFFERS chunks are ever in memory."""
 
     def __init__(self, fill: Fill, chunk: int, count: int = BUFFERS) -> None:
+        self._stopping = threading.Event()
         self._buffers = [AlignedBuffer(chunk) for _ in range(count)]
         self._free: queue.Queue[AlignedBuffer] = queue.Queue()
         for buffer in self._buffers:
             self._free.put(buffer)
         self._filled: queue.Queue[_Item] = queue.Queue()
-        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fill,), name="image producer",
                                         daemon=True)
         self._thread.start()
@@ -439,6 +538,52 @@ def _decompressed(stream: RawStream, pieces: list[_Piece], chunk: int, where: st
                         break
         finally:
             scratch.close()
+
+    return fill
+
+
+def _decompressed_frames(path: str, frames: list[tuple[int, int, ZstdFrame]],
+                        pieces: list[_Piece], workers: int) -> Fill:
+    """The producer's work for an image made of independent zstd frames: only the frames that
+    hold mapped data are decompressed (frames inside holes are never read), several at once,
+    each straight into its own aligned buffer; their mapped parts come out in image order."""
+    ends = [p.end if p.end is not None else 1 << 62 for p in pieces]
+
+    def overlapping(start: int, end: int) -> Iterator[tuple[int, _Piece]]:
+        index = bisect.bisect_right(ends, start)
+        while index < len(pieces) and pieces[index].start < end:
+            yield index, pieces[index]
+            index += 1
+
+    needed = [(start, end, frame) for start, end, frame in frames
+              if next(overlapping(start, end), None) is not None]
+
+    def fill(take: Callable[[], AlignedBuffer]) -> Iterator[_Filled]:
+        with open(path, "rb") as handle, ThreadPoolExecutor(workers) as pool:
+            fd = handle.fileno()
+            pending: deque[tuple[int, int, AlignedBuffer, Future[int]]] = deque()
+            upcoming = iter(needed)
+
+            def submit() -> None:
+                for start, end, frame in upcoming:
+                    buffer = take()
+                    view = buffer.view[:end - start]
+                    pending.append((start, end, buffer,
+                                    pool.submit(decompress_frame, fd, frame, view)))
+                    return
+
+            for _ in range(workers + 1):
+                submit()
+            while pending:
+                start, end, buffer, future = pending.popleft()
+                if future.result() != end - start:
+                    raise CorruptImage(path, _("a zstd frame is shorter than it says"))
+                segments = [(index, max(p.start, start), min(ends[index], end))
+                            for index, p in overlapping(start, end)]
+                for number, (index, low, high) in enumerate(segments):
+                    yield _Filled(low, high - low, buffer, index, high == ends[index],
+                                  at=low - start, release=number == len(segments) - 1)
+                submit()
 
     return fill
 
