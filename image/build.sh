@@ -60,10 +60,11 @@ started=$(date +%s)
 # --- host packages ---------------------------------------------------------------------------
 # Only what mkosi needs before its own tools tree exists, plus pip for the wheels.
 need=()
-# mtools: to check and fill the FAT partitions of the result; bmap-tools, zstd, e2fsprogs and
-# gettext: the OS image's block map, compression, file system check and first-boot texts.
-for pkg in python3 python3-pip ca-certificates debian-archive-keyring mtools fdisk bmap-tools \
-    zstd e2fsprogs gettext; do
+# mtools: to check and fill the FAT partitions of the result; python3-venv, e2fsprogs and gettext:
+# the OS image's packing, file system check and first-boot texts; bmap-tools: the live image's
+# block map.
+for pkg in python3 python3-pip python3-venv ca-certificates debian-archive-keyring mtools fdisk \
+    bmap-tools zstd e2fsprogs gettext; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         need+=("$pkg")
     fi

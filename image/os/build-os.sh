@@ -1,5 +1,6 @@
 # Sourced by image/build.sh: builds the OS image that the install step writes to refurbished
-# computers. Uses build.sh's variables (REPO, OUT, CACHE, STAGE, PYTHON) and run_mkosi.
+# computers. Uses build.sh's variables (REPO, OUT, CACHE, STAGE, PYTHON), log, die and run_mkosi;
+# runs after the wheels are built.
 
 OS_FIRSTBOOT_DOMAIN=reeeboot-os-firstboot
 
@@ -70,34 +71,15 @@ build_os_image() {
     mkdir -p "$OUT/os"
     # One version of each OS image in out/os: older ones would also go onto the stick.
     rm -f "$OUT/os/${name}"_*
-    log "block map and compression of $base"
-    bmaptool create --output "$OUT/os/$base.bmap" "$raw"
-    zstd -q -T0 -10 --force -o "$OUT/os/$base.raw.zst" "$raw"
-    "$PYTHON" - "$raw" "$OUT/os/$base.raw.zst" "$OUT/os/$base.bmap" "$name" "$version" \
-        >"$OUT/os/$base.manifest.json" <<'PY'
-import hashlib, json, os, re, sys
-
-raw, compressed, bmap, name, version = sys.argv[1:]
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-text = open(bmap).read()
-block_size = int(re.search(r"<BlockSize>\s*(\d+)", text).group(1))
-mapped = int(re.search(r"<MappedBlocksCount>\s*(\d+)", text).group(1))
-json.dump({
-    "name": name, "version": version,
-    "file": os.path.basename(compressed), "bmap": os.path.basename(bmap),
-    "sha256": sha256(raw), "compressed_sha256": sha256(compressed),
-    "image_size": os.path.getsize(raw), "compressed_size": os.path.getsize(compressed),
-    "mapped_size": mapped * block_size,
-}, sys.stdout, indent=1)
-print()
-PY
+    log "block map, compression and manifest of $base"
+    # agent/install/pack.py, with its two dependencies from the wheels just built: zstd in
+    # independent frames, which the install step decompresses on every core and skips where
+    # the image is empty (plain zstd to any other tool), the bmap and the manifest.
+    local venv=$CACHE/pack-venv
+    [[ -x $venv/bin/python ]] || "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --find-links "$OUT/wheels" zstandard requests
+    PYTHONPATH=$REPO "$venv/bin/python" -m agent.install.pack "$raw" "$name" "$version" \
+        "$OUT/os" >/dev/null
     rm -f "$raw"
     log "OS image: $OUT/os/$base.raw.zst"
 }
