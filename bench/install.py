@@ -61,6 +61,18 @@ def build_image(work: Path, size: int, data: int) -> tuple[Path, Path, Path]:
     return raw, packed, bmap
 
 
+def unpacked(packed: Path, work: Path) -> tuple[Path, Path, Path]:
+    """A built OS image, its block map beside it, and its raw form for dd."""
+    bmap = image_from_path(packed).bmap_path
+    if bmap is None:
+        raise SystemExit(f"no block map beside {packed}")
+    raw = work / (packed.name.removesuffix(".zst") + ".unpacked")
+    if not raw.exists():
+        with open(raw, "wb") as output:
+            subprocess.run(["zstd", "-dc", str(packed)], stdout=output, check=True)
+    return raw, packed, bmap
+
+
 @contextlib.contextmanager
 def loop_device(size: int) -> Iterator[str]:
     with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="reeeboot-bench-") as backing:
@@ -97,6 +109,9 @@ def main() -> int:
     parser.add_argument("--data-mib", type=int, default=700)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/dev/shm/reeeboot-bench-install"))
+    parser.add_argument("--image", type=Path, default=None,
+                        help="a packed OS image (e.g. out/os/reeeboot-os-minimal_*.raw.zst, its "
+                             ".bmap beside it) instead of one built from the host's files")
     parser.add_argument("--disk-mbps", type=int, nargs="*", default=[400],
                         help="also measure with the device's writes limited to these MB/s")
     args = parser.parse_args()
@@ -108,9 +123,12 @@ def main() -> int:
             print(f"missing {tool}", file=sys.stderr)
             return 1
     args.work.mkdir(parents=True, exist_ok=True)
-    size = args.size_mib * MIB
-    raw, packed, bmap_path = build_image(args.work, size, args.data_mib * MIB)
+    if args.image is not None:
+        raw, packed, bmap_path = unpacked(args.image, args.work)
+    else:
+        raw, packed, bmap_path = build_image(args.work, args.size_mib * MIB, args.data_mib * MIB)
     block_map = read_bmap(bmap_path)
+    size = block_map.image_size
     mapped = block_map.mapped_size
     print(f"image {block_map.image_size / MIB:.0f} MiB, mapped {mapped / MIB:.0f} MiB "
           f"({100 * mapped / block_map.image_size:.0f}%), zstd {packed.stat().st_size / MIB:.0f}"
