@@ -298,8 +298,9 @@ class Store:
                     outcome=columns.outcome, disks_total=columns.disks_total,
                     disks_erased=columns.disks_erased, reused=columns.reused,
                     methods=columns.methods,
-                ).on_conflict_do_nothing(index_elements=["report_id"]))
-            if inserted.rowcount != 1:
+                ).on_conflict_do_nothing(index_elements=["report_id"])
+                .returning(Report.report_id)).first()
+            if inserted is None:
                 stored = connection.scalar(select(Report.envelope_sha256).where(
                     Report.report_id == columns.report_id))
                 return "already stored" if stored == envelope_sha256 else "conflict"
