@@ -36,7 +36,9 @@ def make_engine(value: str | Path, pool_size: int = 10) -> Engine:
                                pool_size=pool_size, max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it would cost a round trip per request; a connection PostgreSQL dropped is
+    # noticed on use, and the pool then replaces all of them.
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_recycle=3600)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
