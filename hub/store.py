@@ -134,7 +134,8 @@ class Store:
 
         Building a statement per request (and its cache key) cost more than the database.
         """
-        reports, machines = Report.__table__, Machine.__table__
+        tables = models.Base.metadata.tables
+        reports, machines = tables["reports"], tables["machines"]
         self._insert_report = self._insert(reports).on_conflict_do_nothing(
             index_elements=["report_id"]).returning(reports.c.report_id)
         self._stored_sha256 = select(reports.c.envelope_sha256).where(
@@ -154,7 +155,7 @@ class Store:
                    Station.id, Station.name, Station.workshop_id, Station.revoked_at)
             .join(Station, Station.id == StationKey.station_id)
             .where(StationKey.key_id == bindparam("key_id")))
-        live = LiveState.__table__
+        live = tables["live_states"]
         live_upsert = self._insert(live)
         self._upsert_live = live_upsert.on_conflict_do_update(
             index_elements=["machine_id"],
