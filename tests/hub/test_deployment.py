@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from hub.store import Store
 from hub.accounts import hash_password
+from hub.store import Store
 from tests.hub.helpers import PASSWORD, Station
 from tests.hubserver import free_port
 
