@@ -103,8 +103,7 @@ def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
         raise Refused(422, "the report names another station key than its signature")
     canonical = dsse.canonical_json(envelope.document).decode()
     columns = report_columns(report)
-    status = store.add_report(signer, columns, canonical, sha256_hex(canonical),
-                              envelope.payload.decode())
+    status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
     if status == "conflict":
         raise Refused(409, "a different report with this id is already stored")
     if status == "already stored":

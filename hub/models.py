@@ -91,9 +91,10 @@ class Report(Base):
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id"), index=True)
     key_id: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    envelope: Mapped[str] = mapped_column(Text)  # canonical JSON of the DSSE envelope
+    # Canonical JSON of the DSSE envelope; the report itself is its payload (base64), kept
+    # once: reading it back is a base64 decoding, storing it twice doubled every write.
+    envelope: Mapped[str] = mapped_column(Text)
     envelope_sha256: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[str] = mapped_column(Text)  # the signed report JSON, as signed
     system_serial: Mapped[str | None] = mapped_column(String(200), index=True)
     asset_id: Mapped[str | None] = mapped_column(String(200), index=True)
     machine_id: Mapped[str] = mapped_column(String(100), index=True)

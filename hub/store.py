@@ -6,6 +6,7 @@ both go through here; nothing else writes to the database.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import fcntl
 import hashlib
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -321,14 +323,14 @@ class Store:
     # -- reports ----------------------------------------------------------------------------
 
     def add_report(self, signer: SigningKey, columns: ReportColumns, envelope: str,
-                   envelope_sha256: str, payload: str) -> str:
+                   envelope_sha256: str) -> str:
         """"stored", "already stored" (same content) or "conflict" (other content, same id)."""
         now = utcnow()
         with self._writing(), self.engine.begin() as connection:
             inserted = connection.execute(self._insert_report, {
                 "report_id": columns.report_id, "station_id": signer.station_id,
                 "workshop_id": signer.workshop_id, "key_id": signer.key_id, "received_at": now,
-                "envelope": envelope, "envelope_sha256": envelope_sha256, "payload": payload,
+                "envelope": envelope, "envelope_sha256": envelope_sha256,
                 "system_serial": columns.system_serial, "asset_id": columns.asset_id,
                 "machine_id": columns.machine_id, "created_at": columns.created_at,
                 "outcome": columns.outcome, "disks_total": columns.disks_total,
@@ -394,18 +396,18 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(Report.report_id, Station.name, Report.system_serial,
-                       Report.received_at, Report.payload)
+                       Report.received_at, Report.envelope)
                 .join(Station, Station.id == Report.station_id)
                 .order_by(Report.received_at.desc(), Report.report_id)).all()
         keys = ("report_id", "station", "system_serial", "received_at", "payload")
-        return [{**dict(zip(keys, row, strict=True)), "received_at": _iso(row[3])}
-                for row in rows]
+        return [{**dict(zip(keys, row, strict=True)), "received_at": _iso(row[3]),
+                 "payload": payload_of(row[4])} for row in rows]
 
     def report(self, report_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(Report.report_id, Station.name, Report.received_at, Report.envelope,
-                       Report.payload, Report.key_id, StationKey.status,
+                       Report.key_id, StationKey.status,
                        StationKey.public_key, Report.workshop_id, Report.machine_id,
                        Workshop.name)
                 .join(Station, Station.id == Report.station_id)
@@ -414,10 +416,11 @@ class Store:
                 .where(Report.report_id == report_id)).first()
         if row is None:
             return None
-        keys = ("report_id", "station", "received_at", "envelope", "payload", "key_id",
-                "key_status", "public_key", "workshop_id", "machine_id", "workshop")
+        keys = ("report_id", "station", "received_at", "envelope", "key_id", "key_status",
+                "public_key", "workshop_id", "machine_id", "workshop")
         item = dict(zip(keys, row, strict=True))
         item["received_at"] = _iso(item["received_at"])
+        item["payload"] = payload_of(item["envelope"])
         item["public_key"] = bytes(item["public_key"])
         return item
 
@@ -576,6 +579,11 @@ class WriteLock:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
+
+
+def payload_of(envelope: str) -> str:
+    """The signed report inside a stored envelope (JSON text)."""
+    return base64.b64decode(orjson.loads(envelope)["payload"]).decode()
 
 
 def _aware(stamp: datetime.datetime) -> datetime.datetime:

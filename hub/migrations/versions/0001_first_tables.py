@@ -96,7 +96,6 @@ def upgrade() -> None:
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('envelope', sa.Text(), nullable=False),
     sa.Column('envelope_sha256', sa.String(length=64), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('system_serial', sa.String(length=200), nullable=True),
     sa.Column('asset_id', sa.String(length=200), nullable=True),
     sa.Column('machine_id', sa.String(length=100), nullable=False),

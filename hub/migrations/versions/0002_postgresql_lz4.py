@@ -1,9 +1,9 @@
-"""PostgreSQL: reports' envelope and payload compressed with lz4 instead of pglz
+"""PostgreSQL: reports' envelopes compressed with lz4 instead of pglz
 
 Revision ID: 0002
 Revises: 0001
 
-Each report keeps tens of kilobytes of text; PostgreSQL's default compression (pglz) spent
+Each report's envelope is tens of kilobytes of text; PostgreSQL's default compression (pglz) spent
 more time per report than the rest of the insert. lz4 is several times faster. SQLite has no
 such setting.
 """
@@ -29,11 +29,9 @@ def _lz4_available() -> bool:
 
 def upgrade() -> None:
     if _lz4_available():
-        for column in ("envelope", "payload"):
-            op.execute(f"ALTER TABLE reports ALTER COLUMN {column} SET COMPRESSION lz4")
+        op.execute("ALTER TABLE reports ALTER COLUMN envelope SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
     if _lz4_available():
-        for column in ("envelope", "payload"):
-            op.execute(f"ALTER TABLE reports ALTER COLUMN {column} SET COMPRESSION pglz")
+        op.execute("ALTER TABLE reports ALTER COLUMN envelope SET COMPRESSION pglz")
