@@ -172,6 +172,35 @@ def start_hub(database: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the hub did not start")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def process_ids(*, parent: int | None = None, name: str | None = None) -> list[int]:
+    """The hub's worker processes (children of `serve`), or every process called `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if parent is not None and f"\nPPid:\t{parent}\n" in status \
+                or name is not None and status.startswith(f"Name:\t{name}\n"):
+            found.append(int(entry.name))
+    return found
+
+
 def run(label: str, database: str, count: int, concurrency: int) -> bool:
     print(f"== {label}: preparing {count} signed reports", flush=True)
     bodies = prepare(database, count)
@@ -182,9 +211,15 @@ def run(label: str, database: str, count: int, concurrency: int) -> bool:
     try:
         warm = max(50, count // 20)  # the first requests open connections and fill caches
         asyncio.run(_send_all(port, bodies[:warm], concurrency))
+        hub_pids = [hub.pid, *process_ids(parent=hub.pid)]
+        database_pids = process_ids(name="postgres")
+        hub_cpu, database_cpu = cpu_seconds(hub_pids), cpu_seconds(database_pids)
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         latencies, statuses = asyncio.run(_send_all(port, bodies[warm:], concurrency))
         elapsed = time.perf_counter() - started
+        hub_cpu = cpu_seconds(hub_pids) - hub_cpu
+        database_cpu = cpu_seconds(process_ids(name="postgres")) - database_cpu
     finally:
         hub.terminate()
         hub.wait(timeout=30)
@@ -203,6 +238,15 @@ def run(label: str, database: str, count: int, concurrency: int) -> bool:
     print(f"   ratio to {TARGET_RATE:.0f} reports/s: {rate / TARGET_RATE:.2f}x; "
           f"p99 against {TARGET_P99_MS:.0f} ms: {p99 / TARGET_P99_MS:.2f} of the budget")
     print(f"   stored {stored} of {count}; refused {len(refused)}")
+    sent = len(latencies)
+    per_report = (hub_cpu + database_cpu) / sent * 1000
+    print(f"   CPU per report: hub {hub_cpu / sent * 1000:.2f} ms"
+          + (f", PostgreSQL {database_cpu / sent * 1000:.2f} ms" if database_cpu else "")
+          + f"; the {os.cpu_count()} cores could serve at most "
+          f"{(os.cpu_count() or 1) * 1000 / per_report:.0f} reports/s (the load generator "
+          "shares them)")
+    print(f"   load average: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          "(other work on the machine slows the figures above)")
     met = rate >= TARGET_RATE and p99 < TARGET_P99_MS and stored == count and not refused
     print(f"   target {'met' if met else 'NOT met'}")
     return met

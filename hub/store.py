@@ -128,6 +128,8 @@ class Store:
         self.engine: Engine = make_engine(self.url, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = WriteLock(self.url) if is_sqlite(self.url) else None
+        # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = sqlite.insert if is_sqlite(self.url) else postgresql.insert
         self._prepare_ingest_statements()
 
@@ -298,7 +300,7 @@ class Store:
             return station.name, True
 
     def signing_key(self, key_id: str) -> SigningKey | None:
-        with self.engine.connect() as connection:
+        with self._reader.connect() as connection:
             row = connection.execute(self._signing_key, {"key_id": key_id}).first()
         if row is None:
             return None
