@@ -195,8 +195,8 @@ def process_ids(*, parent: int | None = None, name: str | None = None) -> list[i
             status = (entry / "status").read_text()
         except OSError:
             continue
-        if parent is not None and f"\nPPid:\t{parent}\n" in status \
-                or name is not None and status.startswith(f"Name:\t{name}\n"):
+        if (parent is not None and f"\nPPid:\t{parent}\n" in status) \
+                or (name is not None and status.startswith(f"Name:\t{name}\n")):
             found.append(int(entry.name))
     return found
 
