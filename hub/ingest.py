@@ -117,8 +117,8 @@ def report_columns(report: dict[str, Any]) -> ReportColumns:
     machine.get("identity") or {}
     erasure = [disk for disk in report.get("erasure") or [] if isinstance(disk, dict)]
     erased = sum(1 for disk in erasure if disk.get("result") in ERASED)
-    outcome = report.get("outcome")
-    outcome_name = outcome.get("decision") if isinstance(outcome, dict) else outcome
+    outcome = report.get("outcome")  # {"value": "reuse"|"parts"|"recycle", "reason": ...}
+    outcome_name = outcome.get("value") if isinstance(outcome, dict) else outcome
     outcome_text = str(outcome_name) if outcome_name is not None else None
     # Without an outcome (older reports), a machine whose every disk was erased counts as
     # going back into use.

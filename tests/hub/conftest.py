@@ -45,7 +45,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         with psycopg.connect(plain, autocommit=True, connect_timeout=5) as connection:
             connection.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as error:
+    except psycopg.Error as error:
         pytest.fail(f"PostgreSQL was asked for but is not reachable at {plain}: {error} "
                     "(tests/hub-services starts it)")
     yield postgres_schema_url(schema)
