@@ -59,7 +59,8 @@ def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, langu
             cells = table.row()
             for value in (disk.device, disk.model, disk.serial, views.size_text(disk.size_bytes),
                           disk.method, disk.level,
-                          disk.result + (f" ({disk.error})" if disk.error else ""),
+                          views.label(views.RESULT_LABELS, disk.result, _)
+                          + (f" ({disk.error})" if disk.error else ""),
                           f"{disk.verification}: "
                           f"{_('passed') if disk.verified else _('not passed')}",
                           ", ".join(disk.bad_ranges) or _("none")):

@@ -16,6 +16,30 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from markupsafe import Markup
 
+from agent.i18n import N_
+
+# What people read for the codes reports and progress messages carry.
+RESULT_LABELS = {
+    "erased": N_("erased"),
+    "erased_with_exceptions": N_("erased except bad sectors"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+}
+STEP_LABELS = {
+    "inventory": N_("inventory"),
+    "erase": N_("erasure"),
+    "install": N_("installation"),
+    "report": N_("report"),
+    "done": N_("done"),
+}
+
+
+def label(labels: dict[str, str], code: Any, gettext: Any) -> str:
+    """The translated label of a known code; an unknown one is shown as it came."""
+    text = labels.get(str(code)) if code is not None else None
+    return str(gettext(text)) if text else ("" if code is None else str(code))
+
+
 # Avoided by each computer given a second life instead of a new one being made (programme
 # figures): greenhouse gases (kg CO2e), fresh water (L), extracted ore (kg).
 CO2_KG_PER_MACHINE = 500

@@ -42,6 +42,22 @@ environment.install_gettext_callables(  # type: ignore[attr-defined]
     _gettext, _ngettext, newstyle=True)
 
 
+def _result_label(code: Any) -> str:
+    from hub.views import RESULT_LABELS, label
+
+    return label(RESULT_LABELS, code, _gettext)
+
+
+def _step_label(code: Any) -> str:
+    from hub.views import STEP_LABELS, label
+
+    return label(STEP_LABELS, code, _gettext)
+
+
+environment.filters["result_label"] = _result_label
+environment.filters["step_label"] = _step_label
+
+
 def render(name: str, language: str, **context: Any) -> str:
     token = _language.set(language if language in LANGUAGES else "fr")
     try:

@@ -117,7 +117,7 @@ def test_passport_shows_erasure_inventory_and_qr(hub: Hub) -> None:
     page = client.get(f"/machines/{report['machine']['identity']['id']}?lang=en").text
     assert "Machine passport" in page and "RB-SER-P" in page and "OptiPlex 7010" in page
     assert "nvme-sanitize-crypto" in page and "Purge" in page and "Clear" in page
-    assert "100-107" in page and "erased_with_exceptions" in page
+    assert "100-107" in page and "erased except bad sectors" in page
     assert "debian-xfce" in page and "1234" in page
     assert "<svg" in page and "<path" in page  # the QR code
     # The language stays English for the next page (a cookie), French comes back on request.
