@@ -124,7 +124,9 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 def create_app(database: str | Path | Store, images: Path | None = None) -> FastAPI:
     store = database if isinstance(database, Store) else Store(database)
     hub = Hub(store, ImageShelf(images) if images is not None else None)
-    app = FastAPI(title="reeeboot hub", version="1",
+    # The OpenAPI description is served; the interactive viewers are not: they load their
+    # scripts from a third-party CDN.
+    app = FastAPI(title="reeeboot hub", version="1", docs_url=None, redoc_url=None,
                   description="The regional platform: signed reports from refurbishing "
                               "stations, machines, live progress, certificates.")
     app.state.hub = hub
