@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import models
-from hub.database import database_url, is_sqlite, make_engine, migrate
+from hub.database import Checkpointer, database_url, is_sqlite, make_engine, migrate
 from hub.models import (
     KEY_CURRENT,
     KEY_RETIRED,
@@ -128,6 +128,8 @@ class Store:
         self.engine: Engine = make_engine(self.url, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = WriteLock(self.url) if is_sqlite(self.url) else None
+        self._checkpointer = Checkpointer(self.url) \
+            if is_sqlite(self.url) and ":memory:" not in self.url else None
         # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
         self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = sqlite.insert if is_sqlite(self.url) else postgresql.insert
@@ -167,6 +169,8 @@ class Store:
                   ("workshop_id", "station_id", "step", "payload", "updated_at")})
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     def _writing(self) -> AbstractContextManager[object]:
