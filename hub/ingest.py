@@ -213,6 +213,9 @@ def record_progress(store: Store, body: bytes) -> None:
     problems = progress_problems(progress)
     if problems:
         raise Refused(422, "; ".join(problems))
+    named = progress.get("station")
+    if isinstance(named, dict) and named.get("key_id") not in (None, signer.key_id):
+        raise Refused(422, "the progress names another station key than its signature")
     store.set_live_state(progress["machine_id"][:100], signer, progress["step"],
                          envelope.payload.decode())
 

@@ -136,15 +136,22 @@ def add_pages(app: FastAPI, hub: Hub) -> None:
 
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, serial: str = "", asset_id: str = "",
-                     station: str = "") -> HTMLResponse:
+                     station: str = "", date: str = "") -> HTMLResponse:
         person, csrf = person_and_csrf(request)
+        try:
+            day = datetime.date.fromisoformat(date) if date else None
+        except ValueError:
+            day = None  # the form's date field sends ISO dates; anything else filters nothing
+        start = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC) \
+            if day else None
         rows = store.find_reports(ReportFilter(
             serial=serial.replace("\x00", "") or None,
             asset_id=asset_id.replace("\x00", "") or None,
             station=station.replace("\x00", "") or None,
+            since=start, until=start + datetime.timedelta(days=1) if start else None,
             workshop_id=workshop_scope(person), limit=200))
         return page(request, "reports.html", person, csrf, rows=rows, serial=serial,
-                    asset_id=asset_id, station=station)
+                    asset_id=asset_id, station=station, date=day.isoformat() if day else "")
 
     @app.get("/machines", response_class=HTMLResponse, include_in_schema=False)
     def machines_page(request: Request) -> HTMLResponse:

@@ -219,3 +219,39 @@ def test_totals_count_reused_machines_and_their_impact(hub: Hub) -> None:
     assert cards["ore not extracted"] == "3.0 kg"
     assert "<title>2026-10: 1</title>" in page and "<title>2026-11: 3</title>" in page
     assert "<title>random: 4</title>" in page  # the failed disk tried random too
+
+
+def test_reports_page_filters_by_date_and_its_csv_link_works(hub: Hub) -> None:
+    station = hub.station()
+    october = station.report("SER-OCT", created_at="2026-10-03T10:00:00+00:00")
+    november = station.report("SER-NOV", created_at="2026-11-20T10:00:00+00:00")
+    for report in (october, november):
+        hub.client.post("/api/v1/reports", json=station.sign(report))
+    client = browser(hub)
+    hub.login(client, hub.person("admin@example.org"))
+    page = client.get("/reports", params={"date": "2026-11-20"}).text
+    assert "SER-NOV" in page and "SER-OCT" not in page
+    assert "SER-OCT" in client.get("/reports", params={"date": "nonsense"}).text
+    exports = []
+    for html in (page, client.get("/reports").text):
+        link = re.search(r'href="(/api/v1/export/reports\.csv[^"]*)"', html)
+        assert link is not None
+        export = client.get(link.group(1).replace("&amp;", "&"))
+        assert export.status_code == 200, export.text
+        exports.append(export.text)
+    assert "SER-NOV" in exports[0] and "SER-OCT" not in exports[0]
+    assert "SER-NOV" in exports[1] and "SER-OCT" in exports[1]
+
+
+def test_progress_naming_another_key_is_refused(hub: Hub) -> None:
+    station = hub.station()
+    other = hub.station("nantes-1")
+    message = station.progress("rb1-live")
+    import base64
+    import json
+
+    payload = json.loads(base64.b64decode(message["payload"]))
+    payload["station"]["key_id"] = other.key_id
+    envelope = station.sign(payload, "application/vnd.reeeboot.progress+json")
+    assert hub.client.post("/api/v1/progress", json=envelope).status_code == 422
+    assert hub.store.live_states() == []
