@@ -188,7 +188,9 @@ def add_pages(app: FastAPI, hub: Hub) -> None:
         report = orjson.loads(row["payload"])
         return page(request, "certificate.html", person, csrf, row=row, report=report,
                     disks=views.erasures(report), pem=views.public_key_pem(row["public_key"]),
-                    payload_length=len(row["payload"].encode()), **_sections(report))
+                    payload_length=len(row["payload"].encode()),
+                    fingerprint_commands=views.fingerprint_commands(row["key_id"]),
+                    signature_commands=views.SIGNATURE_COMMANDS, **_sections(report))
 
     @app.get("/reports/{report_id}/certificate.pdf", include_in_schema=False)
     def certificate_file(request: Request, report_id: str) -> Response:

@@ -71,18 +71,29 @@ def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, langu
     pdf.set_font("Helvetica", "", 9)
     pdf.multi_cell(0, 5, _latin1(
         _("The report is signed with the station's Ed25519 key in a DSSE envelope. Anyone can "
-          "check it with OpenSSL:") + " " +
-        _("Save the signed report (link above) as report.dsse.json and the station's public "
-          "key below as station.pem.")), new_x="LMARGIN", new_y="NEXT")
+          "check it with OpenSSL:")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Courier", "", 8)
     pdf.multi_cell(0, 4, _latin1(
-        f"{base_url.rstrip('/')}/api/v1/reports/{row['report_id']}/envelope\n"
-        "openssl pkey -pubin -in station.pem -outform DER | tail -c 32 | sha256sum\n"
-        f"# {row['key_id']}\n"
-        "printf 'DSSEv1 36 application/vnd.reeeboot.report+json %d ' "
-        "\"$(stat -c %s payload.json)\" > signed.bin; cat payload.json >> signed.bin\n"
-        "openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in signed.bin "
-        "-sigfile signature.bin\n\n" + pem), new_x="LMARGIN", new_y="NEXT")
+        f"{base_url.rstrip('/')}/api/v1/reports/{row['report_id']}/envelope"),
+        new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    steps = (
+        (_("Save the signed report (link above) as report.dsse.json and the station's public "
+           "key below as station.pem."), None),
+        (_("Check that the key is the one named by the fingerprint:"),
+         views.fingerprint_commands(row["key_id"])),
+        (_("Rebuild the signed message and verify the signature:"), views.SIGNATURE_COMMANDS),
+    )
+    for number, (text, commands) in enumerate(steps, 1):
+        pdf.set_font("Helvetica", "", 9)
+        pdf.multi_cell(0, 5, _latin1(f"{number}. {text}"), new_x="LMARGIN", new_y="NEXT")
+        if commands:
+            pdf.set_font("Courier", "", 7)
+            pdf.multi_cell(0, 3.5, _latin1(commands), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 9)
+    pdf.multi_cell(0, 5, _latin1(_("Station public key")), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Courier", "", 8)
+    pdf.multi_cell(0, 4, _latin1(pem), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 8)
     pdf.multi_cell(0, 4, _latin1(_("Details") + ": docs/report.md"))
     return bytes(pdf.output())

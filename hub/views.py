@@ -123,6 +123,26 @@ def public_key_pem(raw: bytes) -> str:
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+def fingerprint_commands(key_id: str) -> str:
+    """Shell lines that print the SHA-256 of station.pem's raw key: the certificate's key id."""
+    return ("openssl pkey -pubin -in station.pem -outform DER | tail -c 32 | sha256sum\n"
+            f"# {key_id}")
+
+
+# Rebuilds the DSSE pre-authentication encoding of report.dsse.json and checks its signature
+# with OpenSSL (tests/hub/test_pages.py runs these lines).
+SIGNATURE_COMMANDS = (
+    "python3 -c 'import json,base64,sys; e=json.load(open(\"report.dsse.json\")); "
+    "sys.stdout.buffer.write(base64.b64decode(e[\"payload\"]))' > payload.json\n"
+    "python3 -c 'import json,base64,sys; e=json.load(open(\"report.dsse.json\")); "
+    "sys.stdout.buffer.write(base64.b64decode(e[\"signatures\"][0][\"sig\"]))' > signature.bin\n"
+    "printf 'DSSEv1 36 application/vnd.reeeboot.report+json %d ' \"$(stat -c %s payload.json)\""
+    " > signed.bin\n"
+    "cat payload.json >> signed.bin\n"
+    "openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in signed.bin "
+    "-sigfile signature.bin")
+
+
 @dataclass
 class Totals:
     machines: int = 0
