@@ -139,14 +139,20 @@ def report_columns(report: dict[str, Any]) -> ReportColumns:
 
 
 def machine_id_of(report: dict[str, Any]) -> str:
-    """The machine's identity id; older reports without one get an id from their serial."""
+    """The machine's identity id, when it tells units apart; otherwise one of the report's own.
+
+    An identity made of vendor and product alone is shared by every unit of the model
+    (`distinguishes_units` false): merging on it would make one passport of many computers.
+    Older reports without an identity get an id from their serial, or from the report.
+    """
     machine = report.get("machine") or {}
     identity = machine.get("identity") or {}
-    if isinstance(identity, dict) and isinstance(identity.get("id"), str):
+    if isinstance(identity, dict) and isinstance(identity.get("id"), str) \
+            and identity.get("distinguishes_units") is not False:
         return identity["id"][:100]
     system = machine.get("system") or {}
     basis = "|".join(str(system.get(key) or "") for key in ("vendor", "product", "serial"))
-    if not system.get("serial"):
+    if not system.get("serial") or identity:
         basis += "|" + str(report.get("report_id"))
     return "hub-" + sha256_hex(basis)[:40]
 

@@ -193,3 +193,24 @@ def test_retired_and_revoked_reports_are_marked(hub: Hub) -> None:
     stored = hub.client.get(f"/api/v1/reports/{report['report_id']}",
                             headers=hub.admin_headers()).json()
     assert stored["signed_by_revoked_key"] is True and stored["key_status"] == "revoked"
+
+
+def test_a_model_only_identity_never_merges_two_machines(hub: Hub) -> None:
+    station = hub.station()
+    reports = [station.report(f"SER-{n}") for n in range(2)]
+    for report in reports:
+        # Both units of the model share an identity that does not tell them apart.
+        report["machine"]["identity"] = {"id": "rb1-" + "ab" * 32, "basis": ["vendor", "product"],
+                                         "placeholder_fields": ["system_serial"],
+                                         "ereuse_hid": "x", "distinguishes_units": False}
+        hub.store_directly(station, report)
+    machines = hub.client.get("/api/v1/machines", headers=hub.admin_headers()).json()
+    assert len(machines) == 2
+    assert all(not machine["machine_id"].startswith("rb1-") for machine in machines)
+    twice = station.report("SER-SAME")
+    again = {**station.report("SER-SAME")}
+    for report in (twice, again):
+        assert hub.client.post("/api/v1/reports", json=station.sign(report)).status_code == 201
+    ids = {row["machine_id"] for row in hub.client.get(
+        "/api/v1/reports", params={"serial": "SER-SAME"}, headers=hub.admin_headers()).json()}
+    assert ids == {twice["machine"]["identity"]["id"]}  # a real identity: one machine
