@@ -1,50 +1,131 @@
-"""`reeeboot-hub`: run the regional hub and manage its stations."""
+"""`reeeboot-hub`: run the regional hub and manage workshops, stations and people."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
 
 from agent.i18n import _, set_language
 
+DEFAULT_DATABASE = "reeeboot-hub.sqlite3"
 
-def main(argv: list[str] | None = None) -> int:
-    set_language(os.environ.get("REEEBOOT_LANGUAGE", "fr"))
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reeeboot-hub", description=_("The regional hub."))
     parser.add_argument(
-        "--db", type=Path, default=Path(os.environ.get("REEEBOOT_HUB_DB", "reeeboot-hub.sqlite3")),
-        help=_("SQLite database file"),
-    )
+        "--database", "--db", dest="database",
+        default=os.environ.get("REEEBOOT_HUB_DATABASE", os.environ.get("REEEBOOT_HUB_DB",
+                                                                        DEFAULT_DATABASE)),
+        help=_("SQLite file or database URL (postgresql+psycopg://user:password@host/db)"))
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help=_("serve the API and pages"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help=_("worker processes"))
+    serve.add_argument("--images", type=Path, help=_("folder of OS images offered to stations"))
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help=_("reverse proxies whose X-Forwarded-* headers are trusted"))
+    sub.add_parser("migrate", help=_("create or update the database tables"))
+
+    workshop = sub.add_parser("workshop", help=_("manage workshops"))
+    workshop_sub = workshop.add_subparsers(dest="action", required=True)
+    workshop_sub.add_parser("add", help=_("create a workshop")).add_argument("name")
+
     station = sub.add_parser("station", help=_("manage stations"))
-    station_sub = station.add_subparsers(dest="station_command", required=True)
+    station_sub = station.add_subparsers(dest="action", required=True)
     add = station_sub.add_parser("add", help=_("create a station and print its enrollment token"))
     add.add_argument("name")
-    args = parser.parse_args(argv)
+    add.add_argument("--workshop", help=_("the workshop the station belongs to"))
+    station_sub.add_parser("token", help=_("print a new one-time enrollment token")
+                           ).add_argument("name")
+    station_sub.add_parser("revoke", help=_("refuse every key of the station from now on")
+                           ).add_argument("name")
 
+    user = sub.add_parser("user", help=_("manage people's accounts"))
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_add = user_sub.add_parser("add", help=_("create an account"))
+    user_add.add_argument("email")
+    user_add.add_argument("--role", choices=("admin", "workshop"), required=True)
+    user_add.add_argument("--workshop", help=_("the workshop of a workshop account"))
+    user_add.add_argument("--password-file", type=Path,
+                          help=_("read the password from this file instead of asking"))
+    user_sub.add_parser("token", help=_("print a new API token for the account")
+                        ).add_argument("email")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    set_language(os.environ.get("REEEBOOT_LANGUAGE", "fr"))
+    args = _parser().parse_args(argv)
     try:
-        from hub.app import create_app
-        from hub.db import Database
+        from hub.database import migrate
+        from hub.store import Store, StoreError
     except ImportError as error:
         print(_("The hub needs its extra packages: pip install 'reeeboot[hub]' ({error})").format(
             error=error), file=sys.stderr)
         return 2
-    if args.command == "serve":
-        import uvicorn
-
-        uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="info")
+    if args.command == "migrate":
+        migrate(args.database)
+        print(_("The database is up to date."))
         return 0
-    import sqlite3
+    if args.command == "serve":
+        from hub.server import serve
 
+        migrate(args.database)  # once, before any worker starts
+        serve(args.database, host=args.host, port=args.port, workers=args.workers,
+              images=args.images, forwarded_allow_ips=args.forwarded_allow_ips)
+        return 0
+    store = Store(args.database)
     try:
-        token = Database(args.db).add_station(args.name)
-    except sqlite3.IntegrityError:
-        print(_("A station named {name} already exists.").format(name=args.name), file=sys.stderr)
+        return _manage(store, args)
+    except StoreError as error:
+        print(_("Refused: {reason}").format(reason=error), file=sys.stderr)
         return 1
-    print(token)
+    finally:
+        store.close()
+
+
+def _manage(store: object, args: argparse.Namespace) -> int:
+    from hub.accounts import hash_password
+    from hub.store import Store
+
+    assert isinstance(store, Store)
+    if args.command == "workshop":
+        store.add_workshop(args.name)
+        print(_("Workshop {name} created.").format(name=args.name))
+    elif args.command == "station" and args.action == "add":
+        print(store.add_station(args.name, args.workshop))
+    elif args.command == "station" and args.action == "token":
+        print(store.new_station_token(args.name))
+    elif args.command == "station" and args.action == "revoke":
+        if not store.revoke_station(args.name):
+            print(_("No station named {name}.").format(name=args.name), file=sys.stderr)
+            return 1
+        print(_("Station {name} revoked: its keys are refused from now on.").format(
+            name=args.name))
+    elif args.command == "user" and args.action == "add":
+        if args.role == "workshop" and not args.workshop:
+            print(_("A workshop account needs --workshop."), file=sys.stderr)
+            return 2
+        password = _password(args.password_file)
+        if len(password) < 8:
+            print(_("The password must have at least 8 characters."), file=sys.stderr)
+            return 2
+        store.add_person(args.email.strip().lower(), hash_password(password), args.role,
+                         args.workshop if args.role == "workshop" else None)
+        print(_("Account {email} created.").format(email=args.email))
+    elif args.command == "user" and args.action == "token":
+        print(store.add_api_token(args.email.strip().lower()))
     return 0
+
+
+def _password(path: Path | None) -> str:
+    if path is not None:
+        return path.read_text().rstrip("\n")
+    first = getpass.getpass(_("Password: "))
+    if getpass.getpass(_("Password again: ")) != first:
+        raise SystemExit(_("The two passwords differ."))
+    return first

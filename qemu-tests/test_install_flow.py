@@ -40,7 +40,8 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     image = built_os_image()
     scenario = Scenario.load(SCENARIO)
     stick = Stick.copy_of(IMAGE, artifacts)
-    assert image.path is not None and image.path.name in stick.read_dir("images"), \
+    on_stick = [entry.rsplit("/", 1)[-1] for entry in stick.read_dir("images")]
+    assert image.path is not None and image.path.name in on_stick, \
         "image/build.sh puts the OS images into the stick's images/ folder"
     token = hub.database.add_station("qemu-install")
     config = station_config(f"http://10.0.2.2:{hub.port}", token, unattended=True)

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from hub.app import create_app
-from hub.db import Database
+from hub.store import Store
 
 
 def free_port() -> int:
@@ -22,13 +22,15 @@ def free_port() -> int:
 
 
 class RunningHub:
-    def __init__(self, database_path: Path, port: int, host: str = "127.0.0.1") -> None:
-        self.database = Database(database_path)
+    """`database` is the hub's Store: add_station(name) -> token, reports(), report(id),
+    station_by_token(token) -> a row with the station's current public_key."""
+
+    def __init__(self, database_path: Path | str, port: int, host: str = "127.0.0.1") -> None:
+        self.database = Store(database_path)
         self.port = port
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            create_app(database_path), host=host, port=port, log_level="warning"
-        )
+        config = uvicorn.Config(create_app(self.database), host=host, port=port,
+                                log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -43,6 +45,7 @@ class RunningHub:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.database.close()
 
 
 @pytest.fixture

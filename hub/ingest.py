@@ -1,0 +1,242 @@
+"""What arrives from stations: signed reports, key rotations and progress, checked in order.
+
+Each check names its refusal (`Refused(status, message)`); nothing is written before the last
+check passed, so a refused message leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.report import dsse
+from agent.report.model import validate_report
+from hub.models import KEY_CURRENT, KEY_REVOKED
+from hub.store import ReportColumns, SigningKey, Store, sha256_hex
+
+MAX_BODY_BYTES = 16 << 20
+ROTATION_PAYLOAD_TYPE = "application/vnd.reeeboot.key-rotation+json"
+PROGRESS_PAYLOAD_TYPE = "application/vnd.reeeboot.progress+json"
+ROTATION_SCHEMA = "reeeboot.key-rotation/1"
+PROGRESS_SCHEMA = "reeeboot.progress/1"
+PROGRESS_STEPS = ("inventory", "erase", "install", "report", "done")
+ERASED = ("erased", "erased_with_exceptions")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Envelope:
+    document: dict[str, Any]
+    payload_type: str
+    payload: bytes
+    signatures: list[tuple[str, bytes]]
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise Refused(400, f"body is not JSON: {error}") from error
+    try:
+        payload_type, payload, signatures = dsse.parse(document)
+    except dsse.EnvelopeError as error:
+        raise Refused(400, str(error)) from error
+    return Envelope(document, payload_type, payload, signatures)
+
+
+def _verifies(key: bytes, envelope: Envelope, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(
+            signature, dsse.pae(envelope.payload_type, envelope.payload))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def find_signer(store: Store, envelope: Envelope, *, current_only: bool) -> SigningKey:
+    """The station key that signed the envelope, refused when unknown, revoked or forged."""
+    known = [(store.signing_key(keyid), signature) for keyid, signature in envelope.signatures
+             if len(keyid) == 64]
+    candidates = [(key, signature) for key, signature in known if key is not None]
+    if not candidates:
+        raise Refused(403, "signed by a key no station enrolled")
+    for key, signature in candidates:
+        if key.station_revoked or key.status == KEY_REVOKED:
+            raise Refused(403, "station key revoked")
+        if current_only and key.status != KEY_CURRENT:
+            raise Refused(403, "this key was retired by a rotation; sign with the current key")
+        if _verifies(key.public_key, envelope, signature):
+            return key
+    raise Refused(403, "no signature verifies against the station's key")
+
+
+def _payload_json(envelope: Envelope, expected_type: str) -> Any:
+    if envelope.payload_type != expected_type:
+        raise Refused(422, f"payloadType must be {expected_type}")
+    try:
+        return orjson.loads(envelope.payload)
+    except orjson.JSONDecodeError as error:
+        raise Refused(422, f"payload is not JSON: {error}") from error
+
+
+def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
+    envelope = parse_envelope(body)
+    signer = find_signer(store, envelope, current_only=False)
+    report = _payload_json(envelope, dsse.REPORT_PAYLOAD_TYPE)
+    problems = validate_report(report)
+    if problems:
+        raise Refused(422, "; ".join(problems))
+    if report["station"].get("key_id") != signer.key_id:
+        raise Refused(422, "the report names another station key than its signature")
+    canonical = dsse.canonical_json(envelope.document).decode()
+    columns = report_columns(report)
+    status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
+    if status == "conflict":
+        raise Refused(409, "a different report with this id is already stored")
+    if status == "already stored":
+        return 200, {"report_id": columns.report_id, "status": "already stored"}
+    return 201, {"report_id": columns.report_id, "status": "stored"}
+
+
+def report_columns(report: dict[str, Any]) -> ReportColumns:
+    machine = report.get("machine") or {}
+    system = machine.get("system") or {}
+    machine.get("identity") or {}
+    erasure = [disk for disk in report.get("erasure") or [] if isinstance(disk, dict)]
+    erased = sum(1 for disk in erasure if disk.get("result") in ERASED)
+    outcome = report.get("outcome")  # {"value": "reuse"|"parts"|"recycle", "reason": ...}
+    outcome_name = outcome.get("value") if isinstance(outcome, dict) else outcome
+    outcome_text = str(outcome_name) if outcome_name is not None else None
+    # Without an outcome (older reports), a machine whose every disk was erased counts as
+    # going back into use.
+    reused = outcome_text == "reuse" if outcome_text is not None else (
+        bool(erasure) and erased == len(erasure))
+    return ReportColumns(
+        report_id=str(report["report_id"]),
+        machine_id=machine_id_of(report),
+        system_serial=_text(system.get("serial")),
+        asset_id=_text(report.get("asset_id")),
+        created_at=parse_time(report.get("created_at")),
+        outcome=outcome_text[:40] if outcome_text else None,
+        disks_total=len(erasure), disks_erased=erased, reused=reused,
+        methods=" ".join(str(disk.get("method") or "?").replace(" ", "_")
+                         for disk in erasure)[:400],
+        vendor=_text(system.get("vendor")), product=_text(system.get("product")),
+    )
+
+
+def machine_id_of(report: dict[str, Any]) -> str:
+    """The machine's identity id, when it tells units apart; otherwise one of the report's own.
+
+    An identity made of vendor and product alone is shared by every unit of the model
+    (`distinguishes_units` false): merging on it would make one passport of many computers.
+    Older reports without an identity get an id from their serial, or from the report.
+    """
+    machine = report.get("machine") or {}
+    identity = machine.get("identity") or {}
+    if isinstance(identity, dict) and isinstance(identity.get("id"), str) \
+            and identity.get("distinguishes_units") is not False:
+        return identity["id"][:100]
+    system = machine.get("system") or {}
+    basis = "|".join(str(system.get(key) or "") for key in ("vendor", "product", "serial"))
+    if not system.get("serial") or identity:
+        basis += "|" + str(report.get("report_id"))
+    return "hub-" + sha256_hex(basis)[:40]
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:200] if value not in (None, "") else None
+
+
+def parse_time(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+
+
+def rotate_key(store: Store, body: bytes) -> dict[str, str]:
+    envelope = parse_envelope(body)
+    if envelope.payload_type != ROTATION_PAYLOAD_TYPE:
+        raise Refused(400, f"payloadType must be {ROTATION_PAYLOAD_TYPE}")
+    try:
+        rotation = orjson.loads(envelope.payload)
+    except orjson.JSONDecodeError as error:
+        raise Refused(400, f"payload is not JSON: {error}") from error
+    if not isinstance(rotation, dict) or rotation.get("schema") != ROTATION_SCHEMA:
+        raise Refused(400, f"payload must be a {ROTATION_SCHEMA} object")
+    old_key_id, new_key_text = rotation.get("old_key_id"), rotation.get("new_public_key")
+    if not isinstance(old_key_id, str) or not isinstance(new_key_text, str) \
+            or not isinstance(rotation.get("station"), str):
+        raise Refused(400, "station, old_key_id and new_public_key must be strings")
+    try:
+        new_key = base64.b64decode(new_key_text, validate=True)
+        new_public = Ed25519PublicKey.from_public_bytes(new_key)
+    except (ValueError, binascii.Error) as error:
+        raise Refused(400, f"new_public_key is not a base64 Ed25519 key: {error}") from error
+    new_key_id = dsse.key_id(new_public)
+    old = store.signing_key(old_key_id)
+    if old is None or old.station_name != rotation["station"]:
+        raise Refused(403, "the old key is not this station's key")
+    if old.station_revoked or old.status == KEY_REVOKED:
+        raise Refused(403, "station key revoked")
+    if old.status != KEY_CURRENT:
+        raise Refused(403, "the old key is not the station's current key")
+    signatures = dict(envelope.signatures)
+    old_signature, new_signature = signatures.get(old_key_id), signatures.get(new_key_id)
+    if old_signature is None or not _verifies(old.public_key, envelope, old_signature):
+        raise Refused(403, "the rotation is not signed by the station's current key")
+    if new_signature is None or not _verifies(new_key, envelope, new_signature):
+        raise Refused(403, "the rotation is not signed by the new key")
+    try:
+        if not store.rotate(old.station_id, old_key_id, new_key, new_key_id):
+            raise Refused(403, "the old key is not the station's current key")
+    except LookupError as error:
+        raise Refused(403, str(error)) from error
+    return {"station": old.station_name, "key_id": new_key_id}
+
+
+def record_progress(store: Store, body: bytes) -> None:
+    envelope = parse_envelope(body)
+    signer = find_signer(store, envelope, current_only=True)
+    progress = _payload_json(envelope, PROGRESS_PAYLOAD_TYPE)
+    problems = progress_problems(progress)
+    if problems:
+        raise Refused(422, "; ".join(problems))
+    named = progress.get("station")
+    if isinstance(named, dict) and named.get("key_id") not in (None, signer.key_id):
+        raise Refused(422, "the progress names another station key than its signature")
+    store.set_live_state(progress["machine_id"][:100], signer, progress["step"],
+                         envelope.payload.decode())
+
+
+def progress_problems(progress: Any) -> list[str]:
+    if not isinstance(progress, dict):
+        return ["progress must be a JSON object"]
+    problems = []
+    if progress.get("schema") != PROGRESS_SCHEMA:
+        problems.append(f"unknown schema {progress.get('schema')!r}, expected {PROGRESS_SCHEMA!r}")
+    if not isinstance(progress.get("machine_id"), str) or not progress["machine_id"]:
+        problems.append("machine_id must be a non-empty string")
+    if progress.get("step") not in PROGRESS_STEPS:
+        problems.append(f"step must be one of {', '.join(PROGRESS_STEPS)}")
+    disks = progress.get("disks", [])
+    if not isinstance(disks, list) or not all(isinstance(disk, dict) for disk in disks):
+        problems.append("disks must be a list of objects")
+    return problems

@@ -1,0 +1,604 @@
+"""The hub's storage operations: stations and keys, reports, machines, live states, people.
+
+Each public method is one transaction. The web layer (hub/app.py) and the CLI (hub/cli.py)
+both go through here; nothing else writes to the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import fcntl
+import hashlib
+import os
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub import models
+from hub.database import Checkpointer, database_url, is_sqlite, make_engine, migrate
+from hub.models import (
+    KEY_CURRENT,
+    KEY_RETIRED,
+    KEY_REVOKED,
+    ApiToken,
+    LiveState,
+    Machine,
+    Person,
+    Report,
+    Station,
+    StationKey,
+    WebSession,
+    Workshop,
+    utcnow,
+)
+
+SESSION_LIFETIME = datetime.timedelta(hours=12)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+class StoreError(Exception):
+    """A request the store refuses (a name taken, something unknown); the message says which."""
+
+
+@dataclass(frozen=True)
+class StationRow:
+    """A station with its current key (None before enrollment or after revocation)."""
+
+    id: int
+    name: str
+    public_key: bytes | None
+    key_id: str | None
+    workshop_id: int | None = None
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key found by its id, with the state of the key and of its station."""
+
+    key_id: str
+    public_key: bytes
+    status: str
+    station_id: int
+    station_name: str
+    workshop_id: int | None
+    station_revoked: bool
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: int
+    email: str
+    role: str
+    workshop_id: int | None
+    workshop_name: str | None
+
+
+@dataclass(frozen=True)
+class ReportColumns:
+    """What the hub keeps beside a verified report to find and count it."""
+
+    report_id: str
+    machine_id: str
+    system_serial: str | None
+    asset_id: str | None
+    created_at: datetime.datetime | None
+    outcome: str | None
+    disks_total: int
+    disks_erased: int
+    reused: bool
+    methods: str
+    vendor: str | None
+    product: str | None
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    serial: str | None = None
+    asset_id: str | None = None
+    machine_id: str | None = None
+    station: str | None = None
+    since: datetime.datetime | None = None
+    until: datetime.datetime | None = None
+    workshop_id: int | None = None  # None: every workshop (an administrator)
+    limit: int = 500
+    offset: int = 0
+
+
+class Store:
+    def __init__(self, database: str | Path, *, apply_migrations: bool = True,
+                 pool_size: int = 10) -> None:
+        self.url = database_url(database)
+        if apply_migrations:
+            migrate(self.url)
+        self.engine: Engine = make_engine(self.url, pool_size=pool_size)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = WriteLock(self.url) if is_sqlite(self.url) else None
+        self._checkpointer = Checkpointer(self.url) \
+            if is_sqlite(self.url) and ":memory:" not in self.url else None
+        # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._insert = sqlite.insert if is_sqlite(self.url) else postgresql.insert
+        self._prepare_ingest_statements()
+
+    def _prepare_ingest_statements(self) -> None:
+        """Statements of the ingest path, built once: a request only binds its values.
+
+        Building a statement per request (and its cache key) cost more than the database.
+        """
+        tables = models.Base.metadata.tables
+        reports, machines = tables["reports"], tables["machines"]
+        self._insert_report = self._insert(reports).on_conflict_do_nothing(
+            index_elements=["report_id"]).returning(reports.c.report_id)
+        self._stored_sha256 = select(reports.c.envelope_sha256).where(
+            reports.c.report_id == bindparam("report_id"))
+        upsert = self._insert(machines)
+        replaced = ("workshop_id", "asset_id", "system_serial", "vendor", "product",
+                    "latest_report_id", "latest_created_at", "updated_at")
+        # A report that waited in an outbox must not replace a newer one as the latest.
+        newer = machines.c.latest_created_at.is_(None) | (
+            upsert.excluded.latest_created_at.is_not(None)
+            & (machines.c.latest_created_at <= upsert.excluded.latest_created_at))
+        self._upsert_machine = upsert.on_conflict_do_update(
+            index_elements=["machine_id"],
+            set_={name: upsert.excluded[name] for name in replaced}, where=newer)
+        self._signing_key = (
+            select(StationKey.key_id, StationKey.public_key, StationKey.status,
+                   Station.id, Station.name, Station.workshop_id, Station.revoked_at)
+            .join(Station, Station.id == StationKey.station_id)
+            .where(StationKey.key_id == bindparam("key_id")))
+        live = tables["live_states"]
+        live_upsert = self._insert(live)
+        self._upsert_live = live_upsert.on_conflict_do_update(
+            index_elements=["machine_id"],
+            set_={name: live_upsert.excluded[name] for name in
+                  ("workshop_id", "station_id", "step", "payload", "updated_at")})
+
+    def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        self.engine.dispose()
+
+    def _writing(self) -> AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- workshops and stations -------------------------------------------------------------
+
+    def add_workshop(self, name: str) -> int:
+        try:
+            with self.session() as session:
+                workshop = Workshop(name=name)
+                session.add(workshop)
+                session.flush()
+                return workshop.id
+        except IntegrityError as error:
+            raise StoreError(f"workshop {name!r} already exists") from error
+
+    def workshop_id(self, name: str) -> int | None:
+        with self.session() as session:
+            return session.scalar(select(Workshop.id).where(Workshop.name == name))
+
+    def workshops(self) -> list[tuple[int, str]]:
+        with self.session() as session:
+            return [(row.id, row.name) for row in
+                    session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))]
+
+    def add_station(self, name: str, workshop: str | None = None) -> str:
+        """Create a station and return its one-time enrollment token (only its hash is kept)."""
+        token = secrets.token_urlsafe(24)
+        try:
+            with self.session() as session:
+                workshop_id = None
+                if workshop is not None:
+                    workshop_id = session.scalar(select(Workshop.id).where(
+                        Workshop.name == workshop))
+                    if workshop_id is None:
+                        raise StoreError(f"no workshop named {workshop!r}")
+                session.add(Station(name=name, workshop_id=workshop_id,
+                                    token_sha256=sha256_hex(token), token_used=False))
+        except IntegrityError as error:
+            raise StoreError(f"station {name!r} already exists") from error
+        return token
+
+    def new_station_token(self, name: str) -> str:
+        """A fresh one-time token, e.g. after revocation so the station enrolls a new key."""
+        token = secrets.token_urlsafe(24)
+        with self.session() as session:
+            station = session.scalar(select(Station).where(Station.name == name))
+            if station is None:
+                raise StoreError(f"no station named {name!r}")
+            station.token_sha256, station.token_used = sha256_hex(token), False
+            station.revoked_at = None  # keys stay revoked; the new token brings a new key
+        return token
+
+    def revoke_station(self, name: str) -> bool:
+        """Refuse every key of the station from now on; False when there is no such station."""
+        with self.session() as session:
+            station = session.scalar(select(Station).where(Station.name == name))
+            if station is None:
+                return False
+            station.revoked_at = utcnow()
+            station.token_sha256, station.token_used = None, True
+            session.execute(update(StationKey).where(StationKey.station_id == station.id)
+                            .values(status=KEY_REVOKED))
+        return True
+
+    def station_by_token(self, token: str) -> StationRow | None:
+        with self.session() as session:
+            station = session.scalar(select(Station).where(
+                Station.token_sha256 == sha256_hex(token)))
+            return self._station_row(session, station) if station else None
+
+    def station_by_name(self, name: str) -> StationRow | None:
+        with self.session() as session:
+            station = session.scalar(select(Station).where(Station.name == name))
+            return self._station_row(session, station) if station else None
+
+    def _station_row(self, session: Session, station: Station) -> StationRow:
+        key = session.scalar(select(StationKey).where(
+            StationKey.station_id == station.id, StationKey.status == KEY_CURRENT))
+        return StationRow(station.id, station.name, key.public_key if key else None,
+                          key.key_id if key else None, station.workshop_id,
+                          station.revoked_at is not None)
+
+    def stations(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            rows = session.execute(
+                select(Station, Workshop.name).outerjoin(Workshop,
+                                                         Workshop.id == Station.workshop_id)
+                .order_by(Station.name)).all()
+            keys = session.execute(select(StationKey).order_by(StationKey.created_at)).scalars()
+            by_station: dict[int, list[dict[str, Any]]] = {}
+            for key in keys:
+                by_station.setdefault(key.station_id, []).append(
+                    {"key_id": key.key_id, "status": key.status,
+                     "created_at": key.created_at.isoformat()})
+            return [{"name": station.name, "workshop": workshop,
+                     "revoked": station.revoked_at is not None,
+                     "keys": by_station.get(station.id, [])} for station, workshop in rows]
+
+    def enroll(self, token: str, public_key: bytes, key_id: str) -> tuple[str, bool]:
+        """(station name, created) for the token's station; StoreError when refused.
+
+        The same key presenting the same token again is fine (its acknowledgement was lost);
+        another key with a used token is not.
+        """
+        with self.session() as session:
+            station = session.scalar(select(Station).where(
+                Station.token_sha256 == sha256_hex(token)).with_for_update())
+            if station is None:
+                raise LookupError("unknown enrollment token")
+            existing = session.scalar(select(StationKey).where(StationKey.key_id == key_id))
+            if station.token_used:
+                if existing is not None and existing.station_id == station.id \
+                        and existing.status == KEY_CURRENT:
+                    return station.name, False
+                raise StoreError("this enrollment token was already used")
+            if existing is not None:
+                raise StoreError("this key is already enrolled")
+            session.execute(update(StationKey).where(
+                StationKey.station_id == station.id, StationKey.status == KEY_CURRENT)
+                .values(status=KEY_RETIRED, retired_at=utcnow()))
+            session.add(StationKey(station_id=station.id, key_id=key_id, public_key=public_key,
+                                   status=KEY_CURRENT))
+            station.token_used = True
+            return station.name, True
+
+    def signing_key(self, key_id: str) -> SigningKey | None:
+        with self._reader.connect() as connection:
+            row = connection.execute(self._signing_key, {"key_id": key_id}).first()
+        if row is None:
+            return None
+        return SigningKey(row[0], bytes(row[1]), row[2], row[3], row[4], row[5],
+                          row[6] is not None)
+
+    def rotate(self, station_id: int, old_key_id: str, new_key: bytes, new_key_id: str) -> bool:
+        """Retire the current key and make the new one current; False if the old one is not."""
+        with self.session() as session:
+            old = session.scalar(select(StationKey).where(
+                StationKey.key_id == old_key_id, StationKey.station_id == station_id)
+                .with_for_update())
+            if old is None or old.status != KEY_CURRENT:
+                return False
+            if session.scalar(select(StationKey.id).where(StationKey.key_id == new_key_id)):
+                raise StoreError("the new key is already known")
+            old.status, old.retired_at = KEY_RETIRED, utcnow()
+            session.add(StationKey(station_id=station_id, key_id=new_key_id,
+                                   public_key=new_key, status=KEY_CURRENT))
+        return True
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def add_report(self, signer: SigningKey, columns: ReportColumns, envelope: str,
+                   envelope_sha256: str) -> str:
+        """"stored", "already stored" (same content) or "conflict" (other content, same id)."""
+        now = utcnow()
+        with self._writing(), self.engine.begin() as connection:
+            inserted = connection.execute(self._insert_report, {
+                "report_id": columns.report_id, "station_id": signer.station_id,
+                "workshop_id": signer.workshop_id, "key_id": signer.key_id, "received_at": now,
+                "envelope": envelope, "envelope_sha256": envelope_sha256,
+                "system_serial": columns.system_serial, "asset_id": columns.asset_id,
+                "machine_id": columns.machine_id, "created_at": columns.created_at,
+                "outcome": columns.outcome, "disks_total": columns.disks_total,
+                "disks_erased": columns.disks_erased, "reused": columns.reused,
+                "methods": columns.methods,
+            }).first()
+            if inserted is None:
+                stored = connection.scalar(self._stored_sha256,
+                                           {"report_id": columns.report_id})
+                return "already stored" if stored == envelope_sha256 else "conflict"
+            connection.execute(self._upsert_machine, {
+                "machine_id": columns.machine_id, "workshop_id": signer.workshop_id,
+                "asset_id": columns.asset_id, "system_serial": columns.system_serial,
+                "vendor": columns.vendor, "product": columns.product,
+                "latest_report_id": columns.report_id,
+                "latest_created_at": columns.created_at, "updated_at": now,
+            })
+        return "stored"
+
+    def report_count(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(Report)) or 0)
+
+    def find_reports(self, where: ReportFilter) -> list[dict[str, Any]]:
+        query = (select(Report.report_id, Station.name, Report.system_serial, Report.asset_id,
+                        Report.machine_id, Report.created_at, Report.received_at,
+                        Report.key_id, Report.outcome, Report.disks_total,
+                        Report.disks_erased, Report.methods, Workshop.name)
+                 .join(Station, Station.id == Report.station_id)
+                 .outerjoin(Workshop, Workshop.id == Report.workshop_id))
+        if where.serial:
+            query = query.where(Report.system_serial == where.serial)
+        if where.asset_id:
+            query = query.where(Report.asset_id == where.asset_id)
+        if where.machine_id:
+            query = query.where(Report.machine_id == where.machine_id)
+        if where.station:
+            query = query.where(Station.name == where.station)
+        if where.since:
+            query = query.where(Report.created_at >= where.since)
+        if where.until:
+            query = query.where(Report.created_at < where.until)
+        if where.workshop_id is not None:
+            query = query.where(Report.workshop_id == where.workshop_id)
+        query = query.order_by(Report.received_at.desc(), Report.report_id) \
+            .limit(where.limit).offset(where.offset)
+        keys = ("report_id", "station", "system_serial", "asset_id", "machine_id",
+                "created_at", "received_at", "key_id", "outcome", "disks_total",
+                "disks_erased", "methods", "workshop")
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        found = []
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            for stamp in ("created_at", "received_at"):
+                item[stamp] = _iso(item[stamp])
+            item["methods"] = item["methods"].split()
+            found.append(item)
+        return found
+
+    def reports(self) -> list[dict[str, Any]]:
+        """Every report, newest first (with its payload), as tests and small tools read them."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(Report.report_id, Station.name, Report.system_serial,
+                       Report.received_at, Report.envelope)
+                .join(Station, Station.id == Report.station_id)
+                .order_by(Report.received_at.desc(), Report.report_id)).all()
+        keys = ("report_id", "station", "system_serial", "received_at", "payload")
+        return [{**dict(zip(keys, row, strict=True)), "received_at": _iso(row[3]),
+                 "payload": payload_of(row[4])} for row in rows]
+
+    def report(self, report_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(Report.report_id, Station.name, Report.received_at, Report.envelope,
+                       Report.key_id, StationKey.status,
+                       StationKey.public_key, Report.workshop_id, Report.machine_id,
+                       Workshop.name)
+                .join(Station, Station.id == Report.station_id)
+                .join(StationKey, StationKey.key_id == Report.key_id)
+                .outerjoin(Workshop, Workshop.id == Report.workshop_id)
+                .where(Report.report_id == report_id)).first()
+        if row is None:
+            return None
+        keys = ("report_id", "station", "received_at", "envelope", "key_id", "key_status",
+                "public_key", "workshop_id", "machine_id", "workshop")
+        item = dict(zip(keys, row, strict=True))
+        item["received_at"] = _iso(item["received_at"])
+        item["payload"] = payload_of(item["envelope"])
+        item["public_key"] = bytes(item["public_key"])
+        return item
+
+    # -- machines, live states, totals ------------------------------------------------------
+
+    def machines(self, workshop_id: int | None = None,
+                 machine_id: str | None = None) -> list[dict[str, Any]]:
+        query = select(Machine, Workshop.name).outerjoin(
+            Workshop, Workshop.id == Machine.workshop_id).order_by(Machine.updated_at.desc())
+        if workshop_id is not None:
+            query = query.where(Machine.workshop_id == workshop_id)
+        if machine_id is not None:
+            query = query.where(Machine.machine_id == machine_id)
+        with self.session() as session:
+            return [{
+                "machine_id": machine.machine_id, "asset_id": machine.asset_id,
+                "system_serial": machine.system_serial, "vendor": machine.vendor,
+                "product": machine.product, "latest_report_id": machine.latest_report_id,
+                "workshop_id": machine.workshop_id, "workshop": workshop,
+                "updated_at": _iso(machine.updated_at),
+            } for machine, workshop in session.execute(query).all()]
+
+    def set_live_state(self, machine_id: str, signer: SigningKey, step: str,
+                       payload: str) -> None:
+        with self._writing(), self.engine.begin() as connection:
+            connection.execute(self._upsert_live, {
+                "machine_id": machine_id, "workshop_id": signer.workshop_id,
+                "station_id": signer.station_id, "step": step, "payload": payload,
+                "updated_at": utcnow()})
+
+    def live_states(self, workshop_id: int | None = None,
+                    since: datetime.datetime | None = None) -> list[dict[str, Any]]:
+        query = (select(LiveState.machine_id, LiveState.step, LiveState.payload,
+                        LiveState.updated_at, Station.name, Workshop.name)
+                 .join(Station, Station.id == LiveState.station_id)
+                 .outerjoin(Workshop, Workshop.id == LiveState.workshop_id)
+                 .order_by(Workshop.name, Station.name, LiveState.machine_id))
+        if workshop_id is not None:
+            query = query.where(LiveState.workshop_id == workshop_id)
+        if since is not None:
+            query = query.where(LiveState.updated_at >= since)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [{"machine_id": row[0], "step": row[1], "payload": row[2],
+                 "updated_at": _iso(row[3]), "station": row[4], "workshop": row[5]}
+                for row in rows]
+
+    def report_summaries(self, workshop_id: int | None = None) -> Sequence[Any]:
+        """(machine_id, created_at, received_at, reused, methods) of every report, for totals."""
+        query = select(Report.machine_id, Report.created_at, Report.received_at,
+                       Report.reused, Report.methods)
+        if workshop_id is not None:
+            query = query.where(Report.workshop_id == workshop_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query).all()
+
+    # -- people, sessions, API tokens -------------------------------------------------------
+
+    def add_person(self, email: str, password_hash: str, role: str,
+                   workshop: str | None) -> int:
+        with self.session() as session:
+            workshop_id = None
+            if workshop is not None:
+                workshop_id = session.scalar(select(Workshop.id).where(Workshop.name == workshop))
+                if workshop_id is None:
+                    raise StoreError(f"no workshop named {workshop!r}")
+            if session.scalar(select(Person.id).where(Person.email == email)) is not None:
+                raise StoreError(f"{email} already has an account")
+            person = Person(email=email, password_hash=password_hash, role=role,
+                            workshop_id=workshop_id)
+            session.add(person)
+            session.flush()
+            return person.id
+
+    def person_for_login(self, email: str) -> tuple[int, str] | None:
+        with self.session() as session:
+            row = session.execute(select(Person.id, Person.password_hash)
+                                  .where(Person.email == email)).first()
+            return (row[0], row[1]) if row else None
+
+    def set_password_hash(self, person_id: int, password_hash: str) -> None:
+        with self.session() as session:
+            session.execute(update(Person).where(Person.id == person_id)
+                            .values(password_hash=password_hash))
+
+    def open_session(self, person_id: int) -> tuple[str, str]:
+        """(session token for the cookie, CSRF token for the forms)."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = utcnow()
+        with self.session() as session:
+            session.execute(delete(WebSession).where(WebSession.expires_at < now))
+            session.add(WebSession(token_sha256=sha256_hex(token), person_id=person_id,
+                                   csrf_token=csrf, expires_at=now + SESSION_LIFETIME))
+        return token, csrf
+
+    def close_session(self, token: str) -> None:
+        with self.session() as session:
+            session.execute(delete(WebSession).where(WebSession.token_sha256 == sha256_hex(token)))
+
+    def person_for_session(self, token: str) -> tuple[PersonRow, str] | None:
+        """The person and the session's CSRF token, while the session is open."""
+        with self.session() as session:
+            row = session.execute(
+                select(WebSession.person_id, WebSession.csrf_token, WebSession.expires_at)
+                .where(WebSession.token_sha256 == sha256_hex(token))).first()
+            if row is None or _aware(row[2]) < utcnow():
+                return None
+            person = self._person(session, row[0])
+            return (person, row[1]) if person else None
+
+    def add_api_token(self, email: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self.session() as session:
+            person_id = session.scalar(select(Person.id).where(Person.email == email))
+            if person_id is None:
+                raise StoreError(f"no account for {email}")
+            session.add(ApiToken(token_sha256=sha256_hex(token), person_id=person_id))
+        return token
+
+    def person_for_api_token(self, token: str) -> PersonRow | None:
+        with self.session() as session:
+            person_id = session.scalar(select(ApiToken.person_id).where(
+                ApiToken.token_sha256 == sha256_hex(token)))
+            return self._person(session, person_id) if person_id is not None else None
+
+    def _person(self, session: Session, person_id: int) -> PersonRow | None:
+        row = session.execute(
+            select(Person.id, Person.email, Person.role, Person.workshop_id, Workshop.name)
+            .outerjoin(Workshop, Workshop.id == Person.workshop_id)
+            .where(Person.id == person_id)).first()
+        return PersonRow(*row) if row else None
+
+
+class WriteLock:
+    """One writer at a time on an SQLite file, across threads and worker processes.
+
+    SQLite lets a second writer wait by sleeping and retrying (1, 2, 5 ... 100 ms), which
+    under load makes both slow; a lock file taken with flock wakes the next writer at once.
+    """
+
+    def __init__(self, url: str) -> None:
+        path = url.split("///", 1)[1] if "///" in url else ""
+        self._path = f"{path}.write-lock" if path and path != ":memory:" else None
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteLock:
+        self._threads.acquire()
+        if self._path is not None:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+def payload_of(envelope: str) -> str:
+    """The signed report inside a stored envelope (JSON text)."""
+    return base64.b64decode(orjson.loads(envelope)["payload"]).decode()
+
+
+def _aware(stamp: datetime.datetime) -> datetime.datetime:
+    # SQLite hands back naive datetimes; every stamp the hub writes is UTC.
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+
+
+def _iso(stamp: datetime.datetime | None) -> str | None:
+    return None if stamp is None else _aware(stamp).isoformat()
+
+
+__all__ = ["Store", "StoreError", "models", "sha256_hex"]

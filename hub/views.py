@@ -1,0 +1,201 @@
+"""What the pages show, computed from stored reports: passports, certificates, totals, charts."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+import qrcode
+import qrcode.image.svg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from markupsafe import Markup
+
+from agent.i18n import N_
+
+# What people read for the codes reports and progress messages carry.
+RESULT_LABELS = {
+    "erased": N_("erased"),
+    "erased_with_exceptions": N_("erased except bad sectors"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+}
+STEP_LABELS = {
+    "inventory": N_("inventory"),
+    "erase": N_("erasure"),
+    "install": N_("installation"),
+    "report": N_("report"),
+    "done": N_("done"),
+}
+
+
+def label(labels: dict[str, str], code: Any, gettext: Any) -> str:
+    """The translated label of a known code; an unknown one is shown as it came."""
+    text = labels.get(str(code)) if code is not None else None
+    return str(gettext(text)) if text else ("" if code is None else str(code))
+
+
+# Avoided by each computer given a second life instead of a new one being made (programme
+# figures): greenhouse gases (kg CO2e), fresh water (L), extracted ore (kg).
+CO2_KG_PER_MACHINE = 500
+WATER_L_PER_MACHINE = 3500
+ORE_KG_PER_MACHINE = 1.5
+
+
+@dataclass(frozen=True)
+class DiskErasure:
+    device: str
+    model: str
+    serial: str
+    size_bytes: int
+    method: str
+    level: str  # "Clear" or "Purge"
+    result: str
+    verification: str
+    verified: bool
+    bad_ranges: list[str]
+    error: str | None
+
+
+def erasures(report: dict[str, Any]) -> list[DiskErasure]:
+    found = []
+    for disk in report.get("erasure") or []:
+        if not isinstance(disk, dict):
+            continue
+        ranges = [f"{pair[0]}-{pair[1]}" for pair in disk.get("bad_ranges") or []
+                  if isinstance(pair, list | tuple) and len(pair) == 2]
+        found.append(DiskErasure(
+            device=str(disk.get("device") or "?"), model=str(disk.get("model") or "?"),
+            serial=str(disk.get("serial") or "?"), size_bytes=int(disk.get("size_bytes") or 0),
+            method=str(disk.get("method") or "?"),
+            level=str(disk.get("level") or "?").capitalize(),
+            result=str(disk.get("result") or "?"),
+            verification=str(disk.get("verification") or "?"),
+            verified=bool(disk.get("verified")), bad_ranges=ranges,
+            error=disk.get("error") if isinstance(disk.get("error"), str) else None))
+    return found
+
+
+def size_text(size_bytes: Any) -> str:
+    try:
+        value = float(size_bytes)
+    except (TypeError, ValueError):
+        return "?"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return "?"
+
+
+def flat_items(section: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A nested object as (dotted key, text) pairs, for sections the page shows as they are."""
+    if not isinstance(section, dict):
+        return [] if section is None else [(prefix or "value", str(section))]
+    items: list[tuple[str, str]] = []
+    for key, value in section.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            items.extend(flat_items(value, name))
+        elif isinstance(value, list):
+            items.append((name, ", ".join(str(item) for item in value) if all(
+                not isinstance(item, dict | list) for item in value) else f"[{len(value)}]"))
+        elif value is not None:
+            items.append((name, str(value)))
+    return items
+
+
+def qr_svg(url: str) -> Markup:
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    text = buffer.getvalue().decode()
+    return Markup(text[text.index("<svg"):])
+
+
+def public_key_pem(raw: bytes) -> str:
+    return Ed25519PublicKey.from_public_bytes(raw).public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def fingerprint_commands(key_id: str) -> str:
+    """Shell lines that print the SHA-256 of station.pem's raw key: the certificate's key id."""
+    return ("openssl pkey -pubin -in station.pem -outform DER | tail -c 32 | sha256sum\n"
+            f"# {key_id}")
+
+
+# Rebuilds the DSSE pre-authentication encoding of report.dsse.json and checks its signature
+# with OpenSSL (tests/hub/test_pages.py runs these lines).
+SIGNATURE_COMMANDS = (
+    "python3 -c 'import json,base64,sys; e=json.load(open(\"report.dsse.json\")); "
+    "sys.stdout.buffer.write(base64.b64decode(e[\"payload\"]))' > payload.json\n"
+    "python3 -c 'import json,base64,sys; e=json.load(open(\"report.dsse.json\")); "
+    "sys.stdout.buffer.write(base64.b64decode(e[\"signatures\"][0][\"sig\"]))' > signature.bin\n"
+    "printf 'DSSEv1 36 application/vnd.reeeboot.report+json %d ' \"$(stat -c %s payload.json)\""
+    " > signed.bin\n"
+    "cat payload.json >> signed.bin\n"
+    "openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in signed.bin "
+    "-sigfile signature.bin")
+
+
+@dataclass
+class Totals:
+    machines: int = 0
+    reused: int = 0
+    per_month: list[tuple[str, int]] = field(default_factory=list)
+    methods: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def co2_kg(self) -> float:
+        return self.reused * CO2_KG_PER_MACHINE
+
+    @property
+    def water_l(self) -> float:
+        return self.reused * WATER_L_PER_MACHINE
+
+    @property
+    def ore_kg(self) -> float:
+        return self.reused * ORE_KG_PER_MACHINE
+
+
+def totals(rows: Sequence[Any]) -> Totals:
+    """rows: (machine_id, created_at, received_at, reused, methods) of every report."""
+    months: dict[str, set[str]] = {}
+    reused: set[str] = set()
+    machines: set[str] = set()
+    methods: Counter[str] = Counter()
+    for machine_id, created_at, received_at, was_reused, method_text in rows:
+        stamp: datetime.datetime = created_at or received_at
+        machines.add(machine_id)
+        months.setdefault(stamp.strftime("%Y-%m"), set()).add(machine_id)
+        if was_reused:
+            reused.add(machine_id)
+        methods.update(method_text.split())
+    return Totals(machines=len(machines), reused=len(reused),
+                  per_month=[(month, len(ids)) for month, ids in sorted(months.items())],
+                  methods=methods.most_common())
+
+
+def bar_chart(items: Sequence[tuple[str, int]], title: str, *, width: int = 640) -> Markup:
+    """A horizontal bar chart as inline SVG: readable without scripts, printable."""
+    bar, gap, label_width = 22, 8, 170
+    height = max(1, len(items)) * (bar + gap) + 10
+    largest = max((value for _label, value in items), default=0) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+             f"<title>{escape(title)}</title>"]
+    for index, (label, value) in enumerate(items):
+        y = 5 + index * (bar + gap)
+        length = round((width - label_width - 60) * value / largest)
+        parts.append(
+            f'<text x="{label_width - 6}" y="{y + 16}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y}" width="{max(length, 1)}" height="{bar}" '
+            f'fill="#2e7d32"><title>{escape(label)}: {value}</title></rect>'
+            f'<text x="{label_width + length + 6}" y="{y + 16}">{value}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
