@@ -165,7 +165,7 @@ def test_install_results_fit_the_report_schema() -> None:
     failed = InstallResult(image, target, "bios", "rb-abc", error="the image is corrupt")
     finished = InstallResult(
         image, target, "uefi", "rb-abc", result="installed", bytes_written=807059456,
-        verification={"result": "passed", "bytes_checked": 807059456},
+        verification={"result": "passed", "bytes_checked": 807059456, "first_mismatch": None},
         grow=GrowOutcome(True, 240 * GIB, "ext4", 240 * GIB - 4096),
         identity=IdentityReset("rb-abc", ("ssh_host_rsa_key",), True),
         bootloader=BootloaderOutcome(True, True, True, "Boot0003"),

@@ -36,10 +36,15 @@ INSTALL = {
     "image": {"name": "debian-xfce", "version": "12.8", "sha256": "cd" * 32, "source": "stick"},
     "target": {"path": "/dev/sda", "serial": "WD-123", "model": "WDC", "size_bytes": 500 << 30},
     "bytes_written": 3 << 30, "seconds": 95.2,
-    "verification": {"result": "passed", "bytes_checked": 3 << 30},
+    "verification": {"result": "passed", "bytes_checked": 3 << 30, "first_mismatch": None},
     "boot_mode": "uefi", "hostname": "rb-aaaaaaaa",
-    "bootloader": {"efi_entry": "Boot0003", "fallback_path": True, "bios_grub": False},
-    "post_install_check": {"result": "passed", "problems": []},
+    "bootloader": {"efi_entry": "Boot0003", "fallback_path": True, "bios_grub": True,
+                   "uefi_grub": True},
+    "grow": {"grown": True, "partition_bytes": 499 << 30, "file_system": "ext4",
+             "file_system_bytes": 499 << 30, "note": None},
+    "identity": {"hostname": "rb-aaaaaaaa", "machine_id": "uninitialized",
+                 "ssh_host_keys_removed": ["ssh_host_ed25519_key"], "firstboot_questions": True},
+    "post_install_check": {"result": "passed", "problems": [], "files_verified": 14181},
 }
 BENCHMARKS = {
     "cpu": {"algorithm": "sha256", "single_core_bytes_per_second": 5e8,

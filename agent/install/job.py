@@ -53,7 +53,7 @@ class InstallResult:
     bytes_written: int = 0
     seconds: float = 0.0
     verification: dict[str, Any] = field(
-        default_factory=lambda: {"result": "skipped", "bytes_checked": 0})
+        default_factory=lambda: {"result": "skipped", "bytes_checked": 0, "first_mismatch": None})
     grow: GrowOutcome | None = None
     identity: IdentityReset | None = None
     bootloader: BootloaderOutcome | None = None
@@ -98,7 +98,8 @@ def install_image(
             checked = verify_written(image, target.path, written=written, progress=sink,
                                      cancel=cancel)
             result.verification = {"result": "passed" if checked.ok else "failed",
-                                   "bytes_checked": checked.bytes_checked}
+                                   "bytes_checked": checked.bytes_checked,
+                                   "first_mismatch": None}
         _finish(result, options, sink, run, feed)
     except (ImageError, InstallStepFailed, OSError) as error:
         result.error = str(error)
