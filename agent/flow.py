@@ -201,6 +201,7 @@ def install(
     sink: EventSink = ignore_events,
     *,
     asset_id: str | None = None,
+    target_reason: str | None = None,
     cancel: threading.Event | None = None,
 ) -> InstallResult:
     """Step 5: the OS image onto `target`, verified, grown, made this computer's and bootable.
@@ -212,6 +213,7 @@ def install(
                                cancel=cancel)
     options = InstallOptions(
         hostname=hostname_for(asset_id_for(machine, asset_id)),
+        target_reason=target_reason,
         boot_mode=machine.boot.mode if machine.boot is not None else "uefi",
         kernel_options=station.config.install_kernel_options,
         verify=station.config.install_verify,

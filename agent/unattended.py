@@ -167,13 +167,16 @@ def _install(
     else:
         choice = flow.install_target(machine, erasures, image)
         target, reason = choice.disk, choice.reason
+        if choice.ambiguous and target is not None:
+            reason = _("{reason}: took {path}, the first").format(reason=reason,
+                                                                  path=target.path)
     if target is None:
         status.emit("install_result", result="failed", error=reason)
         return None, True
     status.emit("install", image=image.label, target=target.path, reason=reason)
     try:
         installed = flow.install(station, machine, image, target, sink,
-                                 asset_id=flow.asset_id(station, machine))
+                                 asset_id=flow.asset_id(station, machine), target_reason=reason)
     except ImageError as error:
         status.emit("install_result", result="failed", error=str(error))
         return None, True

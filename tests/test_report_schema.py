@@ -34,7 +34,8 @@ KEY_ID = "ab" * 32
 INSTALL = {
     "result": "installed", "error": None,
     "image": {"name": "debian-xfce", "version": "12.8", "sha256": "cd" * 32, "source": "stick"},
-    "target": {"path": "/dev/sda", "serial": "WD-123", "model": "WDC", "size_bytes": 500 << 30},
+    "target": {"path": "/dev/sda", "serial": "WD-123", "model": "WDC", "size_bytes": 500 << 30,
+               "reason": "the largest healthy SSD"},
     "bytes_written": 3 << 30, "seconds": 95.2,
     "verification": {"result": "passed", "bytes_checked": 3 << 30, "first_mismatch": None},
     "boot_mode": "uefi", "hostname": "rb-aaaaaaaa",

@@ -40,6 +40,7 @@ class InstallOptions:
     boot_mode: str  # how this computer booted the stick: "uefi" or "bios"
     kernel_options: str = ""  # added to the installed system's kernel command line
     verify: bool = True  # read the written ranges back from the disk
+    target_reason: str | None = None  # why this disk, for the report (e.g. a tie broken)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class InstallResult:
     bootloader: BootloaderOutcome | None = None
     check: CheckOutcome | None = None
     image_sha256: str | None = None  # the raw image's: its manifest's, or computed while written
+    target_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,7 +69,8 @@ class InstallResult:
             "image": {"name": self.image.name, "version": self.image.version,
                       "sha256": self.image_sha256, "source": self.image.source},
             "target": {"path": self.target.path, "serial": self.target.serial,
-                       "model": self.target.model, "size_bytes": self.target.size_bytes},
+                       "model": self.target.model, "size_bytes": self.target.size_bytes,
+                       "reason": self.target_reason},
             "bytes_written": self.bytes_written,
             "seconds": round(self.seconds, 3),
             "verification": self.verification,
@@ -88,7 +91,8 @@ def install_image(
     run: Runner = run_command, feed: Feeder = feed_command,
 ) -> InstallResult:
     result = InstallResult(image, target, options.boot_mode, options.hostname,
-                           image_sha256=image.manifest.sha256 if image.manifest else None)
+                           image_sha256=image.manifest.sha256 if image.manifest else None,
+                           target_reason=options.target_reason)
     started = time.monotonic()
     try:
         written = write_image(image, target.path, progress=sink, cancel=cancel)
