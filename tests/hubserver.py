@@ -25,11 +25,12 @@ class RunningHub:
     """`database` is the hub's Store: add_station(name) -> token, reports(), report(id),
     station_by_token(token) -> a row with the station's current public_key."""
 
-    def __init__(self, database_path: Path | str, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, database_path: Path | str, port: int, host: str = "127.0.0.1",
+                 images: Path | None = None) -> None:
         self.database = Store(database_path)
         self.port = port
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(create_app(self.database), host=host, port=port,
+        config = uvicorn.Config(create_app(self.database, images), host=host, port=port,
                                 log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
