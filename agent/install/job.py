@@ -104,6 +104,8 @@ def install_image(
             result.verification = {"result": "passed" if checked.ok else "failed",
                                    "bytes_checked": checked.bytes_checked,
                                    "first_mismatch": None}
+            if not checked.ok:
+                raise InstallStepFailed(_("the disk does not hold what was written"))
         _finish(result, options, sink, run, feed)
     except (ImageError, InstallStepFailed, OSError) as error:
         result.error = str(error)
