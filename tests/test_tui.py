@@ -182,3 +182,37 @@ def test_sizes_read_as_on_the_disk_label() -> None:
 
     assert [human_size(n) for n in (500_107_862_016, 25_165_824, 2_000_398_934_016, 512)] == [
         "500 GB", "25.2 MB", "2 TB", "512 B"]
+
+
+async def test_the_os_to_install_and_its_disk_are_shown(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\nimage = "nowhere-os"\n')
+    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
+                      plan_erasures=plans, watch_disks=None, start_sender=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = str(app.screen.query_one("#install", Static).render())
+    assert "OS to install: nowhere-os: No OS image called nowhere-os" in shown
+
+
+def test_the_install_plan_names_image_disk_and_reason(data_dir: Path, tmp_path: Path) -> None:
+    from agent.install.pack import pack_image
+    from agent.tui.screens.inventory import describe_install
+    from tests.disk_images import fill_tree, make_disk_image
+
+    tree = tmp_path / "tree"
+    fill_tree(tree, files=2)
+    raw = tmp_path / "os.raw"
+    make_disk_image(raw, 16 << 20, tree)
+    pack_image(raw, "reeeboot-os-test", "7", data_dir / "images")
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    station = flow.open_station(data_dir)
+    assert describe_install(station, machine()) == (
+        "No OS will be installed ([install] image in reeeboot.toml). On the stick: "
+        "reeeboot-os-test_7")
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\n'
+                                            'image = "reeeboot-os-test"\n')
+    station = flow.open_station(data_dir)
+    assert describe_install(station, machine()) == (
+        "OS to install: reeeboot-os-test_7 on /dev/sda (the largest healthy HDD).")

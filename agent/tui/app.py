@@ -1,4 +1,5 @@
-"""The walk-through on tty1 (Textual). This version shows the inventory and the planned erasure."""
+"""The walk-through on tty1 (Textual). This version shows the inventory, the planned erasure and
+the OS that will be installed."""
 
 from __future__ import annotations
 

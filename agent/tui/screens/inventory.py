@@ -1,4 +1,5 @@
-"""First screen: what this machine is, and which disks will be erased or left alone and why."""
+"""First screen: what this machine is, which disks will be erased or left alone and why, and
+which OS will then be installed where."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from agent import flow
 from agent.i18n import _
+from agent.install.errors import ImageError
 from agent.inventory.battery import Battery
 from agent.inventory.model import Machine
 from agent.report.sender import SenderState
@@ -31,6 +33,7 @@ class InventoryScreen(Screen[None]):
         yield Static("", id="interrupted")
         yield DataTable(id="disks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="plan")
+        yield Static("", id="install")
         yield Static("", id="outbox")
         yield Footer()
 
@@ -70,6 +73,9 @@ class InventoryScreen(Screen[None]):
         # Probing runs a command or two per disk (nvme, hdparm): still part of the same wait.
         plans = self.reeeboot.plan_erasures(self.reeeboot.station, machine)
         self.app.call_from_thread(self.show_machine, machine, plans)
+        # Finding the image may ask the hub: shown when known, after the disks.
+        install = describe_install(self.reeeboot.station, machine)
+        self.app.call_from_thread(self.query_one("#install", Static).update, install)
 
     def show_machine(self, machine: Machine, plans: dict[str, ErasurePlan]) -> None:
         system, cpu = machine.system, machine.cpu
@@ -108,6 +114,26 @@ class InventoryScreen(Screen[None]):
             if disk.path in plans:
                 lines.append(f"{disk.path}: {_(plans[disk.path].chain[0].reason)}")
         self.query_one("#plan", Static).update("\n".join(lines))
+
+
+def describe_install(station: flow.Station, machine: Machine) -> str:
+    """The OS the station will install after erasure, on which disk and why; or what it could
+    install (the stick's images) when reeeboot.toml names none."""
+    wanted = station.config.install_image
+    if not wanted:
+        found = [listed.image.label for listed in flow.os_images(station) if listed.image]
+        return _("No OS will be installed ([install] image in reeeboot.toml). On the stick: "
+                 "{images}").format(images=", ".join(found) or _("none"))
+    try:
+        image = flow.find_image(station, wanted)
+    except ImageError as error:
+        return _("OS to install: {name}: {error}").format(name=wanted, error=error)
+    choice = flow.install_target(machine, (), image)
+    if choice.disk is None:
+        return _("OS to install: {image}, but {reason}.").format(image=image.label,
+                                                                 reason=choice.reason)
+    return _("OS to install: {image} on {disk} ({reason}).").format(
+        image=image.label, disk=choice.disk.path, reason=choice.reason)
 
 
 def _battery_line(battery: Battery) -> str:
