@@ -22,16 +22,24 @@ def mounted(node: str, target: Path, run: Runner, *, read_only: bool = False) ->
     try:
         yield target
     finally:
-        run(["umount", str(target)])
+        if run(["umount", str(target)]).returncode != 0:
+            # Something still holds it (a process started in a chroot): detach it all the same,
+            # so that nothing later mistakes the installed system for an empty folder.
+            run(["umount", "--lazy", str(target)])
 
 
 @contextlib.contextmanager
 def installed_root(root_node: str, run: Runner, *, read_only: bool = False) -> Iterator[Path]:
     """The installed root at a temporary mount point (its ESP is read and written with
-    mtools, not mounted)."""
-    with tempfile.TemporaryDirectory(prefix="reeeboot-install-") as directory, \
-            mounted(root_node, Path(directory), run, read_only=read_only) as root:
-        yield root
+    mtools, not mounted). The mount point is removed with rmdir, never recursively: were the
+    unmount to fail, a recursive removal would delete the installed system."""
+    directory = Path(tempfile.mkdtemp(prefix="reeeboot-install-"))
+    try:
+        with mounted(root_node, directory, run, read_only=read_only) as root:
+            yield root
+    finally:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 @contextlib.contextmanager
