@@ -338,12 +338,7 @@ class Boot:
 
     def hmp(self, command: str) -> str:
         """One human-monitor command (screendump, device_del, xp ...)."""
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.connect(str(self.monitor))
-            connection.settimeout(10)
-            _read_until_prompt(connection)
-            connection.sendall(command.encode() + b"\n")
-            return _read_until_prompt(connection)
+        return monitor_command(self.monitor, command)
 
     def screen_text(self) -> str:
         """The text on tty1, read from VGA text memory (the guest boots with `nomodeset`).
@@ -361,6 +356,16 @@ class Boot:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def monitor_command(monitor: Path, command: str) -> str:
+    """One command to a QEMU human monitor listening on the Unix socket `monitor`."""
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.connect(str(monitor))
+        connection.settimeout(10)
+        _read_until_prompt(connection)
+        connection.sendall(command.encode() + b"\n")
+        return _read_until_prompt(connection)
 
 
 def _read_until_prompt(connection: socket.socket) -> str:

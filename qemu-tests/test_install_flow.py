@@ -19,6 +19,7 @@ from harness import (
     Scenario,
     Stick,
     make_disk,
+    monitor_command,
     require_image,
     station_config,
 )
@@ -29,8 +30,10 @@ from tests.hubserver import RunningHub
 
 SCENARIO = SCENARIOS / "install" / "minimal-os.toml"
 # The installed system's kernel speaks on the serial port (for this test only), and says more
-# than "quiet" lets through, so that its first-boot line reaches the port.
-KERNEL_OPTIONS = "console=ttyS0,115200 loglevel=6"
+# than "quiet" lets through, so that its first-boot line reaches the port; nomodeset keeps the
+# screen in VGA text mode under SeaBIOS, where the test reads the first-boot dialog.
+KERNEL_OPTIONS = "console=ttyS0,115200 loglevel=6 nomodeset"
+FIRST_QUESTION = "Langue / Language"
 FIRST_BOOT = re.compile(r"reeeboot-os: first boot ready hostname=(\S+) root_bytes=(\d+)")
 BOOT_SECONDS = 420
 
@@ -79,11 +82,13 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     disk_bytes = disk_spec.size_mib << 20
 
     for firmware in ("bios", "uefi"):
-        line = _boot_installed(disks[disk_spec.id], firmware, artifacts)
+        line, screen = _boot_installed(disks[disk_spec.id], firmware, artifacts)
         assert line.group(1) == hostname, f"{firmware}: hostname"
         root_bytes = int(line.group(2))
         # ext4 keeps some of the partition for itself; the 2 GiB image must have grown.
         assert disk_bytes * 0.9 < root_bytes <= disk_bytes, f"{firmware}: root {root_bytes}"
+        if firmware == "bios":  # OVMF's screen is a frame buffer: no text to read there
+            assert FIRST_QUESTION in screen, f"the first question is not on the screen:\n{screen}"
 
 
 def _stored_report(hub: RunningHub, token: str, scenario: Scenario) -> dict:
@@ -98,13 +103,16 @@ def _stored_report(hub: RunningHub, token: str, scenario: Scenario) -> dict:
     return dict(json.loads(payload))
 
 
-def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> re.Match[str]:
-    """Boots the installed disk alone and waits for its first-boot line on the serial port."""
+def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Match[str], str]:
+    """Boots the installed disk alone, waits for its first-boot line on the serial port, and
+    returns it with the text on the screen (VGA text memory) once the first question shows."""
     serial_log = artifacts / f"installed-{firmware}.log"
     serial_log.write_bytes(b"")
+    monitor = artifacts / f"installed-{firmware}.sock"
     command = [
         "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
+        "-monitor", f"unix:{monitor},server,nowait",
         "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
         "-device", "virtio-blk-pci,drive=installed,bootindex=1", "-nic", "none",
     ]
@@ -119,13 +127,27 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> re.Match[str]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
     try:
         deadline = time.monotonic() + BOOT_SECONDS
+        found, screen = None, ""
         while time.monotonic() < deadline and process.poll() is None:
-            found = FIRST_BOOT.search(serial_log.read_bytes().decode(errors="replace"))
+            found = found or FIRST_BOOT.search(serial_log.read_bytes().decode(errors="replace"))
             if found:
-                return found
+                screen = _vga_text(monitor)
+                if FIRST_QUESTION in screen or firmware == "uefi":
+                    break
             time.sleep(2)
+        if found:
+            return found, screen  # the caller says what is missing from the screen
     finally:
         process.kill()
         process.wait()
     tail = serial_log.read_bytes().decode(errors="replace")[-3000:]
     raise AssertionError(f"the installed disk did not reach its first boot ({firmware}):\n{tail}")
+
+
+def _vga_text(monitor: Path) -> str:
+    """What VGA text memory holds (as Boot.screen_text reads the live system's tty1)."""
+    dump = monitor_command(monitor, "xp /4000hx 0xb8000")
+    cells = [int(word, 16) for line in dump.splitlines() if ":" in line
+             for word in line.split(":", 1)[1].split()]
+    characters = bytes(cell & 0xFF for cell in cells).decode("cp437")
+    return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
