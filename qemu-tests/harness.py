@@ -336,6 +336,14 @@ class Boot:
                 f"{self.serial_text()[-3000:]}"
             ) from None
 
+    def run_to_end(self, timeout: float) -> None:
+        """Starts the machine and waits until it powers off (QEMU is killed on the way out)."""
+        self.start()
+        try:
+            self.wait_exit(timeout)
+        finally:
+            self.stop()
+
     def hmp(self, command: str) -> str:
         """One human-monitor command (screendump, device_del, xp ...)."""
         return monitor_command(self.monitor, command)

@@ -54,11 +54,7 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     [disk_spec] = scenario.disks
 
     boot = Boot(scenario, artifacts, stick, disks)
-    boot.start()
-    try:
-        boot.wait_exit(scenario.timeout_seconds)
-    finally:
-        boot.stop()
+    boot.run_to_end(scenario.timeout_seconds)
     events = boot.events()
     results = [event for event in events if event["event"] == "install_result"]
     assert results, f"no install result; serial tail:\n{boot.serial_text()[-3000:]}"

@@ -40,11 +40,7 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
     assert all(marker_sectors(path) > 0 for path in disks.values())
 
     boot = Boot(scenario, artifacts, stick, disks)
-    boot.start()
-    try:
-        boot.wait_exit(scenario.timeout_seconds)
-    finally:
-        boot.stop()
+    boot.run_to_end(scenario.timeout_seconds)
 
     events = boot.events()
     done = [event for event in events if event["event"] == "done"]

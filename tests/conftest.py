@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.i18n import set_language
 from agent.inventory.disks import list_disks
 from agent.inventory.model import Disk
 from tests.hubserver import hub
@@ -48,6 +49,15 @@ def loop_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopFactory]
         subprocess.run(["losetup", "-d", device], check=False)
     for path in files:
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """Messages matched in English; the agent's default language is French. Use with
+    `pytestmark = pytest.mark.usefixtures("english")`."""
+    set_language("en")
+    yield
+    set_language("fr")
 
 
 @pytest.fixture

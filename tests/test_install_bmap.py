@@ -6,7 +6,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,7 @@ from agent.install.errors import BadBmap
 MIB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Messages are matched in English here; the agent's default language is French."""
-    set_language("en")
-    yield
-    set_language("fr")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def bmaptool() -> str:

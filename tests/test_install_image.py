@@ -19,7 +19,6 @@ import pytest
 import zstandard
 
 from agent.events import ProgressEvent
-from agent.i18n import set_language
 from agent.install.bmap import create_bmap, render_bmap
 from agent.install.errors import (
     CorruptImage,
@@ -43,12 +42,7 @@ from agent.install.streams import zstd_layout
 MIB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Messages are matched in English here; the agent's default language is French."""
-    set_language("en")
-    yield
-    set_language("fr")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def sparse_image(path: Path, size: int = 8 * MIB) -> Path:

@@ -198,9 +198,14 @@ def decompress_frame(fd: int, frame: ZstdFrame, into: memoryview) -> int:
     """One independent frame, decompressed straight into `into` (its content size long)."""
     data = os.pread(fd, frame.end - frame.start, frame.start)
     reader = zstandard.ZstdDecompressor().stream_reader(data, read_size=len(data) or 1)
+    return read_fully(reader, into)
+
+
+def read_fully(stream: RawStream, view: memoryview) -> int:
+    """Fills `view` from `stream` until it is full or the stream ends; the bytes read."""
     got = 0
-    while got < len(into):
-        n = reader.readinto(into[got:])
+    while got < len(view):
+        n = stream.readinto(view[got:])
         if not n:
             break
         got += n

@@ -52,11 +52,13 @@ from agent.install.streams import (
     ZstdFrame,
     decompress_frame,
     open_raw,
+    read_fully,
     read_head,
     skip,
     zstd_layout,
 )
 from agent.wipe.buffers import PAGE, AlignedBuffer
+from agent.wipe.engine import device_size
 
 CHUNK_BYTES = 4 << 20
 EDGE_BYTES = 1 << 20  # partition tables live in the first and last MiB
@@ -136,14 +138,6 @@ def partition_table_kind(head: bytes) -> str | None:
     return "mbr" if used else None
 
 
-def target_size(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
-
-
 def _sector_size(fd: int) -> int:
     if not stat.S_ISBLK(os.fstat(fd).st_mode):
         return 512
@@ -184,7 +178,7 @@ def check_image(image: OsImage, target: str) -> ImageCheck:
     head = read_head(path, image.compression, _HEAD_BYTES)
     if partition_table_kind(head) is None:
         raise NoPartitionTable(path)
-    available = target_size(target)
+    available = device_size(target)
     if size is not None and size > available:
         raise TargetTooSmall(target, available, size)
     return ImageCheck(size, frames)
@@ -502,16 +496,6 @@ class _Producer:
             buffer.close()
 
 
-def _fill_from(stream: RawStream, view: memoryview) -> int:
-    got = 0
-    while got < len(view):
-        n = stream.readinto(view[got:])
-        if not n:
-            break
-        got += n
-    return got
-
-
 def _decompressed(stream: RawStream, pieces: list[_Piece], chunk: int, where: str) -> Fill:
     """The producer's work for writing: each piece's bytes in chunks, passing over the holes."""
 
@@ -528,7 +512,7 @@ def _decompressed(stream: RawStream, pieces: list[_Piece], chunk: int, where: st
                 while True:
                     want = chunk if piece.end is None else min(chunk, piece.end - position)
                     buffer = take()
-                    got = _fill_from(stream, buffer.view[:want])
+                    got = read_fully(stream, buffer.view[:want])
                     if piece.end is not None and got < want:
                         raise TruncatedImage(where, position + got, pieces[-1].end)
                     last = got < want if piece.end is None else position + got == piece.end

@@ -11,14 +11,12 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agent.events import ProgressEvent
-from agent.i18n import set_language
 from agent.install.bmap import create_bmap, read_bmap, render_bmap
 from agent.install.errors import (
     ChecksumMismatch,
@@ -41,12 +39,7 @@ IMAGE_SIZE = 48 * MIB
 OLD_DATA = b"OLD-DISK-CONTENT" * 256  # 4 KiB of what a donated disk held before
 
 
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Messages are matched in English here; the agent's default language is French."""
-    set_language("en")
-    yield
-    set_language("fr")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @dataclass(frozen=True)
