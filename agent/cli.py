@@ -13,22 +13,20 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent import __version__, flow
+from agent.cli_common import refuse_profile, station_from_args
 from agent.cli_install import add_install_commands
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _
 from agent.inventory import record_profile
-from agent.inventory.disks import list_disks
-from agent.inventory.exclusions import find_exclusions
-from agent.inventory.hotplug import watch_for_disks
-from agent.inventory.model import Disk
-from agent.inventory.source import ProfileSource
 from agent.report import dsse
 from agent.report.hubclient import HubError
 from agent.report.station import REVOKED_MARK, data_dir_from_env, retired_key_ids
 from agent.report.verify import load_public_key, verify_file
+from agent.run.engine import Run
+from agent.run.state import RunChoices
 from agent.units import human_size
-from agent.wipe.jobs import WipeOptions, wipe_disks
+from agent.wipe.jobs import WipeOptions
 from agent.wipe.labels import level_label, method_label
 
 
@@ -119,21 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _station(args: argparse.Namespace) -> flow.Station:
-    station = flow.open_station(args.data or data_dir_from_env())
-    if args.profile is not None:
-        try:
-            station.profile = ProfileSource.load(args.profile)
-        except (OSError, ValueError) as error:
-            raise SystemExit(_("{path}: not a machine profile ({error})").format(
-                path=args.profile, error=error)) from error
-    for problem in station.problems:
-        print(problem.describe(), file=sys.stderr)
-    return station
-
-
 def _inventory(args: argparse.Namespace) -> int:
-    station = _station(args)
+    station = station_from_args(args)
     if args.record is not None:
         if station.profile is not None:
             raise SystemExit(_("--record reads this computer; it cannot be used with --profile"))
@@ -166,49 +151,49 @@ def _inventory(args: argparse.Namespace) -> int:
     return 0
 
 
-def _disks_for(paths: list[str]) -> list[Disk]:
-    by_path = {disk.path: disk for disk in list_disks(with_smart=False, include_loop=True)}
-    disks = []
-    for path in paths:
-        real = str(Path(path).resolve())
-        if real not in by_path:
-            raise SystemExit(_("{path}: not a whole disk known to udev").format(path=path))
-        disks.append(by_path[real])
-    return disks
-
-
 def _wipe(args: argparse.Namespace) -> int:
-    disks = _disks_for(args.devices)
-    station_dir = args.data or data_dir_from_env()
-    exclusions = {e.path: e for e in find_exclusions(disks, data_dir=station_dir)}
-    targets = [disk for disk in disks if disk.path not in exclusions]
-    for path, exclusion in exclusions.items():
-        _print_wipe(args, {"device": path, "result": "skipped", "reason": exclusion.reason,
-                           "code": exclusion.code})
-    if targets and not args.yes:
-        names = ", ".join(disk.path for disk in targets)
-        answer = input(_("Erase {disks}? Everything on them is lost. Type yes: ").format(
-            disks=names))
-        if answer.strip().lower() not in ("yes", "oui"):
-            return 1
-    station = flow.open_station(station_dir)
+    station = station_from_args(args)
+    refuse_profile(station, "wipe")
+    paths = [str(Path(path).resolve()) for path in args.devices]
     config = station.config
     options = WipeOptions(
         method=args.method or config.erase_method,
         verify=args.verify or config.erase_verify,
         rounds=args.rounds or config.erase_rounds,
         blank=args.blank or config.erase_blank,
-        allow_unfreeze=args.allow_unfreeze or config.erase_allow_unfreeze,
+        allow_unfreeze=args.allow_unfreeze or bool(config.erase_allow_unfreeze),
         sample_sectors=config.erase_sample_sectors,
         resume=not args.fresh,
     )
-    # Without the data partition there is nowhere to keep a journal; the wipe still runs.
-    results = wipe_disks(targets, options, sink=_progress_printer(args),
-                         data_dir=station_dir if station_dir.is_dir() else None,
-                         watch=watch_for_disks)
+    # Loop devices are test disks: listed only when one is named.
+    include_loop = any(Path(path).name.startswith("loop") for path in paths)
+    run = Run(station, sink=_progress_printer(args), options=options,
+              take_inventory=lambda station: flow.inventory(station, with_smart=False,
+                                                            include_loop=include_loop),
+              choices=RunChoices(asset_id=station.asset_id, operator=config.operator or None,
+                                 allow_unfreeze=options.allow_unfreeze))
+    run.inspect(devices=paths)
+    for path, given in zip(paths, args.devices, strict=True):
+        if path not in run.disks:
+            raise SystemExit(_("{path}: not a whole disk known to udev").format(path=given))
+    skipped = [run.disks[path] for path in paths if not run.disks[path].selectable]
+    for plan in skipped:
+        assert plan.exclusion is not None
+        _print_wipe(args, {"device": plan.path, "result": "skipped",
+                           "reason": plan.exclusion.reason, "code": plan.exclusion.code})
+    targets = run.to_erase()
+    if targets and not args.yes:
+        names = ", ".join(plan.path for plan in targets)
+        answer = input(_("Erase {disks}? Everything on them is lost. Type yes: ").format(
+            disks=names))
+        if answer.strip().lower() not in ("yes", "oui"):
+            run.finish()
+            return 1
+    results = run.erase() if targets else []
+    run.finish()
     for result in results:
         _print_wipe(args, result.to_json())
-    failed = exclusions or any(result.result == "failed" for result in results)
+    failed = skipped or any(result.result == "failed" for result in results)
     return 1 if failed else 0
 
 
@@ -257,16 +242,16 @@ def _print_wipe(args: argparse.Namespace, record: dict) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from agent.report.progress import ProgressReporter
     from agent.unattended import (
         StatusLine,
+        first_unattended_start,
         is_unattended,
         kernel_cmdline,
         open_status_stream,
         run_unattended,
     )
 
-    station = _station(args)
+    station = station_from_args(args)
     station.asset_id = args.asset_id
     if not os.path.ismount(station.data_dir):
         # On the stick the folder is the REEEBOOT partition's mount point; without it nothing
@@ -274,22 +259,23 @@ def _start(args: argparse.Namespace) -> int:
         station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
             "the stick's REEEBOOT data partition is not mounted here: settings, station key "
             "and reports cannot be kept")))
-    if is_unattended(station.config, kernel_cmdline()):
+    unattended = is_unattended(station.config, kernel_cmdline())
+    if unattended and not first_unattended_start():
+        station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
+            "the unattended run stopped unexpectedly in this boot: the screen took over, and "
+            "nothing is erased without a person")))
+    elif unattended:
         status = StatusLine(open_status_stream())
         for problem in station.problems:
             status.emit("config_problem", message=problem.describe())
-        progress = ProgressReporter(station.config.hub_url, station.config.station_name,
-                                    lambda: station.key) if station.config.hub_url else None
-        return run_unattended(station, status, power_off=not args.no_poweroff,
-                              progress=progress)
-    from agent.tui.app import ReeebootApp
+        return run_unattended(station, status, power_off=not args.no_poweroff)
+    from agent.tui.start import run_screen
 
-    ReeebootApp(station).run()
-    return 0
+    return run_screen(station)
 
 
 def _send(args: argparse.Namespace) -> int:
-    station = _station(args)
+    station = station_from_args(args)
     outcome = flow.deliver_reports(station, deadline_seconds=args.wait)
     print(_("{sent} sent, {waiting} waiting").format(
         sent=len(outcome.sent), waiting=len(outcome.waiting)))
@@ -299,7 +285,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    station = _station(args)
+    station = station_from_args(args)
     config = station.config
     print(_("Station: {name}").format(name=config.station_name or _("(no name)")))
     print(_("Hub: {url}").format(url=config.hub_url or _("(none configured)")))
@@ -382,7 +368,7 @@ def _station_key(args: argparse.Namespace) -> int:
 
 
 def _station_rotate(args: argparse.Namespace) -> int:
-    station = _station(args)
+    station = station_from_args(args)
     try:
         old_id, new_id = flow.rotate_station_key(station)
     except (HubError, requests.RequestException) as error:

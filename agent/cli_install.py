@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from agent import flow
+from agent.cli_common import refuse_profile, station_from_args
 from agent.i18n import _
-from agent.install.errors import DownloadFailed, ImageError
+from agent.install.errors import DownloadFailed
 from agent.install.image import OsImage, list_hub_images
 from agent.install.job import InstallResult
-from agent.inventory.model import Disk, Machine
-from agent.report.station import data_dir_from_env
+from agent.inventory.model import Disk
+from agent.run.engine import Run
+from agent.run.state import InstallProposal, RunChoices
 from agent.units import human_size
 
 
@@ -34,13 +36,6 @@ def add_install_commands(sub: Any) -> None:
     install.set_defaults(handler=_install)
 
 
-def _open(args: argparse.Namespace) -> flow.Station:
-    station = flow.open_station(args.data or data_dir_from_env())
-    for problem in station.problems:
-        print(problem.describe(), file=sys.stderr)
-    return station
-
-
 def _image_json(image: OsImage) -> dict[str, Any]:
     return {"name": image.name, "version": image.version, "source": image.source,
             "location": image.location, "image_size": image.image_size,
@@ -50,7 +45,7 @@ def _image_json(image: OsImage) -> dict[str, Any]:
 
 
 def _images(args: argparse.Namespace) -> int:
-    station = _open(args)
+    station = station_from_args(args)
     entries: list[dict[str, Any]] = []
     for listed in flow.os_images(station):
         entries.append(_image_json(listed.image) if listed.image is not None
@@ -81,52 +76,52 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    station = _open(args)
-    try:
-        image = flow.find_image(station, args.image)
-    except ImageError as error:
-        raise SystemExit(str(error)) from error
-    machine = flow.inventory(station, with_smart=True)
-    target = _target(args, machine, image)
+    station = station_from_args(args)
+    refuse_profile(station, "install")
+    run = Run(station, choices=RunChoices(asset_id=args.asset_id or station.asset_id,
+                                          operator=station.config.operator or None))
+    run.inspect()
+    target = str(Path(args.target).resolve()) if args.target else None
+    proposal = run.install_proposal(args.image, target)
+    if proposal.image is None:
+        run.finish()
+        raise SystemExit(proposal.problem or _("No OS image given."))
+    if proposal.target is None:
+        run.finish()
+        if target is not None:
+            raise SystemExit(proposal.reason)
+        raise SystemExit(_("No disk to install on: {reason}.").format(reason=proposal.reason))
+    chosen = _chosen_disk(args, proposal)
     if not args.yes:
         answer = input(_("Install {image} on {disk} ({model}, {size})? Everything on it is lost. "
-                         "Type yes: ").format(image=image.label, disk=target.path,
-                                              model=target.model or "?",
-                                              size=human_size(target.size_bytes)))
+                         "Type yes: ").format(image=proposal.image.label, disk=chosen.path,
+                                              model=chosen.model or "?",
+                                              size=human_size(chosen.size_bytes)))
         if answer.strip().lower() not in ("yes", "oui"):
+            run.finish()
             return 1
-    try:
-        result = flow.install(station, machine, image, target, asset_id=args.asset_id)
-    except ImageError as error:
-        raise SystemExit(str(error)) from error
+    reason = proposal.reason if chosen is proposal.target else _("chosen by the operator")
+    result = run.install(proposal.image, chosen, reason)
+    run.finish()
+    if result is None:
+        raise SystemExit(run.install_error)
     _print_result(args, result)
     return 0 if result.result == "installed" else 1
 
 
-def _target(args: argparse.Namespace, machine: Machine, image: OsImage) -> Disk:
-    excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}
-    if args.target:
-        path = str(Path(args.target).resolve())
-        if path in excluded:
-            raise SystemExit(_("{path} must not be written: {reason}").format(
-                path=args.target, reason=excluded[path]))
-        found = next((disk for disk in machine.disks if disk.path == path), None)
-        if found is None:
-            raise SystemExit(_("{path}: not a whole disk known to udev").format(path=args.target))
-        return found
-    choice = flow.install_target(machine, (), image)
-    if choice.disk is None:
-        raise SystemExit(_("No disk to install on: {reason}.").format(reason=choice.reason))
-    if not choice.ambiguous:
-        return choice.disk
+def _chosen_disk(args: argparse.Namespace, proposal: InstallProposal) -> Disk:
+    """The proposed disk; when two are equally good, the one the operator picks."""
+    assert proposal.target is not None
+    if not proposal.ambiguous:
+        return proposal.target
     if args.yes or not sys.stdin.isatty():
         raise SystemExit(_("{reason}: choose one with --target ({disks}).").format(
-            reason=choice.reason, disks=", ".join(disk.path for disk in choice.ranked)))
-    for number, disk in enumerate(choice.ranked, start=1):
+            reason=proposal.reason, disks=", ".join(disk.path for disk in proposal.candidates)))
+    for number, disk in enumerate(proposal.candidates, start=1):
         print(f"  {number}. {disk.path} {disk.model or '?'} {human_size(disk.size_bytes)}")
     picked = input(_("Several disks are equally suitable. Which one (number)? "))
     try:
-        return choice.ranked[int(picked) - 1]
+        return proposal.candidates[int(picked) - 1]
     except (ValueError, IndexError):
         raise SystemExit(_("No disk chosen.")) from None
 

@@ -30,7 +30,9 @@ class StationConfig:
     erase_verify: str = "full"  # verification after an overwrite: full, sample, off
     erase_rounds: int = 1  # the overwrite method repeated, for workshops that want more passes
     erase_blank: bool = False  # a final zero pass after the overwrite
-    erase_allow_unfreeze: bool = False  # suspend/resume frozen drives without asking
+    # Frozen drives: true, sleep a few seconds to unfreeze them without asking; false, never;
+    # absent (None), the screen asks (unattended mode and the command line take it as false).
+    erase_allow_unfreeze: bool | None = None
     erase_sample_sectors: int = 1000  # random sectors read back after a firmware erase
     # [inventory]: the OEM Windows key in the firmware is personal data of a kind: off by default
     keep_windows_key: bool = False

@@ -15,7 +15,9 @@ class ProgressEvent:
     total_bytes: int
     bytes_per_second: float = 0.0
     error: str | None = None
-    detail: str = ""  # e.g. "pass 2/3: one", or the drive's own state during a sanitize
+    detail: str = ""  # e.g. "2/3 one", or the drive's own state during a sanitize
+    pass_number: int = 0  # during an overwrite: the pass being written, from 1
+    pass_count: int = 0  # during an overwrite: how many passes the method writes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

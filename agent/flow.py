@@ -8,7 +8,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,19 +42,15 @@ from agent.report.station import (
     remember_revoked,
     set_aside_revoked_key,
 )
-from agent.runner import Runner
-from agent.runner import run as run_command
-from agent.wipe.firmware.probe import probe_capabilities
-from agent.wipe.firmware_job import Probe
 from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
 from agent.wipe.journal import Journals, WipeJournal
-from agent.wipe.policy import ErasurePlan, plan_erasure
 
 EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
 IMAGES_DIR = "images"  # the stick's OS images, with their block maps and manifests
 # Hub images are downloaded to the stick when it has room, else to the live system's RAM.
 RAM_DOWNLOADS = Path("/var/tmp/reeeboot-images")
 INVALID_DIR = "invalid"  # reports that failed their own schema (a bug): kept, never signed
+REHEARSALS_DIR = "rehearsals"  # reports of recorded machines (--profile): signed, never sent
 
 
 @dataclass
@@ -115,9 +111,10 @@ def open_station(data_dir: Path) -> Station:
     return Station(data_dir, config, problems)
 
 
-def inventory(station: Station, *, with_smart: bool = True) -> Machine:
+def inventory(station: Station, *, with_smart: bool = True, include_loop: bool = False) -> Machine:
     """Step 2: what the machine is, and which disks must not be touched."""
     return take_inventory(station.data_dir, source=station.profile, with_smart=with_smart,
+                          include_loop=include_loop,
                           keep_windows_key=station.config.keep_windows_key)
 
 
@@ -131,18 +128,6 @@ def plan_targets(machine: Machine) -> tuple[Disk, ...]:
     return machine.targets()
 
 
-def plan_erasures(
-    station: Station, machine: Machine, *, run: Runner = run_command,
-    probe: Probe = probe_capabilities,
-) -> dict[str, ErasurePlan]:
-    """Step 3, in detail: for each disk to erase, the chain of methods the policy will try."""
-    options = erase_options(station.config).policy()
-    if station.profile is not None:
-        run = station.profile.run  # the recorded machine's drives answer, not this computer's
-    return {disk.path: plan_erasure(disk, probe(disk, run), options)
-            for disk in machine.targets()}
-
-
 def interrupted_erasures(station: Station) -> list[WipeJournal]:
     """Overwrites a power cut or a crash stopped; the next erase of those disks resumes them."""
     return Journals(station.data_dir).unfinished()
@@ -151,7 +136,7 @@ def interrupted_erasures(station: Station) -> list[WipeJournal]:
 def erase_options(config: StationConfig) -> WipeOptions:
     return WipeOptions(
         method=config.erase_method, verify=config.erase_verify, rounds=config.erase_rounds,
-        blank=config.erase_blank, allow_unfreeze=config.erase_allow_unfreeze,
+        blank=config.erase_blank, allow_unfreeze=bool(config.erase_allow_unfreeze),
         sample_sectors=config.erase_sample_sectors,
     )
 
@@ -161,18 +146,20 @@ def erase(
     targets: Sequence[Disk],
     sink: EventSink = ignore_events,
     *,
-    options: WipeOptions | None = None,
+    options: WipeOptions | Mapping[str, WipeOptions] | None = None,
     cancel: threading.Event | None = None,
 ) -> list[WipeResult]:
-    """Step 4: all target disks in parallel, journaled on the data partition."""
+    """Step 4: all target disks in parallel, journaled on the data partition; `options` for
+    all of them, or per disk path."""
     if station.profile is not None:
         # The disks of a recorded machine are not this computer's: /dev/sda here may be anyone's.
         return [WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes,
                            result="skipped", error=_("a recorded machine profile is never erased"))
                 for disk in targets]
+    # Without the data partition there is nowhere to keep a journal; the erasure still runs.
     return wipe_disks(targets, options or erase_options(station.config),
-                      data_dir=station.data_dir, cancel=cancel, sink=sink,
-                      watch=watch_for_disks)
+                      data_dir=station.data_dir if station.data_dir.is_dir() else None,
+                      cancel=cancel, sink=sink, watch=watch_for_disks)
 
 
 def os_images(station: Station) -> list[ListedImage]:
@@ -249,10 +236,19 @@ def file_report(
     benchmarks: dict[str, Any] | None = None,
     install: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
+    asset_id: str | None = None,
+    operator: str | None = None,
 ) -> tuple[str, Path]:
     """Step 6a: assemble, check against the schema, sign, and write the report to the outbox
     (fsync) before any network. A report that does not match its schema raises InvalidReport:
-    that is a bug, and a hub would refuse it anyway."""
+    that is a bug, and a hub would refuse it anyway.
+
+    `asset_id` and `operator` are what this run was given (typed, scanned, or from the command
+    line); without them, the station's (its --asset-id, its configured operator).
+
+    A recorded machine's report is a rehearsal: signed like any other, but kept in
+    <data>/rehearsals/ and never put in the outbox, so no hub ever files a machine that was
+    not here."""
     public_key = station.key.public_key()
     report = build_report(
         machine,
@@ -260,8 +256,8 @@ def file_report(
         station_name=station.config.station_name,
         station_key_id=dsse.key_id(public_key),
         started_at=started_at,
-        operator=station.config.operator or None,
-        asset_id=station.asset_id,
+        operator=operator if operator is not None else (station.config.operator or None),
+        asset_id=asset_id if asset_id is not None else station.asset_id,
         benchmarks=benchmarks,
         install=install,
         timings=timings,
@@ -280,6 +276,10 @@ def file_report(
     for item in machine.evidence:
         write_durably(evidence_dir / item.name, item.content)
     envelope = dsse.sign(dsse.canonical_json(report), station.key)
+    if station.profile is not None:
+        path = station.data_dir / REHEARSALS_DIR / f"{report['report_id']}.json"
+        write_durably(path, json.dumps(envelope).encode())
+        return report["report_id"], path
     return report["report_id"], station.outbox.put(report["report_id"], envelope)
 
 

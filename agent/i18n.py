@@ -15,13 +15,23 @@ LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
+_language = DEFAULT_LANGUAGE
+# How numbers are written, per language: the decimal mark, and what groups thousands. French
+# groups with a space (a plain one: the console's font has no narrow no-break space).
+_DECIMAL_MARK = {"fr": ",", "en": "."}
+_THOUSANDS = {"fr": " ", "en": ","}
 
 
 def set_language(language: str) -> None:
-    global _translation
+    global _translation, _language
     _translation = gettext.translation(
         DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True
     )
+    _language = language
+
+
+def current_language() -> str:
+    return _language
 
 
 def _(message: str) -> str:
@@ -35,6 +45,25 @@ def N_(message: str) -> str:
 
 def ngettext(singular: str, plural: str, count: int) -> str:
     return _translation.ngettext(singular, plural, count)
+
+
+class LocalNumber(float):
+    """A number that formats itself in the screen's language: f"{LocalNumber(3.75):.1f}" is
+    "3,8" in French, so translated messages keep their format specifications."""
+
+    def __format__(self, spec: str) -> str:
+        return _localize(float.__format__(self, spec))
+
+
+def _localize(text: str) -> str:
+    marks = {ord(","): _THOUSANDS.get(_language, ","), ord("."): _DECIMAL_MARK.get(_language, ".")}
+    return text.translate(marks)
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """`value` as the language writes it: "8,0" and "1 234" in French, "8.0" and "1,234" in
+    English."""
+    return _localize(f"{value:,.{decimals}f}")
 
 
 set_language(DEFAULT_LANGUAGE)

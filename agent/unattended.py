@@ -19,14 +19,11 @@ from typing import Any, TextIO
 
 from agent import flow
 from agent.config import StationConfig
-from agent.events import EventSink, ProgressEvent, fan_out
+from agent.events import ProgressEvent
 from agent.i18n import _
-from agent.install.errors import ImageError
-from agent.install.job import InstallResult
 from agent.inventory.model import Machine
-from agent.report.progress import ProgressReporter
-from agent.runner import run
-from agent.wipe.jobs import WipeResult
+from agent.run.engine import Run
+from agent.runner import run as run_command
 
 STATUS_PREFIX = "REEEBOOT "
 KERNEL_SWITCH = "reeeboot.unattended=1"
@@ -34,8 +31,25 @@ UPLOAD_DEADLINE_SECONDS = 120.0
 PROGRESS_EVERY_SECONDS = 5.0
 
 
+# Written when an unattended run starts; /run is emptied at every boot. Found at start, it means
+# the agent is being started again in the same boot (it crashed): the screen comes up instead.
+STARTED_MARK = Path("/run/reeeboot/unattended-started")
+
+
 def is_unattended(config: StationConfig, cmdline: str) -> bool:
     return config.unattended and KERNEL_SWITCH in cmdline.split()
+
+
+def first_unattended_start(mark: Path = STARTED_MARK) -> bool:
+    """True once per boot: an unattended run that crashed is not started again by itself."""
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch(exist_ok=False)
+    except FileExistsError:
+        return False
+    except OSError:
+        return True  # /run not writable (a developer's machine): nothing to remember it in
+    return True
 
 
 class StatusLine:
@@ -75,14 +89,12 @@ def run_unattended(
     *,
     power_off: bool = True,
     take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
-    progress: ProgressReporter | None = None,
 ) -> int:
-    clock = flow.StepClock(on_step=progress.step if progress else None)
+    """The run engine's steps in order, with the configuration's answers to every question;
+    each step told on the status line."""
+    run = Run(station, sink=status.progress, take_inventory=take_inventory)
     status.emit("start", data_dir=str(station.data_dir))
-    with clock.step("inventory"):
-        machine = take_inventory(station)
-    if progress is not None:
-        progress.machine_known(machine, flow.asset_id(station, machine))
+    machine = run.inspect()
     status.emit(
         "inventory",
         disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
@@ -90,101 +102,70 @@ def run_unattended(
         excluded=[{"path": e.path, "code": e.code, "reason": e.reason}
                   for e in machine.exclusions],
     )
-    interrupted = flow.interrupted_erasures(station)
-    if interrupted:
+    if run.interrupted:
         status.emit("interrupted", disks=[
             {"device": journal.device, "serial": journal.serial, "pass": journal.pass_index,
-             "offset": journal.written_up_to} for journal in interrupted])
-    targets = flow.plan_targets(machine)
-    status.emit("plan", targets=[disk.path for disk in targets])
-    sink = status.progress if progress is None else fan_out(status.progress, progress.event)
-    with clock.step("erase"):
-        results = flow.erase(station, targets, sink)
+             "offset": journal.written_up_to} for journal in run.interrupted])
+    status.emit("plan", targets=[plan.path for plan in run.to_erase()])
+    results = run.erase()
     for result in results:
         record = result.to_json()
         status.emit("disk_result", **{key: record[key] for key in (
             "device", "serial", "method", "level", "result", "bytes_written", "seconds",
             "bad_ranges", "error")})
-        if progress is not None:
-            progress.disk_method(result.device, result.method)
-    with clock.step("bench"):
-        benchmarks = flow.benchmark(station, machine, sink)
+    benchmarks = run.check_health()
     status.emit("benchmarks", measured=benchmarks is not None)
-    installed, install_failed = None, False
+    install_failed = False
     if station.config.install_image:
-        with clock.step("install"):
-            installed, install_failed = _install(station, machine, results, status, sink)
-    with clock.step("report"):
-        report_id, path = flow.file_report(
-            station, machine, results, clock.started_at, benchmarks=benchmarks,
-            install=installed.to_json() if installed is not None else None,
-            timings=clock.timings)
-    status.emit("report", report_id=report_id, path=str(path))
+        install_failed = _install(run, status)
+    report_id = run.file_report()
+    status.emit("report", report_id=report_id)
     # The background sender: it also tries at once when a network appears (a cable plugged in
     # late), not only on its backoff.
     waiting_before = [item.stem for item in station.outbox.waiting()]
-    if station.config.hub_url:
-        sender = flow.start_sender(station)
-        try:
-            last_error = sender.wait_until_empty(UPLOAD_DEADLINE_SECONDS).last_error
-        finally:
+    sender = flow.start_sender(station) if station.config.hub_url else None
+    try:
+        delivery = run.deliver(sender, UPLOAD_DEADLINE_SECONDS)
+    finally:
+        if sender is not None:
             sender.stop()
-    else:
-        last_error = flow.deliver_reports(station, deadline_seconds=0).last_error
-    waiting = [item.stem for item in station.outbox.waiting()]
-    status.emit("upload", sent=[name for name in waiting_before if name not in waiting],
-                waiting=waiting, error=last_error)
-    if progress is not None:
-        progress.step("done")
-        progress.stop()
+    status.emit("upload", sent=[name for name in waiting_before if name not in delivery.waiting],
+                waiting=delivery.waiting, error=delivery.last_error)
+    run.finish()
     failed = [result.device for result in results if result.result == "failed"]
     if install_failed:
-        failed.append(installed.target.path if installed is not None else "install")
-    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(waiting))
+        failed.append(run.installed.target.path if run.installed is not None else "install")
+    status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
     if power_off:
-        run(["systemctl", "poweroff"])
+        run_command(["systemctl", "poweroff"])
     return 1 if failed else 0
 
 
-def _install(
-    station: flow.Station, machine: Machine, erasures: list[WipeResult], status: StatusLine,
-    sink: EventSink,
-) -> tuple[InstallResult | None, bool]:
+def _install(run: Run, status: StatusLine) -> bool:
     """Step 5, `[install] image` naming an image: on the configured disk, or the best one
-    (the first of equally good disks: nobody is there to ask, and the report says so)."""
-    try:
-        image = flow.find_image(station, station.config.install_image)
-    except ImageError as error:
-        status.emit("install_result", result="failed", error=str(error))
-        return None, True
-    if station.config.install_target != "auto":
-        target = next((disk for disk in machine.targets()
-                       if disk.path == station.config.install_target), None)
-        reason = (_("chosen in reeeboot.toml") if target is not None else
-                  _("{path} is not a disk that may be written").format(
-                      path=station.config.install_target))
-    else:
-        choice = flow.install_target(machine, erasures, image)
-        target, reason = choice.disk, choice.reason
-        if choice.ambiguous and target is not None:
-            reason = _("{reason}: took {path}, the first").format(reason=reason,
-                                                                  path=target.path)
-    if target is None:
-        status.emit("install_result", result="failed", error=reason)
-        return None, True
-    status.emit("install", image=image.label, target=target.path, reason=reason)
-    try:
-        installed = flow.install(station, machine, image, target, sink,
-                                 asset_id=flow.asset_id(station, machine), target_reason=reason)
-    except ImageError as error:
-        status.emit("install_result", result="failed", error=str(error))
-        return None, True
+    (the first of equally good disks: nobody is there to ask, and the report says so).
+    True when the install failed."""
+    proposal = run.install_proposal()
+    if proposal.image is None or proposal.target is None:
+        error = proposal.problem or proposal.reason
+        run.skip_install(error)
+        status.emit("install_result", result="failed", error=error)
+        return True
+    reason = proposal.reason
+    if proposal.ambiguous:
+        reason = _("{reason}: took {path}, the first").format(reason=reason,
+                                                              path=proposal.target.path)
+    status.emit("install", image=proposal.image.label, target=proposal.target.path, reason=reason)
+    installed = run.install(proposal.image, proposal.target, reason)
+    if installed is None:
+        status.emit("install_result", result="failed", error=run.install_error)
+        return True
     record = installed.to_json()
     status.emit("install_result", **{key: record[key] for key in (
         "result", "error", "bytes_written", "seconds", "verification", "boot_mode", "hostname",
         "bootloader", "grow", "post_install_check")})
-    return installed, installed.result != "installed"
+    return installed.result != "installed"
 
 
 def kernel_cmdline(path: Path = Path("/proc/cmdline")) -> str:

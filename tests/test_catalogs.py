@@ -13,12 +13,21 @@ LOCALE = ROOT / "agent" / "locale"
 
 
 def po_entries(path: Path) -> dict[str, tuple[str, bool]]:
-    """msgid -> (msgstr, fuzzy) for a .po file without plural entries."""
+    """msgid -> (msgstr, fuzzy) for a .po file; a plural entry also gives its plural msgid,
+    each with every form joined (an empty form leaves an empty string)."""
     entries: dict[str, tuple[str, bool]] = {}
     for block in path.read_text().split("\n\n"):
         msgid = _joined(block, "msgid")
-        if msgid:
-            entries[msgid] = (_joined(block, "msgstr"), "#, fuzzy" in block)
+        if not msgid:
+            continue
+        fuzzy = "#, fuzzy" in block
+        plural = _joined(block, "msgid_plural")
+        if plural:
+            forms = [_joined(block, rf"msgstr\[{index}\]") for index in range(2)]
+            translated = "\n".join(forms) if all(forms) else ""
+            entries[msgid] = entries[plural] = (translated, fuzzy)
+        else:
+            entries[msgid] = (_joined(block, "msgstr"), fuzzy)
     return entries
 
 

@@ -152,9 +152,39 @@ def test_nvme_that_did_not_identify_is_overwritten() -> None:
     capabilities = DiskCapabilities(device="/dev/nvme0n1", bus="nvme")
     plan = plan_erasure(disk("/dev/nvme0n1", "nvme"), capabilities)
     assert plan.methods == (OVERWRITE,)
-    assert plan.chain[0].reason == reasons.OVERWRITE_ONLY
+    # Not knowing what the drive offers is not the same as knowing it offers nothing.
+    assert plan.chain[0].reason == reasons.OVERWRITE_FIRMWARE_UNKNOWN
+    assert not plan.firmware_known
     assert set(ruled_out(plan).values()) == {reasons.NVME_IDENTIFY_UNKNOWN}
     assert plan.notes == (reasons.NOTE_SOLID_STATE_OVERWRITE,)
+
+
+def test_nvme_whose_controller_and_namespace_were_not_found_is_unknown_not_bare() -> None:
+    # The drive offers sanitize and format, but neither can be sent without what sysfs tells.
+    plan = plan_erasure(disk("/dev/nvme0n1", "nvme"),
+                        nvme_caps("nvme-wdc-sn730/id-ctrl.json", controller=None, nsid=None))
+    assert plan.methods == (OVERWRITE,)
+    assert plan.chain[0].reason == reasons.OVERWRITE_FIRMWARE_UNKNOWN
+    assert not plan.firmware_known
+
+
+def test_nvme_that_identified_and_offers_nothing_is_overwrite_only() -> None:
+    capabilities = nvme_caps("nvme-wdc-sn730/id-ctrl.json")
+    assert capabilities.nvme is not None
+    # The same drive with every erase capability bit cleared: it answered, and offers nothing.
+    capabilities.nvme = replace(capabilities.nvme, oacs=0, sanicap=0, fna=0)
+    plan = plan_erasure(disk("/dev/nvme0n1", "nvme"), capabilities)
+    assert plan.methods == (OVERWRITE,)
+    assert plan.chain[0].reason == reasons.OVERWRITE_ONLY
+    assert plan.firmware_known
+
+
+def test_a_planned_firmware_erase_is_known_even_beside_an_unknown_one() -> None:
+    plan = plan_erasure(disk("/dev/nvme0n1", "nvme"),
+                        nvme_caps("nvme-wdc-sn730/id-ctrl.json", namespaces=None))
+    assert ruled_out(plan)[NVME_SANITIZE_CRYPTO] == reasons.NVME_NAMESPACES_UNKNOWN
+    assert plan.firmware_steps and plan.firmware_known
+    assert plan.chain[-1].reason == reasons.OVERWRITE_FALLBACK
 
 
 # --- ATA ------------------------------------------------------------------------------------
@@ -262,7 +292,9 @@ def test_usb_bridge_without_passthrough_is_overwrite_only() -> None:
     assert chain(plan) == [(OVERWRITE, "clear")]
     assert ruled_out(plan) == {method: reasons.USB_NO_PASSTHROUGH for method in (
         ATA_SANITIZE_CRYPTO, ATA_SANITIZE_BLOCK, ATA_SECURITY_ERASE_ENHANCED, ATA_SECURITY_ERASE)}
+    # The bridge answered: it is known to drop the drive's commands.
     assert plan.chain[0].reason == reasons.OVERWRITE_ONLY
+    assert plan.firmware_known
 
 
 def test_usb_bridge_that_passes_identify_through_allows_firmware_erase() -> None:
@@ -276,6 +308,8 @@ def test_sata_drive_whose_identify_could_not_run() -> None:
     plan = plan_erasure(disk("/dev/sda", "sata", rotational=True), capabilities)
     assert plan.methods == (OVERWRITE,)
     assert set(ruled_out(plan).values()) == {reasons.ATA_IDENTIFY_UNKNOWN}
+    assert plan.chain[0].reason == reasons.OVERWRITE_FIRMWARE_UNKNOWN
+    assert not plan.firmware_known
     assert plan.notes == ()  # a hard disk: the overwrite is as good as it gets
 
 
@@ -299,6 +333,20 @@ def test_sata_drive_behind_a_sas_controller_keeps_its_ata_erase() -> None:
     assert ruled_out(plan)[SCSI_SANITIZE_CRYPTO] == reasons.SCSI_COMMANDS_UNKNOWN
 
 
+def test_sas_drive_whose_commands_could_not_be_read_is_unknown() -> None:
+    capabilities = DiskCapabilities(device="/dev/sda", bus="scsi", ata_passthrough=False)
+    plan = plan_erasure(disk("/dev/sda", "scsi", rotational=True), capabilities)
+    assert plan.methods == (OVERWRITE,)
+    assert plan.chain[0].reason == reasons.OVERWRITE_FIRMWARE_UNKNOWN
+    assert not plan.firmware_known
+
+
+def test_emmc_whose_registers_could_not_be_read_is_unknown() -> None:
+    plan = plan_erasure(disk("/dev/mmcblk0", "mmc"), DiskCapabilities("/dev/mmcblk0", "mmc"))
+    assert plan.chain[0].reason == reasons.OVERWRITE_FIRMWARE_UNKNOWN
+    assert not plan.firmware_known
+
+
 def test_emmc_with_sanitize_and_boot_partitions() -> None:
     capabilities = DiskCapabilities(
         device="/dev/mmcblk0", bus="mmc",
@@ -317,6 +365,7 @@ def test_emmc_without_sanitize() -> None:
     plan = plan_erasure(disk("/dev/mmcblk0", "mmc"), capabilities)
     assert plan.methods == (OVERWRITE,)
     assert ruled_out(plan) == {MMC_SANITIZE: reasons.MMC_SANITIZE_NOT_SUPPORTED}
+    assert plan.chain[0].reason == reasons.OVERWRITE_ONLY and plan.firmware_known
 
 
 @pytest.mark.parametrize("bus", ["virtio", "loop"])
@@ -327,6 +376,7 @@ def test_virtual_disks_never_get_a_firmware_erase(bus: str) -> None:
     assert chain(plan) == [(OVERWRITE, "clear")]
     assert plan.chain[0].reason == reasons.OVERWRITE_VIRTUAL_DISK
     assert plan.ruled_out == () and plan.notes == ()
+    assert plan.firmware_known
 
 
 # --- options --------------------------------------------------------------------------------
@@ -342,6 +392,14 @@ def test_force_overwrite_skips_firmware_with_a_reason() -> None:
     assert ruled_out(plan) == {method: reasons.FORCED_OVERWRITE for method in (
         NVME_SANITIZE_CRYPTO, NVME_SANITIZE_BLOCK, NVME_FORMAT_CRYPTO, NVME_FORMAT_USER_DATA)}
     assert plan.overwrite == OverwriteSpec("dodshort", 1, True, "sample")
+    assert plan.firmware_known  # the drive's erases are known; the workshop set them aside
+
+
+def test_force_overwrite_of_a_drive_that_did_not_identify_keeps_it_unknown() -> None:
+    plan = plan_erasure(disk("/dev/nvme0n1", "nvme"), DiskCapabilities("/dev/nvme0n1", "nvme"),
+                        ErasureOptions(force_overwrite=True))
+    assert plan.chain[0].reason == reasons.FORCED_OVERWRITE
+    assert not plan.firmware_known
 
 
 def test_force_overwrite_on_a_frozen_drive_does_not_ask_to_unfreeze() -> None:

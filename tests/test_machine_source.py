@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from agent.inventory.source import LiveSource, ProfileSource
+from agent.inventory.source import LiveSource, NotInProfile, ProfileSource, SourceRunner
+from agent.runner import CommandNotFound
 
 
 def test_a_recorded_machine_answers_the_same_from_its_profile() -> None:
@@ -45,3 +47,30 @@ def test_a_question_the_profile_cannot_answer_reads_as_absent() -> None:
 def test_anything_but_a_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="profile"):
         ProfileSource({"format": "something else"})
+
+
+def test_links_are_recorded_where_they_lead(tmp_path: Path) -> None:
+    (tmp_path / "nvme0").mkdir()
+    (tmp_path / "device").symlink_to(tmp_path / "nvme0")
+    live = LiveSource(record=True)
+    assert live.resolve(str(tmp_path / "device")) == str(tmp_path / "nvme0")
+    assert live.resolve(str(tmp_path / "gone")) is None
+    replay = ProfileSource(json.loads(json.dumps(live.profile("links", "a test"))))
+    assert replay.resolve(str(tmp_path / "device")) == str(tmp_path / "nvme0")
+    assert replay.resolve(str(tmp_path / "gone")) is None
+    # Profiles recorded before links were kept: no link is there.
+    assert ProfileSource({"format": "reeeboot.profile/1"}).resolve("/sys/x/device") is None
+
+
+def test_a_source_runner_tells_a_missing_tool_from_an_unrecorded_command() -> None:
+    live = LiveSource(record=True)
+    assert SourceRunner(live)(["uname", "-r"]).returncode == 0
+    with pytest.raises(CommandNotFound):
+        SourceRunner(live)(["reeeboot-no-such-tool", "-x"])
+    replay = SourceRunner(ProfileSource(live.profile("runner", "a test")))
+    assert replay(["uname", "-r"]).returncode == 0
+    with pytest.raises(CommandNotFound) as missing:
+        replay(["reeeboot-no-such-tool", "-x"])  # recorded as missing: still missing
+    assert not isinstance(missing.value, NotInProfile)
+    with pytest.raises(NotInProfile):
+        replay(["uname", "-a"])  # never asked when recording

@@ -1,30 +1,37 @@
-"""The first screen, driven by Textual's Pilot with a machine given to it."""
+"""The walk-through's behaviour, driven by Textual's Pilot: what the first screen tells, disks
+plugged in while it shows, reports left from earlier runs, and the choices on the disks screen.
+Snapshots of every screen are in test_screens.py, whole walk-throughs in test_walkthrough.py."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 from pathlib import Path
-
-from textual.widgets import DataTable, Static
 
 from agent import flow
 from agent.inventory.hotplug import DiskEvent, DiskEventSink
-from agent.inventory.model import Exclusion, Machine
+from agent.inventory.model import Disk, Exclusion, Machine
+from agent.run.engine import Run
 from agent.tui.app import ReeebootApp
+from agent.tui.screens.disks import DisksScreen
+from agent.tui.screens.machine import MachineScreen
 from agent.wipe.firmware.capabilities import DiskCapabilities
 from agent.wipe.firmware.parsers import parse_hdparm_identify
-from agent.wipe.policy import ErasurePlan, plan_erasure
+from agent.wipe.firmware.probe import DiskProbe
 from tests.helpers import sample_disk, sample_machine
 from tests.hubserver import RunningHub
 from tests.receiver import Receiver
 from tests.replay import fixture
+from tests.screens import flat, screen_text, settle
+from tests.scripted_run import fixture_probe as frozen_drive_probe
 
 
-def plans(station: flow.Station, machine: Machine) -> dict[str, ErasurePlan]:
-    """The policy's real answer for a SATA hard disk whose hdparm answered, without hdparm."""
-    del station
-    capabilities = DiskCapabilities("/dev/sda", "sata", ata=parse_hdparm_identify(
+def probe(disk: Disk) -> DiskCapabilities:
+    """A SATA hard disk whose hdparm answered (not frozen); the stick answers nothing."""
+    if disk.bus != "sata":
+        return DiskCapabilities(disk.path, disk.bus)
+    return DiskCapabilities(disk.path, "sata", ata=parse_hdparm_identify(
         fixture("drives/sata-hdd-wd2500aaks/hdparm-I.txt")), ata_passthrough=True)
-    return {disk.path: plan_erasure(disk, capabilities) for disk in machine.targets()}
 
 
 def machine() -> Machine:
@@ -34,23 +41,33 @@ def machine() -> Machine:
     )
 
 
-async def test_screen_shows_disks_and_plan_in_french(data_dir: Path) -> None:
+def app_for(station: flow.Station, inventories: list[Machine] | None = None,
+            disk_probe: DiskProbe = probe, **options: object) -> ReeebootApp:
+    machines = inventories or [machine()]
+
+    def make_run(station: flow.Station) -> Run:
+        return Run(station, take_inventory=lambda _s: machines.pop(0) if len(machines) > 1
+                   else machines[0], probe=disk_probe, live_progress=False)
+
+    options.setdefault("watch_disks", None)
+    options.setdefault("start_sender", None)
+    return ReeebootApp(station, make_run=make_run, **options)  # type: ignore[arg-type]
+
+
+async def test_the_first_screen_shows_the_machine_its_disks_and_their_plan(
+        data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "fr"\n')
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        table = app.screen.query_one("#disks", DataTable)
-        rows = [table.get_row_at(index) for index in range(table.row_count)]
-        assert [row[0] for row in rows] == ["/dev/sda", "/dev/sdb"]
-        assert rows[0][-1] == "effacer : effacement de sécurité ATA renforcé (Purge)"
-        assert rows[1][-1] == "conservé : started from it"
-        plan = app.screen.query_one("#plan", Static)
-        shown = str(plan.render())
-        assert "1 disque(s) seront effacés, 1 conservé(s)." in shown
-        assert "/dev/sda: Le disque" in shown  # why this method, in plain French
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        assert isinstance(app.screen, MachineScreen)
+        shown = flat(screen_text(app))
+    assert "Dell Inc. OptiPlex 7010, numéro de série : 5XK2L3J" in shown
+    assert "4 coeurs, 4 fils" in shown and "8,0 Gio" in shown
+    # The SATA disk answered hdparm: its own erase is planned; the stick is kept, with why.
+    assert "/dev/sda SATA 537 Go WDC WD5000AAKX" in shown
+    assert "effacer : effacement de sécurité ATA renforcé (Purge)" in shown
+    assert "conservé : started from it" in shown
 
 
 async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
@@ -59,17 +76,18 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
     from agent.wipe.passes import compose
 
     (data_dir / "reeeboot.toml").write_text('language = "en"\n')
-    journal = new_journal("/dev/sda", "WD-1", 1000 << 20, "dodshort", compose("dodshort"))
-    journal.pass_index, journal.written_up_to = 1, 250 << 20
+    disk = sample_disk("/dev/sda", "WD-1")
+    journal = new_journal(disk.path, disk.serial, disk.size_bytes, "dodshort",
+                          compose("dodshort"))
+    journal.pass_index, journal.written_up_to = 1, disk.size_bytes // 4
     Journals(data_dir).save(journal)
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.pause()
-        shown = app.screen.query_one("#interrupted", Static)
-        assert "visible" in shown.classes
-        assert ("Erasure interrupted on /dev/sda (serial WD-1): pass 2 of 3 at 25 %"
-                in str(shown.render()))
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(100, 37)) as pilot:
+        await settle(pilot, app)
+        shown = flat(screen_text(app))
+    assert ("Erasure interrupted on /dev/sda (serial WD-1): pass 2 of 3 at 25 %. It resumes "
+            "from there when this disk is erased.") in shown
+    assert "resumes at 25 %" in shown  # the disk's own line says it too
 
 
 class FakeWatcher:
@@ -90,129 +108,158 @@ class FakeWatcher:
 async def test_a_disk_plugged_in_is_announced_and_the_machine_looked_at_again(
     data_dir: Path,
 ) -> None:
-    import asyncio
-
     (data_dir / "reeeboot.toml").write_text('language = "en"\n')
-    inventories = [machine(), sample_machine(disks=(
+    bigger = sample_machine(disks=(
         sample_disk("/dev/sda", "WD-1"), sample_disk("/dev/sdb", "STICK", bus="usb"),
         sample_disk("/dev/sdc", "NEW-USB-DISK", bus="usb")),
-        exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),))]
+        exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),))
     watcher = FakeWatcher()
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _s: inventories.pop(0),
-                      plan_erasures=plans, watch_disks=watcher)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    app = app_for(flow.open_station(data_dir), [machine(), bigger], watch_disks=watcher)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")  # to the disks screen
+        await settle(pilot, app)
+        assert isinstance(app.screen, DisksScreen)
+        await pilot.press("space")  # the first disk is kept by choice
         assert watcher.sink is not None
         sink = watcher.sink
         # From another thread, as the udev monitor calls it; awaited, so the app's loop runs.
         await asyncio.to_thread(sink, DiskEvent("appeared", "sdc", "/dev/sdc"))
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        table = app.screen.query_one("#disks", DataTable)
-        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == [
-            "/dev/sda", "/dev/sdb", "/dev/sdc"]
+        await settle(pilot, app)
+        shown = screen_text(app)
+        assert "/dev/sdc" in shown and "NEW-USB-DISK" in shown
         assert any("New disk: /dev/sdc" in str(n.message) for n in app._notifications)
+        # What the volunteer chose for the disks already there stays chosen.
+        assert app.current_run.disks["/dev/sda"].keep
     assert watcher.stopped
 
 
 async def test_config_problems_are_shown(data_dir: Path) -> None:
     (data_dir / "reeeboot.toml").write_text('language = "en"\nunattended = "yes"\n')
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None)
-    async with app.run_test(size=(120, 30)) as pilot:
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        assert "key 'unattended': must be true or false" in flat(screen_text(app))
+
+
+async def test_the_disks_the_system_keeps_cannot_be_chosen(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        # Down past the last choosable disk: the cursor skips the stick, which stays excluded.
+        await pilot.press("down", "down", "space")
         await pilot.pause()
-        problems = app.screen.query_one("#problems", Static)
-        assert "visible" in problems.classes
-        assert "key 'unattended': must be true or false" in str(problems.render())
+        run = app.current_run
+        assert run.disks["/dev/sda"].keep and not run.disks["/dev/sdb"].erase
+        await pilot.press("space")
+        assert [plan.path for plan in run.to_erase()] == ["/dev/sda"]
+
+
+async def test_a_method_can_be_changed_where_the_policy_allows(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        await pilot.press("m")
+        await pilot.pause()
+        assert ("Automatic, the strongest for this disk: ATA enhanced security erase (Purge)"
+                in flat(screen_text(app)))
+        await pilot.press("down", "down", "enter")  # the second overwrite method: zeros
+        await pilot.pause()
+        plan = app.current_run.disks["/dev/sda"]
+        assert plan.method == "zero" and plan.plan is not None
+        assert plan.plan.methods == ("overwrite",) and plan.plan.overwrite.method == "zero"
+        assert "erase: overwrite (zero pass) (Clear)" in screen_text(app)
+
+
+async def test_a_frozen_drive_asks_before_the_computer_sleeps(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    app = app_for(flow.open_station(data_dir), disk_probe=frozen_drive_probe)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        asked = flat(screen_text(app))
+        assert "the computer sleeps for a few seconds and wakes up by itself" in asked
+        await pilot.press("down", "enter")  # no
+        await pilot.pause()
+        plan = app.current_run.disks["/dev/sda"].plan
+        assert plan is not None and plan.methods == ("overwrite",) and not plan.needs_unfreeze
+        assert "ata-sanitize-block" in [item.method for item in plan.ruled_out]
+        # The screen says why the drive's own erase is not used, in plain words.
+        assert "frozen" in flat(screen_text(app))
+
+
+async def test_the_configuration_answers_the_frozen_question_in_advance(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n[erase]\nallow_unfreeze = true\n')
+    app = app_for(flow.open_station(data_dir), disk_probe=frozen_drive_probe)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, DisksScreen)  # nothing asked
+        plan = app.current_run.disks["/dev/sda"].plan
+        assert plan is not None and plan.needs_unfreeze
+        assert plan.methods[0] == "ata-sanitize-block"
+        shown = flat(screen_text(app))
+        assert "the computer sleeps for a few seconds to unfreeze it first" in shown
 
 
 async def test_reports_left_from_an_earlier_run_are_sent(data_dir: Path, hub: RunningHub) -> None:
-    import asyncio
-    import datetime
-
     token = hub.database.add_station("lyon-3")
     (data_dir / "reeeboot.toml").write_text(
         f'[station]\nname = "lyon-3"\n[hub]\nurl = "{hub.url}"\nenrollment_token = "{token}"\n')
     station = flow.open_station(data_dir)
     report_id, _path = flow.file_report(
         station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
-    app = ReeebootApp(station, take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None)
-    async with app.run_test(size=(120, 30)) as pilot:
+    app = app_for(station, start_sender=flow.start_sender)
+    async with app.run_test(size=(80, 25)) as pilot:
         assert app.sender is not None
         state = await asyncio.to_thread(app.sender.wait_until_empty, 30)
-        await pilot.pause()
+        await settle(pilot, app)
         assert state.waiting == 0
-        label = app.screen.query_one("#outbox", Static)
-        assert "Rapports en attente d'envoi : 0" in str(label.render())
+        assert "0 rapport en attente d'envoi" in screen_text(app)
     assert station.outbox.waiting() == []
     assert [row["report_id"] for row in hub.database.reports()] == [report_id]
 
 
 async def test_a_revoked_station_is_told_on_screen(data_dir: Path, receiver: Receiver) -> None:
-    import asyncio
-    import datetime
-
     receiver.routes["/api/v1/stations/enroll"] = lambda body: (201, {"station": "lyon-3"})
     receiver.routes["/api/v1/reports"] = lambda body: (403, {"detail": "station key revoked"})
     (data_dir / "reeeboot.toml").write_text(
         f'[station]\nname = "lyon-3"\n[hub]\nurl = "{receiver.url}"\nenrollment_token = "t"\n')
     station = flow.open_station(data_dir)
     flow.file_report(station, machine(), [], datetime.datetime(2026, 11, 28, tzinfo=datetime.UTC))
-    app = ReeebootApp(station, take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None)
-    async with app.run_test(size=(120, 40)) as pilot:
+    app = app_for(station, start_sender=flow.start_sender)
+    async with app.run_test(size=(100, 37)) as pilot:
         assert app.sender is not None
-        for _ in range(1000):  # the first attempt starts at once; 20 s at most
+        for _round in range(1000):  # the first attempt starts at once; 20 s at most
             if app.sender.attempts:
                 break
             await asyncio.sleep(0.02)
-        await pilot.pause()
-        label = app.screen.query_one("#outbox", Static)
-        text = str(label.render())
-        assert "Rapports en attente d'envoi : 1" in text
-        assert "nouveau jeton d'inscription" in text and "revoked" in label.classes
+        await settle(pilot, app)
+        text = flat(screen_text(app))
+        assert "1 rapport en attente d'envoi" in text
+        assert "nouveau jeton d'inscription" in text
     assert station.outbox.count() == 1
 
 
 def test_sizes_read_as_on_the_disk_label() -> None:
-    from agent.units import human_size
+    from agent.i18n import set_language
+    from agent.units import human_size, memory_size
 
-    assert [human_size(n) for n in (500_107_862_016, 25_165_824, 2_000_398_934_016, 512)] == [
-        "500 GB", "25.2 MB", "2 TB", "512 B"]
-
-
-async def test_the_os_to_install_and_its_disk_are_shown(data_dir: Path) -> None:
-    (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\nimage = "nowhere-os"\n')
-    app = ReeebootApp(flow.open_station(data_dir), take_inventory=lambda _station: machine(),
-                      plan_erasures=plans, watch_disks=None, start_sender=None)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        shown = str(app.screen.query_one("#install", Static).render())
-    assert "OS to install: nowhere-os: No OS image called nowhere-os" in shown
-
-
-def test_the_install_plan_names_image_disk_and_reason(data_dir: Path, tmp_path: Path) -> None:
-    from agent.install.pack import pack_image
-    from agent.tui.screens.inventory import describe_install
-    from tests.disk_images import fill_tree, make_disk_image
-
-    tree = tmp_path / "tree"
-    fill_tree(tree, files=2)
-    raw = tmp_path / "os.raw"
-    make_disk_image(raw, 16 << 20, tree)
-    pack_image(raw, "reeeboot-os-test", "7", data_dir / "images")
-    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
-    station = flow.open_station(data_dir)
-    assert describe_install(station, machine()) == (
-        "No OS will be installed ([install] image in reeeboot.toml). On the stick: "
-        "reeeboot-os-test_7")
-    (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\n'
-                                            'image = "reeeboot-os-test"\n')
-    station = flow.open_station(data_dir)
-    assert describe_install(station, machine()) == (
-        "OS to install: reeeboot-os-test_7 on /dev/sda (the largest healthy HDD).")
+    set_language("en")
+    try:
+        assert [human_size(n) for n in (500_107_862_016, 25_165_824, 2_000_398_934_016,
+                                        512)] == ["500 GB", "25.2 MB", "2 TB", "512 B"]
+        assert memory_size(8 << 30) == "8.0 GiB"
+        set_language("fr")
+        assert [human_size(n) for n in (500_107_862_016, 25_165_824)] == ["500 Go", "25,2 Mo"]
+        assert memory_size(8 << 30) == "8,0 Gio"
+    finally:
+        set_language("fr")

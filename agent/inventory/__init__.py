@@ -4,8 +4,9 @@ must not be touched, read through a machine source (live, or a recorded profile)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from agent.fsutil import write_durably
@@ -56,15 +57,31 @@ def take_inventory(
 
 
 def record_profile(path: Path, description: str, *, data_dir: Path | None = None) -> Machine:
-    """Inventory this machine and write everything it read to `path` as a machine profile."""
+    """Inventory this machine and write everything it read to `path` as a machine profile,
+    with what the erasure probe learns of every disk listed, excluded ones included."""
     source = LiveSource(record=True)
     machine = take_inventory(data_dir, source=source)
+    _record_erasure_probe(source, machine.disks)
+    # A replay lists the probe's outputs among the evidence (nvme id-ctrl ...): so does the
+    # recording, and the two print the same inventory.
+    machine = replace(machine, evidence=tuple(collect_evidence(source)))
     profile = source.profile(description, provenance="recorded with reeeboot inventory --record")
     # What exclusions depend on (mounts, exclusive opens) is the live system's state at that
     # moment: the profile keeps the answer, not the questions.
     profile["exclusions"] = [asdict(exclusion) for exclusion in machine.exclusions]
     write_durably(path, json.dumps(profile, indent=1, sort_keys=True).encode())
     return machine
+
+
+def _record_erasure_probe(source: LiveSource, disks: Iterable[Disk]) -> None:
+    """Ask every disk what the erase would ask it (identify commands and sysfs, nothing that
+    writes), through the recording source, so that a replay can plan the erasure truthfully."""
+    # Imported here, not at the top: the probe imports agent.inventory's modules, so a module
+    # that imports the probe first would find this package half-initialised.
+    from agent.wipe.firmware.probe import probe_from_source
+
+    for disk in disks:
+        probe_from_source(disk, source)
 
 
 def _exclusions(source: MachineSource, disks: list[Disk],

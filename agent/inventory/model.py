@@ -50,6 +50,11 @@ class Disk:
     wear_percent_used: int | None = None  # SSDs: 0 new, 100 at the rated endurance
 
 
+# The exclusion code of a disk a person chose to keep as it is (the others are the system's own
+# reasons: the boot stick, a mounted disk...).
+KEPT_BY_CHOICE = "kept_by_choice"
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """A disk that must not be touched, and why (`code` for machines, `reason` for people)."""

@@ -16,8 +16,12 @@ A profile is one JSON document:
                        "device_type": null, "driver": "e1000e",
                        "properties": {...}, "attributes": {"address": "..."},
                        "parents": [{"subsystem": "pci", "driver": "e1000e", "sys_name": ...}]}]},
+     "links": {"/sys/class/block/nvme0n1/device": "/sys/devices/.../nvme/nvme0"},
      "commands": [{"argv": ["dmidecode", "-t", "memory"], "returncode": 0,
                    "stdout": "...", "stderr": ""}]}
+
+"links" holds where the symbolic links that were followed lead (null: the path did not exist);
+profiles recorded before it have none, and read as if no link was there.
 
 A question the profile has no answer for reads as "absent" (None, [], a failed command), exactly
 as a machine without that part would answer: a profile never makes the agent crash.
@@ -38,6 +42,11 @@ from agent.runner import CommandNotFound, CommandRecord
 from agent.runner import run as run_command
 
 PROFILE_FORMAT = "reeeboot.profile/1"
+# The shell's exit status for a program that is not there: how both sources answer a command
+# that could not run, the live one because the program is missing, a profile because the
+# machine was recorded without that command.
+NOT_RUN = 127
+NOT_IN_PROFILE = "not in the machine profile"
 # udev attributes worth keeping per subsystem: what the collectors read, nothing more.
 UDEV_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "block": ("size", "removable", "serial", "queue/logical_block_size",
@@ -111,6 +120,10 @@ class MachineSource(Protocol):
 
     def run(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord: ...
 
+    def resolve(self, path: str) -> str | None:
+        """The path with every symbolic link followed; None when it does not exist."""
+        ...
+
 
 class LiveSource:
     """The machine the agent runs on; `record=True` keeps every answer for a profile."""
@@ -121,6 +134,7 @@ class LiveSource:
         self.globs: dict[str, list[str]] = {}
         self.udev: dict[str, list[UdevDevice]] = {}  # by subsystem, as first enumerated
         self.commands: list[dict[str, Any]] = []
+        self.links: dict[str, str | None] = {}
 
     def read_bytes(self, path: str) -> bytes | None:
         try:
@@ -154,18 +168,27 @@ class LiveSource:
         try:
             record = run_command(argv, timeout=timeout)
         except CommandNotFound:
-            record = CommandRecord(tuple(argv), 127, "", f"{argv[0]}: not found", 0.0)
+            record = CommandRecord(tuple(argv), NOT_RUN, "", _not_found(argv), 0.0)
         if self._record:
             self.commands.append({"argv": list(argv), "returncode": record.returncode,
                                   "stdout": record.stdout, "stderr": record.stderr})
         return record
+
+    def resolve(self, path: str) -> str | None:
+        try:
+            target: str | None = str(Path(path).resolve(strict=True))
+        except (OSError, RuntimeError):  # RuntimeError: a loop of links
+            target = None
+        if self._record:
+            self.links[path] = target
+        return target
 
     def profile(self, description: str, provenance: str) -> dict[str, Any]:
         return {"format": PROFILE_FORMAT, "description": description, "provenance": provenance,
                 "files": self.files, "globs": self.globs,
                 "udev": {subsystem: [asdict(device) for device in devices]
                          for subsystem, devices in self.udev.items()},
-                "commands": self.commands}
+                "links": self.links, "commands": self.commands}
 
 
 class ProfileSource:
@@ -208,7 +231,36 @@ class ProfileSource:
             if list(command["argv"]) == list(argv):
                 return CommandRecord(tuple(argv), int(command["returncode"]),
                                      command.get("stdout", ""), command.get("stderr", ""), 0.0)
-        return CommandRecord(tuple(argv), 127, "", "not in the machine profile", 0.0)
+        return CommandRecord(tuple(argv), NOT_RUN, "", NOT_IN_PROFILE, 0.0)
+
+    def resolve(self, path: str) -> str | None:
+        target = self.profile.get("links", {}).get(path)
+        return None if target is None else str(target)
+
+
+class NotInProfile(CommandNotFound):
+    """The machine was recorded without this command: its answer is unknown, not a failure."""
+
+
+class SourceRunner:
+    """A `Runner` that asks a machine source, for code written against `agent.runner.run`.
+
+    A program the live machine lacks raises `CommandNotFound`, as `run` does; a command the
+    profile holds no record of raises `NotInProfile`. Either way the caller learns that nothing
+    ran, which a failed command's record would not tell it.
+    """
+
+    def __init__(self, source: MachineSource) -> None:
+        self.source = source
+
+    def __call__(self, argv: Sequence[str], timeout: float = 120.0) -> CommandRecord:
+        record = self.source.run(argv, timeout=timeout)
+        if record.returncode == NOT_RUN and not record.stdout:
+            if record.stderr == NOT_IN_PROFILE:
+                raise NotInProfile(argv[0])
+            if record.stderr == _not_found(argv):
+                raise CommandNotFound(argv[0])
+        return record
 
 
 _per_thread = threading.local()
@@ -223,6 +275,11 @@ def _udev_context() -> Any:
     if not hasattr(_per_thread, "context"):
         _per_thread.context = pyudev.Context()
     return _per_thread.context
+
+
+def _not_found(argv: Sequence[str]) -> str:
+    """What the live source records as the output of a program that is not installed."""
+    return f"{argv[0]}: not found"
 
 
 def _encode(data: bytes) -> Any:

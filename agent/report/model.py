@@ -17,7 +17,7 @@ from typing import Any
 
 import fastjsonschema
 
-from agent.inventory.model import Machine
+from agent.inventory.model import KEPT_BY_CHOICE, Machine
 from agent.report.asset import asset_id_for
 from agent.report.grade import decide_outcome, grade_machine
 from agent.report.software import software_versions
@@ -66,7 +66,7 @@ def build_report(
         "operator": operator.strip() if operator and operator.strip() else None,
         "asset_id": asset_id_for(machine, asset_id),
         "grade": grade.to_json(),
-        "outcome": decide_outcome(grade, erasures).to_json(),
+        "outcome": decide_outcome(grade, erasures, kept_by_choice(machine)).to_json(),
         "machine": machine_json,
         "excluded": exclusions,
         "erasure": [result.to_json() for result in erasures],
@@ -74,6 +74,12 @@ def build_report(
         "install": install,
         "timings": {step: round(seconds, 3) for step, seconds in (timings or {}).items()},
     }
+
+
+def kept_by_choice(machine: Machine) -> list[str]:
+    """The disks a person chose to keep as they are: not erased, still in the machine."""
+    return [exclusion.path for exclusion in machine.exclusions
+            if exclusion.code == KEPT_BY_CHOICE]
 
 
 def _now() -> datetime.datetime:

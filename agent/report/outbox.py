@@ -82,7 +82,9 @@ class Outbox:
                 try:
                     send(json.loads(path.read_text()))
                 except Exception as error:  # network down, hub error: keep it for later
-                    outcome.last_error = str(error)
+                    from agent.network_errors import describe_failure
+
+                    outcome.last_error = describe_failure(error)
                     remaining.append(path.stem)
                     continue
                 self.mark_sent(path)

@@ -1,62 +1,100 @@
-"""The walk-through on tty1 (Textual). This version shows the inventory, the planned erasure and
-the OS that will be installed."""
+"""The walk-through on tty1: one machine's run, screen by screen, keyboard only.
+
+The app holds the run (agent/run/engine.py) and moves between the screens; the run's steps work
+in threads (the screen stays alive meanwhile) and tell the app through messages. There is no key
+that quits: the end screen's choices (power off, restart, start again) are the way out, and an
+error lands on an error screen with the same choices, never on a dead console.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App
-from textual.binding import Binding, BindingType
-from textual.message import Message
+from textual.binding import BindingType
+from textual.screen import Screen
 
 from agent import flow
 from agent.i18n import _
+from agent.install.image import OsImage
 from agent.inventory.hotplug import DiskEvent, DiskEventSink, Stoppable, watch_for_disks
-from agent.inventory.model import Machine
+from agent.inventory.model import Disk
+from agent.power import Power, SystemPower
 from agent.report.sender import OutboxSender, SenderState
-from agent.tui.screens.inventory import InventoryScreen
-from agent.wipe.policy import ErasurePlan
+from agent.run.engine import Run
+from agent.tui.console import use_console_glyphs
+from agent.tui.messages import (
+    Crashed,
+    DiskChanged,
+    ErasureDone,
+    InstallDone,
+    MachineInspected,
+    OutboxChanged,
+    ReportDone,
+)
+from agent.tui.screens.base import translate_bindings
+from agent.tui.screens.confirm import ConfirmScreen
+from agent.tui.screens.disks import DisksScreen
+from agent.tui.screens.end import AGAIN, POWER_OFF, QUIT, REBOOT, CrashScreen, EndScreen
+from agent.tui.screens.install import InstallScreen
+from agent.tui.screens.machine import MachineScreen
+from agent.tui.screens.progress import ProgressScreen
+from agent.tui.screens.result import ResultScreen
+from agent.tui.screens.who import WhoScreen
+
+log = logging.getLogger(__name__)
+
+# How long the result screen waits for the report to reach the platform before it shows what
+# happened; the background sender keeps trying afterwards.
+DELIVERY_WAIT_SECONDS = 15.0
+
+RunFactory = Callable[[flow.Station], Run]
+SenderFactory = Callable[[flow.Station, Callable[[SenderState], None]], OutboxSender]
 
 
-class OutboxChanged(Message):
-    """The background sender's latest attempt: how many reports wait, and why."""
-
-    def __init__(self, state: SenderState) -> None:
-        super().__init__()
-        self.state = state
-
-
-class ReeebootApp(App[None]):
-    CSS_PATH = "app.tcss"
+class ReeebootApp(App[None], inherit_bindings=False):
+    CSS_PATH = "console.tcss"
     TITLE = "reeeboot"
     ENABLE_COMMAND_PALETTE = False  # volunteers need the keys on the footer, nothing hidden
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", _("Quit"))]
+    BINDINGS: ClassVar[list[BindingType]] = []  # no quit key: see the module's docstring
 
     def __init__(
         self,
         station: flow.Station,
-        take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
-        plan_erasures: Callable[[flow.Station, Machine], dict[str, ErasurePlan]] = (
-            flow.plan_erasures),
+        *,
+        make_run: RunFactory = Run,
         watch_disks: Callable[[DiskEventSink], Stoppable] | None = watch_for_disks,
-        start_sender: Callable[[flow.Station, Callable[[SenderState], None]], OutboxSender]
-        | None = flow.start_sender,
+        start_sender: SenderFactory | None = flow.start_sender,
+        power: Power | None = None,
+        log_path: Path | None = None,
     ) -> None:
+        use_console_glyphs()
         super().__init__()
+        translate_bindings(self)
         self.station = station
-        self.take_inventory = take_inventory
-        self.plan_erasures = plan_erasures
+        self._make_run = make_run
         self._watch_disks = watch_disks
         self._watcher: Stoppable | None = None
         self._start_sender = start_sender
         self.sender: OutboxSender | None = None
+        self.power = power or SystemPower()
+        self.log_path = log_path
         self.outbox_state = SenderState(station.outbox.count(), None)
+        self.current_run = make_run(station)
+        self._cancel = threading.Event()
+        self._crashes = 0
+
+    # --- the app's life -------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        # One title, no sub-title: Textual joins them with an em dash, a glyph the console lacks.
-        self.title = _("reeeboot: refurbishing station")
-        self.push_screen(InventoryScreen())
+        self.theme = "ansi-dark"  # the console's own 16 colours
         if self._start_sender is not None:
             # Reports left from an earlier run (hub down, no network) go out in the background,
             # and whatever this run files later; the screen shows how many still wait.
@@ -64,31 +102,190 @@ class ReeebootApp(App[None]):
             # sender while the app closes cannot wait on the app's own loop.
             self.sender = self._start_sender(self.station, self._sender_state)
         if self._watch_disks is not None:
-            self._watcher = self._watch_disks(
-                lambda event: self.call_from_thread(self.disk_changed, event))
+            self._watcher = self._watch_disks(self._disk_event)
+        self.begin()
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
         if self.sender is not None:
             self.sender.stop()
+        self.current_run.finish()
+
+    def begin(self) -> None:
+        """A new machine: its first screen, while the inventory runs."""
+        self._cancel = threading.Event()
+        self._reset_to(MachineScreen())
+        self.inspect()
+
+    def _reset_to(self, screen: Screen[None]) -> None:
+        """`screen` alone above the base: no way back to the steps before it."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    # --- the steps, in threads ------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A step that fails unexpectedly ends on the error screen, never silently."""
+        try:
+            yield
+        except Exception as error:
+            log.exception("run step failed")
+            self.post_message(Crashed(error))
+
+    @work(thread=True, exclusive=True, group="run")
+    def inspect(self) -> None:
+        with self._guard():
+            self.current_run.inspect()
+            self.post_message(MachineInspected())
+
+    @work(thread=True, exclusive=True, group="run")
+    def _erase_and_check(self) -> None:
+        with self._guard():
+            self.current_run.erase(self._cancel)
+            cancelled = self._cancel.is_set()
+            if not cancelled:
+                self.current_run.check_health()
+            self.post_message(ErasureDone(cancelled))
+
+    @work(thread=True, exclusive=True, group="run")
+    def _prepare_install(self) -> None:
+        with self._guard():
+            images, problems = self.current_run.images()
+            proposal = self.current_run.install_proposal()
+            self.call_from_thread(self._reset_to, InstallScreen(images, problems, proposal))
+
+    @work(thread=True, exclusive=True, group="run")
+    def _install(self, image: OsImage, target: Disk, reason: str) -> None:
+        with self._guard():
+            self.current_run.install(image, target, reason)
+            self.post_message(InstallDone())
+
+    @work(thread=True, exclusive=True, group="run")
+    def _report(self) -> None:
+        with self._guard():
+            self.current_run.file_report()
+            delivery = self.current_run.deliver(self.sender, DELIVERY_WAIT_SECONDS)
+            self.post_message(ReportDone(delivery))
+
+    # --- going from screen to screen (called by the screens) ------------------------------
+
+    def show_who(self) -> None:
+        self.push_screen(WhoScreen())
+
+    def show_disks(self) -> None:
+        self.push_screen(DisksScreen())
+
+    def show_confirm(self) -> None:
+        self.push_screen(ConfirmScreen())
+
+    def start_erasure(self) -> None:
+        self._reset_to(ProgressScreen(self._cancel))
+        self._erase_and_check()
+
+    def start_install(self, image: OsImage, target: Disk, reason: str) -> None:
+        self._install(image, target, reason)
+
+    def file_report(self) -> None:
+        self._report()
+
+    def show_end(self, notice: list[str] | None = None) -> None:
+        self._reset_to(EndScreen(notice))
+
+    def installed_boot_entry(self) -> str | None:
+        """The firmware entry of the system just installed ("" on a BIOS); None if none is."""
+        installed = self.current_run.installed
+        if installed is None or installed.result != "installed":
+            return None
+        bootloader = installed.bootloader
+        return (bootloader.efi_entry or "") if bootloader is not None else ""
+
+    def end_with(self, choice: str) -> None:
+        if choice == AGAIN:
+            self.current_run.finish()
+            self.current_run = self._make_run(self.station)
+            self.begin()
+        elif choice == QUIT or (self.station.profile is not None and choice != AGAIN):
+            self.exit()  # a recorded machine: this computer is not switched off
+        elif choice == POWER_OFF:
+            self.power.power_off()
+        elif choice == REBOOT:
+            self.power.reboot(self.installed_boot_entry() or None)
+
+    # --- what the workers and the system say ----------------------------------------------
+
+    def on_machine_inspected(self, message: MachineInspected) -> None:
+        screen = self.screen
+        if isinstance(screen, MachineScreen):
+            screen.show_machine()
+        elif isinstance(screen, DisksScreen):
+            screen.refresh_disks()
+
+    def on_erasure_done(self, message: ErasureDone) -> None:
+        if message.cancelled:
+            self.current_run.finish()
+            self.show_end([_("The erasure was stopped. Nothing was reported: the next erasure "
+                             "of these disks resumes where it stopped.")])
+            return
+        self._prepare_install()
+
+    def on_install_done(self, message: InstallDone) -> None:
+        screen = self.screen
+        if isinstance(screen, InstallScreen):
+            screen.redraw()
+
+    def on_report_done(self, message: ReportDone) -> None:
+        self.current_run.finish()
+        self._reset_to(ResultScreen(message.delivery))
+
+    def _disk_event(self, event: DiskEvent) -> None:
+        """Called in the disk watcher's thread."""
+        self.post_message(DiskChanged(event))
 
     def _sender_state(self, state: SenderState) -> None:
         """Called in the sender's thread."""
         self.post_message(OutboxChanged(state))
 
     def on_outbox_changed(self, message: OutboxChanged) -> None:
-        state = message.state
-        self.outbox_state = state
+        self.outbox_state = message.state
         screen = self.screen
-        if isinstance(screen, InventoryScreen):
-            screen.show_outbox(state)
+        if isinstance(screen, MachineScreen):
+            screen.show_outbox(message.state)
 
-    def disk_changed(self, event: DiskEvent) -> None:
-        """A disk was plugged in or pulled out: say so, and look at the machine again."""
-        message = (_("New disk: {path}") if event.action == "appeared"
-                   else _("Disk removed: {path}")).format(path=event.path)
-        self.notify(message, timeout=8)
-        screen = self.screen
-        if isinstance(screen, InventoryScreen):
-            screen.take_inventory()
+    def on_disk_changed(self, message: DiskChanged) -> None:
+        """A disk was plugged in or pulled out: say so, and look again before the erasure."""
+        event: DiskEvent = message.event
+        text = (_("New disk: {path}") if event.action == "appeared"
+                else _("Disk removed: {path}")).format(path=event.path)
+        self.notify(text, timeout=8, markup=False)
+        if isinstance(self.screen, MachineScreen | WhoScreen | DisksScreen):
+            self.inspect()
+
+    def on_crashed(self, message: Crashed) -> None:
+        self.show_crash(message.error)
+
+    def show_crash(self, error: BaseException) -> None:
+        self._crashes += 1
+        where = str(self.log_path) if self.log_path else _("no log file (no data partition)")
+        notice = [_("Something unexpected stopped the run: {error}").format(
+                      error=" ".join(str(error).split())[:300] or type(error).__name__),
+                  _("The details are in the log: {path}").format(path=where),
+                  _("No disk was erased without your confirmation.")]
+        self._reset_to(CrashScreen(notice))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in a screen: the error screen once; if that fails too, Textual's own exit
+        (`reeeboot start` then shows its plain error screen and systemd starts it again)."""
+        if self._crashes == 0:
+            log.error("screen failed:\n%s", "".join(traceback.format_exception(error)))
+            try:
+                self.show_crash(error)
+                return
+            except Exception:
+                log.exception("the error screen failed too")
+        super()._handle_exception(error)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.events import EventSink, ignore_events
+from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
 from agent.runner import CommandRecord, Recorder, Runner
 from agent.wipe import engine
@@ -75,7 +75,10 @@ def erase_with_firmware(
         if opened.restored:
             path.size_bytes = engine.device_size(disk.path)
     if plan.needs_unfreeze:
+        # Said before the screen goes dark, and after: whether the drive thawed (a message id).
+        sink(ProgressEvent(disk.path, "unfreeze", 0, path.size_bytes))
         thawed = unfreeze.unfreeze_by_suspend(disk.path, run)
+        sink(ProgressEvent(disk.path, "unfreeze", 0, path.size_bytes, detail=thawed.reason))
         path.evidence["unfreeze"] = _plain(thawed)
         # Planned again from a fresh identify; without consent this time, so a drive still
         # frozen has its ATA steps ruled out instead of being suspended over and over.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,7 @@ def _overwrite(disk: Disk, options: WipeOptions, result: WipeResult, journals: J
 
 def wipe_disks(
     disks: Sequence[Disk],
-    options: WipeOptions | None = None,
+    options: WipeOptions | Mapping[str, WipeOptions] | None = None,
     *,
     data_dir: Path | None = None,
     cancel: threading.Event | None = None,
@@ -198,9 +198,11 @@ def wipe_disks(
 ) -> list[WipeResult]:
     """Wipe every disk in its own thread; results come back in the order of `disks`.
 
-    With `watch`, a disk that disappears (cable pulled, adapter unplugged) stops its own job at
-    once, instead of after the I/O errors and timeouts the kernel would report first.
+    `options` is one set for every disk, or one per disk path (a person changed the method of
+    some). With `watch`, a disk that disappears (cable pulled, adapter unplugged) stops its own
+    job at once, instead of after the I/O errors and timeouts the kernel would report first.
     """
+    per_disk = options if isinstance(options, Mapping) else {disk.path: options for disk in disks}
     journals = Journals(data_dir) if data_dir is not None else None
     cancel = cancel or threading.Event()
     stops = {disk.path: _JobStop(cancel) for disk in disks}
@@ -214,8 +216,8 @@ def wipe_disks(
 
     def work(index: int, disk: Disk) -> None:
         try:
-            result = wipe_disk(disk, options, journals=journals, cancel=stops[disk.path],
-                               sink=sink)
+            result = wipe_disk(disk, per_disk.get(disk.path), journals=journals,
+                               cancel=stops[disk.path], sink=sink)
             if disk.path in removed and result.result == "failed":
                 result.error = "DiskVanished: the disk was removed during the erasure"
             results[index] = result

@@ -129,7 +129,7 @@ def overwrite_disk(
                 journal.pass_index, journal.written_up_to = index, 0
                 save()
             data = PassData(passes[index], journal.key(index), options.chunk)
-            detail = f"{index + 1}/{len(passes)} {passes[index].name}"
+            detail = (index + 1, len(passes), passes[index].name)
             try:
                 written = write_pass(
                     disk, data, bad, start=start, cancel=cancel, on_checkpoint=checkpoint,
@@ -195,9 +195,13 @@ def _resume_offset(disk: Disk, journal: WipeJournal, options: OverwriteOptions) 
     return offset if holds else 0
 
 
-def _with_detail(sink: EventSink, detail: str) -> EventSink:
+def _with_detail(sink: EventSink, detail: tuple[int, int, str]) -> EventSink:
+    """The pass being written, for people (`detail`) and for estimates (its number and count)."""
+    number, count, name = detail
+
     def forward(event: ProgressEvent) -> None:
         sink(ProgressEvent(event.job, event.phase, event.done_bytes, event.total_bytes,
-                           event.bytes_per_second, event.error, detail))
+                           event.bytes_per_second, event.error, f"{number}/{count} {name}",
+                           pass_number=number, pass_count=count))
 
     return forward

@@ -46,6 +46,15 @@ ATA_METHODS = (ATA_SANITIZE_CRYPTO, ATA_SANITIZE_BLOCK, ATA_SECURITY_ERASE_ENHAN
                ATA_SECURITY_ERASE)
 SCSI_METHODS = (SCSI_SANITIZE_CRYPTO, SCSI_SANITIZE_BLOCK)
 
+# A method ruled out for one of these reasons may well be offered by the drive: the probe could
+# not learn it (an identify that did not answer or is missing from a machine profile, a tool not
+# installed, a controller or namespace not found). That is "unknown", never "not available".
+UNKNOWN_CAPABILITY_REASONS = frozenset({
+    reasons.NVME_IDENTIFY_UNKNOWN, reasons.NVME_CONTROLLER_UNKNOWN,
+    reasons.NVME_NAMESPACE_UNKNOWN, reasons.NVME_NAMESPACES_UNKNOWN,
+    reasons.ATA_IDENTIFY_UNKNOWN, reasons.SCSI_COMMANDS_UNKNOWN, reasons.MMC_REGISTERS_UNKNOWN,
+})
+
 
 @dataclass(frozen=True)
 class ErasureOptions:
@@ -107,6 +116,16 @@ class ErasurePlan:
     def methods(self) -> tuple[str, ...]:
         return tuple(step.method for step in self.chain)
 
+    @property
+    def firmware_known(self) -> bool:
+        """Whether it is known which firmware erase the disk gets: one was found (planned, or
+        set aside because the workshop forces the overwrite), or the drive's answers showed
+        that none is available. False when the overwrite stands only because something could
+        not be learned; the overwrite's reason then says so (OVERWRITE_FIRMWARE_UNKNOWN)."""
+        found = self.firmware_steps or any(entry.reason == reasons.FORCED_OVERWRITE
+                                           for entry in self.ruled_out)
+        return bool(found) or not _capabilities_unknown(self.ruled_out)
+
     def to_json(self) -> dict[str, Any]:
         # Through the JSON encoder so tuples become lists, as they will be in the signed report.
         document: dict[str, Any] = json.loads(json.dumps(asdict(self)))
@@ -147,7 +166,9 @@ def plan_erasure(
     if capabilities.emmc is not None and capabilities.emmc.has_boot_partitions:
         notes.append(reasons.NOTE_EMMC_BOOT_PARTITIONS)
 
-    overwrite = PlannedStep(OVERWRITE, "clear", _overwrite_reason(disk, options, bool(firmware)))
+    overwrite = PlannedStep(OVERWRITE, "clear", _overwrite_reason(
+        disk, options, firmware_planned=bool(firmware),
+        capabilities_unknown=_capabilities_unknown(ruled_out)))
     return ErasurePlan(
         device=disk.path,
         chain=(*firmware, overwrite),
@@ -160,14 +181,21 @@ def plan_erasure(
     )
 
 
-def _overwrite_reason(disk: Disk, options: ErasureOptions, firmware_planned: bool) -> str:
+def _overwrite_reason(disk: Disk, options: ErasureOptions, *, firmware_planned: bool,
+                      capabilities_unknown: bool) -> str:
     if options.force_overwrite:
         return reasons.FORCED_OVERWRITE
     if firmware_planned:
         return reasons.OVERWRITE_FALLBACK
     if disk.bus in VIRTUAL_BUSES:
         return reasons.OVERWRITE_VIRTUAL_DISK
+    if capabilities_unknown:
+        return reasons.OVERWRITE_FIRMWARE_UNKNOWN
     return reasons.OVERWRITE_ONLY
+
+
+def _capabilities_unknown(ruled_out: tuple[RuledOut, ...]) -> bool:
+    return any(entry.reason in UNKNOWN_CAPABILITY_REASONS for entry in ruled_out)
 
 
 def _solid_state(disk: Disk, capabilities: DiskCapabilities) -> bool:

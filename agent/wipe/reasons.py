@@ -129,6 +129,10 @@ OVERWRITE_FALLBACK = N_(
 OVERWRITE_ONLY = N_(
     "This computer overwrites every sector; no firmware erase is available for this disk."
 )
+OVERWRITE_FIRMWARE_UNKNOWN = N_(
+    "It is not known which firmware erase this disk offers, so this computer overwrites every "
+    "sector."
+)
 OVERWRITE_VIRTUAL_DISK = N_(
     "This is a virtual disk; overwriting every sector is the only erase it offers."
 )

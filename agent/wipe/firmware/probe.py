@@ -3,18 +3,31 @@
 Every command goes through the runner, so its record is kept as evidence (and replayed in tests).
 Nothing here raises for a missing tool or a refusing drive: what could not be learned becomes a
 `ProbeGap`, and the policy treats it as "unknown", which never enables a firmware erase.
+
+The probe also reads sysfs (which NVMe controller is behind a namespace, the namespace's id, the
+controller's namespaces), always through a `MachineSource`. So the same probe asks this computer
+(`probe_capabilities`), records its answers into a machine profile, or replays them from one
+(`probe_from_source`); `probe_for` picks the one that fits a station's source.
 """
 
 from __future__ import annotations
 
+import glob
 import re
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import agent.runner
 from agent.inventory.model import Disk
+from agent.inventory.source import (
+    NOT_IN_PROFILE,
+    LiveSource,
+    MachineSource,
+    NotInProfile,
+    SourceRunner,
+)
 from agent.runner import CommandNotFound, CommandRecord, Runner
 from agent.wipe.firmware.capabilities import DiskCapabilities, ProbeGap
 from agent.wipe.firmware.parsers import (
@@ -31,11 +44,44 @@ SYSFS = Path("/sys")
 PROBE_TIMEOUT = 60.0  # identify commands answer in well under a second; a minute means trouble
 
 T = TypeVar("T")
+DiskProbe = Callable[[Disk], DiskCapabilities]
 
 
 def probe_capabilities(
     disk: Disk, run: Runner = agent.runner.run, sysfs: Path = SYSFS
 ) -> DiskCapabilities:
+    """Ask a disk of this computer; `sysfs` is where its sysfs is mounted (tests lay out their
+    own). This is the probe the erase jobs run."""
+    return _probe(disk, run, _Sysfs(LiveSource(), sysfs))
+
+
+def probe_from_source(
+    disk: Disk, source: MachineSource, sysfs: Path = SYSFS
+) -> DiskCapabilities:
+    """Ask a disk through a machine source: a recording `LiveSource` keeps every command and
+    sysfs answer in its profile, a `ProfileSource` gives back what was recorded. A profile that
+    lacks an answer leaves a gap ("not in the machine profile"), so the disk reads as unknown."""
+    return _probe(disk, SourceRunner(source), _Sysfs(source, sysfs))
+
+
+def probe_for(source: MachineSource | None, run: Runner = agent.runner.run) -> DiskProbe:
+    """The probe for the machine a station reads: this computer's drives, through `run`, when
+    `source` is None or the live source; the recorded drives for any other source (a profile),
+    whose answers never come from this computer."""
+    if source is None or isinstance(source, LiveSource):
+        def live(disk: Disk) -> DiskCapabilities:
+            return probe_capabilities(disk, run)
+
+        return live
+    recorded_machine = source
+
+    def recorded(disk: Disk) -> DiskCapabilities:
+        return probe_from_source(disk, recorded_machine)
+
+    return recorded
+
+
+def _probe(disk: Disk, run: Runner, sysfs: _Sysfs) -> DiskCapabilities:
     probe = _Probe(disk, run, sysfs)
     if disk.bus == "nvme":
         probe.nvme()
@@ -50,8 +96,36 @@ def probe_capabilities(
     return probe.capabilities
 
 
+@dataclass(frozen=True)
+class _Sysfs:
+    """sysfs under `root`, read through a machine source so that a profile can answer it."""
+
+    source: MachineSource
+    root: Path
+
+    def path(self, *parts: str) -> str:
+        return str(self.root.joinpath(*parts))
+
+    def link_name(self, *parts: str) -> str | None:
+        """The name of what a link leads to (a `device` link's controller or subsystem)."""
+        target = self.source.resolve(self.path(*parts))
+        return None if target is None else PurePosixPath(target).name
+
+    def read_int(self, *parts: str) -> int | None:
+        text = self.source.read_text(self.path(*parts))
+        try:
+            return None if text is None else int(text.strip(), 0)
+        except ValueError:
+            return None
+
+    def names(self, *parts: str, starting: str) -> list[str]:
+        """Entries of a directory whose names start with `starting`."""
+        pattern = f"{glob.escape(self.path(*parts))}/{starting}*"
+        return [PurePosixPath(found).name for found in self.source.glob(pattern)]
+
+
 class _Probe:
-    def __init__(self, disk: Disk, run: Runner, sysfs: Path) -> None:
+    def __init__(self, disk: Disk, run: Runner, sysfs: _Sysfs) -> None:
         self.disk = disk
         self.run = run
         self.sysfs = sysfs
@@ -64,6 +138,9 @@ class _Probe:
         what = " ".join(argv[:2])
         try:
             record = self.run(argv, timeout=PROBE_TIMEOUT)
+        except NotInProfile:
+            self.gap(what, NOT_IN_PROFILE)
+            return None
         except CommandNotFound as missing:
             self.gap(what, f"{missing.program}: not installed")
             return None
@@ -100,9 +177,7 @@ class _Probe:
             self.gap("nvme controller", f"no controller found for {name} in sysfs")
         else:
             self.capabilities.nvme_controller = f"/dev/{controller}"
-        self.capabilities.nvme_namespace_id = _read_int(
-            self.sysfs / "class" / "block" / name / "nsid"
-        )
+        self.capabilities.nvme_namespace_id = self.sysfs.read_int("class", "block", name, "nsid")
         target = self.capabilities.nvme_controller or self.disk.path
         record = self.command(["nvme", "id-ctrl", target, "-o", "json"])
         controller_data = parse_nvme_id_ctrl(record.stdout) if record else None
@@ -154,51 +229,35 @@ class _Probe:
         )
 
 
-def _nvme_controller(sysfs: Path, name: str) -> str | None:
+def _nvme_controller(sysfs: _Sysfs, name: str) -> str | None:
     """The controller (nvmeX) behind a namespace block device, from its sysfs `device` link.
 
     Without native multipath the link points at the controller; with it, at the subsystem
     (nvme-subsysN), whose directory lists its controllers.
     """
-    device = sysfs / "class" / "block" / name / "device"
-    try:
-        target = device.resolve(strict=True).name
-    except OSError:
+    target = sysfs.link_name("class", "block", name, "device")
+    if target is None:
         return None
     if re.fullmatch(r"nvme\d+", target):
         return target
     if re.fullmatch(r"nvme-subsys\d+", target):
-        subsystem = sysfs / "class" / "nvme-subsystem" / target
         controllers = sorted(
-            (entry.name for entry in _entries(subsystem) if re.fullmatch(r"nvme\d+", entry.name)),
+            (entry for entry in sysfs.names("class", "nvme-subsystem", target, starting="nvme")
+             if re.fullmatch(r"nvme\d+", entry)),
             key=lambda entry: int(entry[4:]),
         )
         return controllers[0] if controllers else None
     return None
 
 
-def _namespaces_in_sysfs(sysfs: Path, controller: str) -> tuple[int, ...] | None:
+def _namespaces_in_sysfs(sysfs: _Sysfs, controller: str) -> tuple[int, ...] | None:
     """Namespace ids the kernel shows under the controller: nvme0n1, or nvme0c0n1 with multipath."""
     ids = set()
-    for entry in _entries(sysfs / "class" / "nvme" / controller):
-        match = re.fullmatch(r"nvme\d+(?:c\d+)?n(\d+)", entry.name)
+    for entry in sysfs.names("class", "nvme", controller, starting="nvme"):
+        match = re.fullmatch(r"nvme\d+(?:c\d+)?n(\d+)", entry)
         if match:
             ids.add(int(match.group(1)))
     return tuple(sorted(ids)) or None
-
-
-def _entries(directory: Path) -> list[Path]:
-    try:
-        return list(directory.iterdir())
-    except OSError:
-        return []
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip(), 0)
-    except (OSError, ValueError):
-        return None
 
 
 def _failure_summary(text: str) -> str:

@@ -9,6 +9,7 @@ operator first is the caller's business: the screen goes dark for a few seconds.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,9 @@ TOOL_MISSING = N_("rtcwake or hdparm is not installed on the stick, so the drive
 SUSPEND_SECONDS = 5
 # Right after resume the kernel is still bringing the links back: a first IDENTIFY may fail.
 IDENTIFY_WAITS = (0.0, 2.0, 5.0)
+# Disks are erased side by side: two frozen drives must not put the computer to sleep twice at
+# once. The second one waits, then finds its drive thawed by the first sleep (or still frozen).
+_ONE_SLEEP_AT_A_TIME = threading.Lock()
 
 Reidentify = Callable[[str], CommandRecord]
 
@@ -78,6 +82,19 @@ def unfreeze_by_suspend(
         outcome.ok, outcome.reason, outcome.seconds = ok, reason, clock() - started
         return outcome
 
+    with _ONE_SLEEP_AT_A_TIME:
+        return _suspend_and_check(device, run, identify, outcome, step, done, sleep)
+
+
+def _suspend_and_check(
+    device: str,
+    run: Runner,
+    identify: Reidentify,
+    outcome: UnfreezeOutcome,
+    step: Callable[[str, str], None],
+    done: Callable[[bool, str], UnfreezeOutcome],
+    sleep: Sleep,
+) -> UnfreezeOutcome:
     try:
         outcome.frozen_before = _frozen(identify, device, outcome, step, (0.0,), sleep)
         if outcome.frozen_before is False:

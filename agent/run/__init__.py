@@ -1,0 +1,2 @@
+"""The run engine: one machine's run, which the screen, unattended mode and the command line
+all drive (agent/run/engine.py)."""

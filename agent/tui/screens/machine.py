@@ -1,0 +1,86 @@
+"""Step 1: what this computer is, its health at a glance, and what is wrong with the stick or
+its configuration."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from agent.i18n import N_, _, ngettext
+from agent.report.sender import SenderState
+from agent.tui.console import plain, plain_lines
+from agent.tui.screens.base import ENTER, StepScreen
+from agent.tui.words import (
+    disk_health,
+    disk_serial,
+    disk_title,
+    interrupted_line,
+    machine_lines,
+    plan_line,
+)
+
+
+class MachineScreen(StepScreen):
+    STEP = 1
+    STEP_NAME = N_("this computer")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "forward", N_("Continue"), key_display=ENTER),
+        Binding("f10", "finish", N_("Finish"), key_display="F10"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        machine = Static(plain(_("Looking at this machine...")), id="machine", classes="panel",
+                         markup=False)
+        machine.border_title = plain(_("This computer"))
+        yield machine
+        yield Static("", id="notices", classes="text warning hidden", markup=False)
+        with VerticalScroll(id="disks", classes="list") as disks:
+            disks.border_title = plain(_("Disks"))
+            yield Static("", id="disk-lines", markup=False)
+        yield Static("", id="outbox", classes="text", markup=False)
+
+    def on_mount(self) -> None:
+        self.show_outbox(self.walkthrough.outbox_state)
+        if self.walkthrough.current_run.machine is not None:
+            self.show_machine()
+
+    def show_machine(self) -> None:
+        run = self.walkthrough.current_run
+        machine = run.machine
+        if machine is None:
+            return
+        self.query_one("#machine", Static).update(plain_lines(machine_lines(machine)))
+        lines: list[str] = []
+        for plan in run.disks.values():
+            lines.append(f"{plan.path}  {disk_title(plan.disk)}")
+            lines.append(f"    {disk_serial(plan.disk)}")
+            lines.append(f"    {disk_health(plan.disk)}")
+            lines.append("    " + plan_line(plan))
+        if not run.disks:
+            lines.append(_("No disk was found in this computer."))
+        self.query_one("#disk-lines", Static).update(plain_lines(lines))
+        notices = [problem.describe() for problem in self.walkthrough.station.problems]
+        notices += [interrupted_line(journal) for journal in run.interrupted]
+        widget = self.query_one("#notices", Static)
+        widget.update(plain_lines(notices))
+        widget.set_class(not notices, "hidden")
+
+    def show_outbox(self, state: SenderState) -> None:
+        lines = [ngettext("{count} report waiting to be sent", "{count} reports waiting to be sent",
+                          state.waiting).format(count=state.waiting)]
+        if state.revoked and state.last_error:
+            lines.append(state.last_error)  # already in the volunteer's language
+        widget = self.query_one("#outbox", Static)
+        widget.update(plain_lines(lines))
+        widget.set_class(state.revoked, "warning")
+
+    def action_forward(self) -> None:
+        if self.walkthrough.current_run.machine is not None:
+            self.walkthrough.show_who()
+
+    def action_finish(self) -> None:
+        self.walkthrough.show_end()

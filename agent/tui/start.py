@@ -1,0 +1,54 @@
+"""`reeeboot start` on a screen: the walk-through, and what happens if the walk-through itself
+fails (a bug in a screen, a broken terminal). Then a plain text menu with the same choices as
+the error screen takes over, so the console is never left dead; if even that fails, systemd
+starts the agent again (reeeboot.service, Restart=always)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from agent import flow
+from agent.i18n import _
+from agent.logfile import start_log
+from agent.power import SystemPower
+
+log = logging.getLogger(__name__)
+
+
+def run_screen(station: flow.Station) -> int:
+    log_path = start_log(station.data_dir)
+    while True:
+        try:
+            from agent.tui.app import ReeebootApp
+
+            app = ReeebootApp(station, log_path=log_path)
+            app.run()
+            if app.return_code in (None, 0):
+                return 0
+            log.error("the screen stopped with status %s", app.return_code)
+        except Exception:
+            log.exception("the screen failed")
+        if station.profile is not None:
+            return 1  # a recorded machine on a developer's terminal: nothing to switch off
+        if not _plain_menu(str(log_path) if log_path else _("no log file")):
+            return 1
+
+
+def _plain_menu(log_path: str) -> bool:
+    """The error screen's choices on a plain console; True to start the walk-through again."""
+    print("\n" + _("Something unexpected stopped the screen. The details are in the log: "
+                    "{path}").format(path=log_path), flush=True)
+    print(_("No disk was erased without your confirmation."), flush=True)
+    while True:
+        print(_("1: start again   2: switch this computer off"), flush=True)
+        try:
+            answer = input("> ").strip()
+        except EOFError:
+            return False
+        if answer == "1":
+            return True
+        if answer == "2":
+            SystemPower().power_off()
+            return False
+        print(_("Type 1 or 2, then Enter."), file=sys.stdout, flush=True)

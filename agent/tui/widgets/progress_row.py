@@ -1,0 +1,43 @@
+"""One disk's erasure on the progress screen: the disk, what it is doing, speed and time left,
+and a bar. Drawn from a snapshot of the run's progress; the screen hands it a new one."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.widget import Widget
+
+from agent.i18n import number
+from agent.run.progress import DiskProgress
+from agent.tui.widgets.bar import bar_text
+from agent.tui.words import phase_line, speed_and_time, unknown_if_placeholder
+
+PERCENT_WIDTH = 6  # " 100 %"
+
+
+class ProgressRow(Widget):
+    def __init__(self, progress: DiskProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def show(self, progress: DiskProgress) -> None:
+        if progress != self.progress:
+            self.progress = progress
+            self.refresh()
+
+    def render(self) -> RenderableType:
+        progress = self.progress
+        width = max(10, self.size.width)
+        failed = progress.phase == "failed"
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append(progress.path, "bold")
+        title.append(f"  {unknown_if_placeholder(progress.model)}")
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(phase_line(progress), "bright_red" if failed else "")
+        timing = speed_and_time(progress)
+        if timing:
+            status.append("  " + timing)
+        fraction = progress.fraction()
+        bar = bar_text(fraction, width - PERCENT_WIDTH, failed=failed)
+        bar.append(f" {number(100 * fraction):>3} %")
+        return Text("\n").join([title, status, bar])
