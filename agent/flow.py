@@ -12,28 +12,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from agent.bench import run_benchmarks
 from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
 from agent.fsutil import write_durably
 from agent.i18n import _, set_language
-from agent.install.image import ListedImage, OsImage, download_image, list_images, resolve_image
-from agent.install.job import InstallOptions, InstallResult, install_image
-from agent.install.target import TargetChoice, choose_target
 from agent.inventory import take_inventory
-from agent.inventory.hotplug import watch_for_disks
 from agent.inventory.model import Disk, Machine
 from agent.inventory.source import ProfileSource
-from agent.report import dsse
 from agent.report.asset import asset_id_for, hostname_for
-from agent.report.hubclient import HubClient, HubError, StationRevoked
-from agent.report.model import InvalidReport, build_report, check_report
 from agent.report.outbox import FlushOutcome, Outbox
-from agent.report.sender import OutboxSender, SenderState
 from agent.report.station import (
     forget_retired_keys,
     load_or_create_key,
@@ -42,8 +31,18 @@ from agent.report.station import (
     remember_revoked,
     set_aside_revoked_key,
 )
-from agent.wipe.jobs import WipeOptions, WipeResult, wipe_disks
 from agent.wipe.journal import Journals, WipeJournal
+
+# The screen's first appearance waits for every module imported here: the steps that come
+# later (erasure, benchmarks, install, hub) import theirs when they run.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from agent.install.image import ListedImage, OsImage
+    from agent.install.job import InstallResult
+    from agent.install.target import TargetChoice
+    from agent.report.sender import OutboxSender, SenderState
+    from agent.wipe.jobs import WipeOptions, WipeResult
 
 EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
 IMAGES_DIR = "images"  # the stick's OS images, with their block maps and manifests
@@ -134,6 +133,8 @@ def interrupted_erasures(station: Station) -> list[WipeJournal]:
 
 
 def erase_options(config: StationConfig) -> WipeOptions:
+    from agent.wipe.jobs import WipeOptions
+
     return WipeOptions(
         method=config.erase_method, verify=config.erase_verify, rounds=config.erase_rounds,
         blank=config.erase_blank, allow_unfreeze=bool(config.erase_allow_unfreeze),
@@ -151,6 +152,9 @@ def erase(
 ) -> list[WipeResult]:
     """Step 4: all target disks in parallel, journaled on the data partition; `options` for
     all of them, or per disk path."""
+    from agent.inventory.hotplug import watch_for_disks
+    from agent.wipe.jobs import WipeResult, wipe_disks
+
     if station.profile is not None:
         # The disks of a recorded machine are not this computer's: /dev/sda here may be anyone's.
         return [WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes,
@@ -164,6 +168,8 @@ def erase(
 
 def os_images(station: Station) -> list[ListedImage]:
     """Step 5, first: the OS images on the stick (and why any file there cannot be used)."""
+    from agent.install.image import list_images
+
     return list_images(station.data_dir / IMAGES_DIR)
 
 
@@ -171,11 +177,15 @@ def install_target(
     machine: Machine, erasures: Sequence[WipeResult] = (), image: OsImage | None = None,
 ) -> TargetChoice:
     """Step 5: the disk the OS goes to by default (the screen and the CLI ask when ambiguous)."""
+    from agent.install.target import choose_target
+
     return choose_target(machine, erasures, image.image_size if image is not None else None)
 
 
 def find_image(station: Station, name_or_path: str) -> OsImage:
     """A path, or a name on the stick first and then on the hub; raises ImageError."""
+    from agent.install.image import resolve_image
+
     return resolve_image(name_or_path, images_dir=station.data_dir / IMAGES_DIR,
                          hub_url=station.config.hub_url or None)
 
@@ -193,6 +203,9 @@ def install(
 ) -> InstallResult:
     """Step 5: the OS image onto `target`, verified, grown, made this computer's and bootable.
     Raises ImageError when a hub image cannot be downloaded (nothing was written then)."""
+    from agent.install.image import download_image
+    from agent.install.job import InstallOptions, install_image
+
     if station.profile is not None:
         raise ValueError(_("a recorded machine profile is never installed to"))
     if image.path is None:
@@ -222,6 +235,8 @@ def benchmark(
 ) -> dict[str, Any] | None:
     """Step 4b, after the erasure: processor, memory, and a read of each disk that is not
     excluded (read-only, bounded). None for a recorded machine: its disks are not here."""
+    from agent.bench import run_benchmarks
+
     if station.profile is not None:
         return None
     return run_benchmarks(machine.targets(), sink=sink)
@@ -249,6 +264,9 @@ def file_report(
     A recorded machine's report is a rehearsal: signed like any other, but kept in
     <data>/rehearsals/ and never put in the outbox, so no hub ever files a machine that was
     not here."""
+    from agent.report import dsse
+    from agent.report.model import InvalidReport, build_report, check_report
+
     public_key = station.key.public_key()
     report = build_report(
         machine,
@@ -285,6 +303,9 @@ def file_report(
 
 def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcome:
     """Step 6b: send what the outbox holds; whatever the hub does not acknowledge stays there."""
+    from agent.report import dsse
+    from agent.report.hubclient import HubClient, StationRevoked
+
     outbox = station.outbox
     if not station.config.hub_url:
         return FlushOutcome(waiting=[path.stem for path in outbox.waiting()],
@@ -315,6 +336,8 @@ def start_sender(
     station: Station, on_state: Callable[[SenderState], None] | None = None,
 ) -> OutboxSender:
     """The background sender of the outbox (screen and unattended mode); `.stop()` it."""
+    from agent.report.sender import OutboxSender
+
     return OutboxSender(lambda: deliver_reports(station, deadline_seconds=0),
                         on_state=on_state)
 
@@ -326,6 +349,9 @@ def rotate_station_key(station: Station) -> tuple[str, str]:
     after the hub's 200; the old one stays as station.key.retired-<id> while the outbox holds
     reports it signed.
     """
+    from agent.report import dsse
+    from agent.report.hubclient import HubClient, HubError
+
     if not station.config.hub_url:
         raise HubError(_("no hub address in reeeboot.toml ([hub] url)"))
     old = station.key

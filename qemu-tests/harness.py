@@ -154,6 +154,14 @@ class Stick:
             check=True,
         )
 
+    def read_file(self, name: str) -> str:
+        """A text file of the data partition ("" when it is not there)."""
+        copied = subprocess.run(
+            ["mtype", "-i", f"{self.path}@@{self.data_start}", f"::/{name}"],
+            capture_output=True, text=True, errors="replace",
+        )
+        return copied.stdout if copied.returncode == 0 else ""
+
     def read_dir(self, folder: str) -> list[str]:
         listing = subprocess.run(
             ["mdir", "-b", "-i", f"{self.path}@@{self.data_start}", f"::/{folder}"],
@@ -360,10 +368,72 @@ class Boot:
         characters = bytes(cell & 0xFF for cell in cells).decode("cp437")
         return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
 
+    def visible_screen(self, title: str = " reeeboot - ", rows: int = 25) -> str:
+        """The walk-through's screen: the 25 rows from its title line, which Textual draws at
+        the top (what is above it in VGA memory is what the console showed before)."""
+        lines = self.screen_text().splitlines()
+        starts = [index for index, line in enumerate(lines) if line.startswith(title)]
+        if not starts:
+            return ""
+        return "\n".join(lines[starts[-1]:starts[-1] + rows])
+
+    def wait_for_screen(self, *texts: str, timeout: float) -> str:
+        """Until the screen shows every one of `texts` (whitespace and frames ignored)."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                break
+            screen = self.visible_screen()
+            if all(text in flat(screen) for text in texts):
+                return screen
+            time.sleep(2)
+        raise TimeoutError(f"{texts!r} not on the screen; it shows:\n{screen}\n"
+                           f"serial log tail:\n{self.serial_text()[-2000:]}")
+
+    def press(self, *keys: str, pause: float = 0.4) -> None:
+        """Keys as QEMU names them ("ret", "spc", "down", "shift-a"), one after the other."""
+        for key in keys:
+            self.hmp(f"sendkey {key}")
+            time.sleep(pause)
+
+    def type_text(self, text: str) -> None:
+        """`text` typed on the live system's French (AZERTY) keyboard."""
+        self.press(*azerty_keys(text))
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+_FRAME = str.maketrans({char: " " for char in "\u2502\u2500\u250c\u2510\u2514\u2518"})
+
+
+def flat(screen: str) -> str:
+    """The screen's words in one line: frames removed, wrapped lines joined."""
+    return " ".join(screen.translate(_FRAME).split())
+
+
+# QEMU names keys by their place on a US keyboard; the live system reads them as AZERTY.
+_AZERTY_SWAPS = {"a": "q", "q": "a", "z": "w", "w": "z", "m": "semicolon"}
+_AZERTY_PUNCTUATION = {"-": "6", " ": "spc", ".": "shift-comma", "_": "8"}
+
+
+def azerty_keys(text: str) -> list[str]:
+    """The QEMU key names that type `text` on a French keyboard (letters, digits, - . _)."""
+    keys = []
+    for char in text:
+        if char.isdigit():
+            keys.append(f"shift-{char}")  # AZERTY digits are shifted
+        elif char.isalpha() and char.isascii():
+            key = _AZERTY_SWAPS.get(char.lower(), char.lower())
+            keys.append(f"shift-{key}" if char.isupper() else key)
+        elif char in _AZERTY_PUNCTUATION:
+            keys.append(_AZERTY_PUNCTUATION[char])
+        else:
+            raise ValueError(f"no AZERTY key for {char!r}")
+    return keys
 
 
 def monitor_command(monitor: Path, command: str) -> str:

@@ -33,7 +33,6 @@ from agent.install.errors import (
     UnsupportedImage,
 )
 from agent.install.streams import zstd_layout
-from agent.network_errors import describe_failure
 
 IMAGE_SUFFIXES = (".img", ".raw")
 COMPRESSED_SUFFIXES = {".zst": "zst", ".xz": "xz", ".gz": "gz"}
@@ -302,7 +301,7 @@ def list_hub_images(hub_url: str, *, timeout: float = 10.0,
         response.raise_for_status()
         entries = response.json()
     except (requests.RequestException, ValueError) as error:
-        raise DownloadFailed(url, describe_failure(error)) from error
+        raise DownloadFailed(url, _network_words(error)) from error
     if not isinstance(entries, list):
         raise DownloadFailed(url, _("the hub's answer is not a list of images"))
     images = []
@@ -391,7 +390,7 @@ def _fetch_small(http: requests.Session, url: str, path: Path, timeout: float) -
         response = http.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as error:
-        raise DownloadFailed(url, describe_failure(error)) from error
+        raise DownloadFailed(url, _network_words(error)) from error
     _write_atomically(path, response.content)
 
 
@@ -448,7 +447,7 @@ def _fetch_resumable(http: requests.Session, url: str, target: Path, manifest: I
                     handle.flush()
                     os.fsync(handle.fileno())
     except requests.RequestException as error:
-        raise DownloadFailed(url, describe_failure(error)) from error
+        raise DownloadFailed(url, _network_words(error)) from error
     if have != total:
         raise DownloadFailed(url, _("{got} of {expected} bytes received")
                              .format(got=have, expected=total))
@@ -457,3 +456,11 @@ def _fetch_resumable(http: requests.Session, url: str, target: Path, manifest: I
         raise CorruptImage(url, _("its sha256 is not the one its manifest gives"))
     os.replace(partial, target)
     progress(ProgressEvent(url, "download", have, total))
+
+
+def _network_words(error: Exception) -> str:
+    """What went wrong on the network, in plain words. Imported here: image/build.sh packs OS
+    images with this module in a venv that has no network libraries but requests."""
+    from agent.network_errors import describe_failure
+
+    return describe_failure(error)

@@ -6,8 +6,6 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from blkinfo import wrappers
-
 from agent.inventory.model import Partition
 from agent.inventory.source import LiveSource, MachineSource
 
@@ -34,6 +32,8 @@ def disk_tree(source: MachineSource | None = None) -> dict[str, dict[str, Any]]:
     blkinfo's public get_disks() keeps only disks of type "disk"; the wrapper's full tree also
     has loop devices, which the tests use as disks.
     """
+    from blkinfo import wrappers  # imported when a disk is listed, not with the agent
+
     wrappers.subprocess = _SourceSubprocess(source or LiveSource())
     try:
         tree: dict[str, dict[str, Any]] = wrappers.LsBlkWrapper()._disks

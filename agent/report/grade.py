@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.i18n import N_, LocalNumber, _
 from agent.inventory.model import KEPT_BY_CHOICE, Machine
-from agent.wipe.jobs import WipeResult
+
+if TYPE_CHECKING:
+    from agent.wipe.jobs import WipeResult
 
 GRADES = ("A", "B", "C", "D")
 GIB = 1 << 30

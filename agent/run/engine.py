@@ -17,21 +17,16 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import flow
 from agent.events import EventSink, fan_out, ignore_events
 from agent.i18n import _
-from agent.install.errors import DownloadFailed, ImageError
-from agent.install.image import OsImage
-from agent.install.job import InstallResult
 from agent.inventory.model import KEPT_BY_CHOICE, Disk, Exclusion, Machine
 from agent.report.asset import asset_id_for
 from agent.report.grade import Grade, Outcome, decide_outcome, grade_machine
 from agent.report.model import kept_by_choice
 from agent.report.outbox import FlushOutcome
-from agent.report.progress import ProgressReporter
-from agent.report.sender import OutboxSender
 from agent.run.progress import ErasureProgress, InstallTracker
 from agent.run.state import (
     DiskPlan,
@@ -45,6 +40,12 @@ from agent.wipe.firmware.probe import DiskProbe
 from agent.wipe.jobs import AUTO, WipeOptions, WipeResult
 from agent.wipe.journal import WipeJournal
 from agent.wipe.policy import plan_erasure
+
+if TYPE_CHECKING:  # the install and the hub's modules load when their steps run
+    from agent.install.image import OsImage
+    from agent.install.job import InstallResult
+    from agent.report.progress import ProgressReporter
+    from agent.report.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,12 @@ class Run:
         self.installed: InstallResult | None = None
         self.install_error: str | None = None  # why nothing was installed, when it failed early
         self.report_id: str | None = None
-        self.reporter = (ProgressReporter(config.hub_url, config.station_name,
-                                          lambda: station.key)
-                         if live_progress and config.hub_url and station.profile is None
-                         else None)
+        self.reporter: ProgressReporter | None = None
+        if live_progress and config.hub_url and station.profile is None:
+            from agent.report.progress import ProgressReporter
+
+            self.reporter = ProgressReporter(config.hub_url, config.station_name,
+                                             lambda: station.key)
 
     # --- step 1 to 3: what the machine is, and the plan -----------------------------------
 
@@ -230,6 +233,8 @@ class Run:
                          target: str | None = None) -> InstallProposal:
         """The OS to install (`image_name`, else the configuration's) and the disk it goes to
         (`target`, else the configuration's, else the best one), with why."""
+        from agent.install.errors import ImageError
+
         config = self.station.config
         name = image_name if image_name is not None else config.install_image
         proposal = InstallProposal(name)
@@ -265,6 +270,7 @@ class Run:
     def images(self) -> tuple[list[OsImage], list[str]]:
         """Every OS image the run could install (the stick's, then the hub's), and what went
         wrong looking for them (unreadable files, a hub that does not answer)."""
+        from agent.install.errors import DownloadFailed
         from agent.install.image import list_hub_images
 
         found, problems = [], []
@@ -286,6 +292,8 @@ class Run:
                 cancel: threading.Event | None = None) -> InstallResult | None:
         """The image onto `target`. None when the image could not be had (nothing written);
         `install_error` then says why."""
+        from agent.install.errors import ImageError
+
         with self.clock.step("install"):
             try:
                 self.installed = flow.install(

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
@@ -23,7 +23,6 @@ from textual.screen import Screen
 
 from agent import flow
 from agent.i18n import _
-from agent.install.image import OsImage
 from agent.inventory.hotplug import DiskEvent, DiskEventSink, Stoppable, watch_for_disks
 from agent.inventory.model import Disk
 from agent.power import Power, SystemPower
@@ -49,6 +48,9 @@ from agent.tui.screens.progress import ProgressScreen
 from agent.tui.screens.result import ResultScreen
 from agent.tui.screens.who import WhoScreen
 
+if TYPE_CHECKING:
+    from agent.install.image import OsImage
+
 log = logging.getLogger(__name__)
 
 # How long the result screen waits for the report to reach the platform before it shows what
@@ -60,7 +62,7 @@ SenderFactory = Callable[[flow.Station, Callable[[SenderState], None]], OutboxSe
 
 
 class ReeebootApp(App[None], inherit_bindings=False):
-    CSS_PATH = "console.tcss"
+    CSS_PATH = Path(__file__).parent / "console.tcss"
     TITLE = "reeeboot"
     ENABLE_COMMAND_PALETTE = False  # volunteers need the keys on the footer, nothing hidden
     BINDINGS: ClassVar[list[BindingType]] = []  # no quit key: see the module's docstring

@@ -6,8 +6,9 @@ leave behind ("To Be Filled By O.E.M.", "--"), which are not facts: they read "u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agent.i18n import N_, _, ngettext, number
-from agent.install.job import InstallResult
 from agent.inventory.battery import Battery
 from agent.inventory.identity import is_placeholder
 from agent.inventory.model import Disk, Machine
@@ -18,6 +19,9 @@ from agent.wipe.firmware.model import OVERWRITE
 from agent.wipe.journal import WipeJournal
 from agent.wipe.labels import level_label, method_label
 from agent.wipe.policy import ErasurePlan
+
+if TYPE_CHECKING:
+    from agent.install.job import InstallResult
 
 BUS_NAMES = {"sata": "SATA", "nvme": "NVMe", "usb": "USB", "scsi": "SAS/SCSI", "mmc": "eMMC",
              "virtio": "virtio", "loop": "loop", "ide": "IDE"}

@@ -40,7 +40,8 @@ class Question(ModalScreen[bool]):
                              id="answers")
             yield Static(plain(choose_hint()), classes="text hint", markup=False)
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:
+        """Each time it is shown (a kept question is shown again): the cursor on the default."""
         answers = self.query_one(OptionList)
         answers.highlighted = 0 if self._default_yes else 1
         answers.focus()

@@ -3,7 +3,7 @@ check of the installed system."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,7 +11,6 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from agent.i18n import N_, _
-from agent.install.image import OsImage
 from agent.run.state import InstallProposal
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
@@ -19,6 +18,9 @@ from agent.tui.screens.dialogs import Choice
 from agent.tui.widgets.install_row import InstallRow
 from agent.tui.words import disk_serial, disk_title, install_verdict
 from agent.units import human_size
+
+if TYPE_CHECKING:
+    from agent.install.image import OsImage
 
 NOTHING = "nothing"  # the option that installs no system
 REDRAW_SECONDS = 0.5

@@ -21,6 +21,7 @@ from agent.tui.widgets.progress_row import ProgressRow
 from agent.tui.words import total_time_left
 
 REDRAW_SECONDS = 0.5
+STOP_QUESTION = "stop-erasure"
 
 
 class ProgressScreen(StepScreen):
@@ -49,6 +50,10 @@ class ProgressScreen(StepScreen):
         self.redraw()
         self.set_interval(REDRAW_SECONDS, self.redraw)
 
+    def on_unmount(self) -> None:
+        if self.app.is_screen_installed(STOP_QUESTION):
+            self.app.uninstall_screen(STOP_QUESTION)
+
     def redraw(self) -> None:
         run = self.walkthrough.current_run
         snapshot = {progress.path: progress for progress in run.progress.snapshot()}
@@ -72,8 +77,12 @@ class ProgressScreen(StepScreen):
                 self.cancel.set()
                 self.redraw()
 
-        self.app.push_screen(Question(
-            _("Stop the erasure?"),
-            _("The disks are not completely erased yet. Their erasure can resume where it "
-              "stopped: the next time they are erased, from this stick."),
-            _("Stop the erasure"), _("Go on erasing")), answered)
+        # Made and kept once: the erasure keeps the processor busy, and a dialog composed
+        # afresh at each press would answer the key later.
+        if not self.app.is_screen_installed(STOP_QUESTION):
+            self.app.install_screen(Question(
+                _("Stop the erasure?"),
+                _("The disks are not completely erased yet. Their erasure can resume where it "
+                  "stopped: the next time they are erased, from this stick."),
+                _("Stop the erasure"), _("Go on erasing")), STOP_QUESTION)
+        self.app.push_screen(STOP_QUESTION, answered)
