@@ -25,3 +25,11 @@ def artifacts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
         shutil.copy(log, keep / log.name)
     for picture in tmp_path.glob("*.ppm"):
         shutil.copy(picture, keep / picture.name)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A station's data partition folder, for the tests that run the agent on this machine."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    return directory

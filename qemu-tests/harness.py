@@ -384,8 +384,13 @@ class Boot:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 break
-            screen = self.visible_screen()
+            try:
+                screen = self.visible_screen()
+            except OSError:  # QEMU's monitor is not listening yet
+                screen = ""
             if all(text in flat(screen) for text in texts):
+                with (self.workdir / "screens.log").open("a") as shown:
+                    shown.write(f"--- waited for {texts!r}\n{screen}\n")
                 return screen
             time.sleep(2)
         raise TimeoutError(f"{texts!r} not on the screen; it shows:\n{screen}\n"

@@ -159,10 +159,11 @@ def _downs_to(screen: str, serial: str) -> int:
     (kept by the system, which the cursor skips)."""
     entries: list[list[str]] = []
     for line in screen.splitlines():
-        if any(mark in line for mark in ("[X]", "[ ]", "[-]")):
-            entries.append([line])
+        inside = line.strip("\u2502 ")  # the list's frame, then the entry's own text
+        if inside.startswith(("[X]", "[ ]", "[-]")):
+            entries.append([inside])
         elif entries:
-            entries[-1].append(line)
+            entries[-1].append(inside)
     choosable = [" ".join(entry) for entry in entries if "[-]" not in entry[0]]
     for index, entry in enumerate(choosable):
         if serial in entry:

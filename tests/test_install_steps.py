@@ -176,3 +176,36 @@ def test_install_results_fit_the_report_schema() -> None:
                               started_at=datetime.datetime.now(datetime.UTC),
                               install=result.to_json())
         assert validate_report(report) == [], result.result
+
+
+def test_a_tool_missing_from_the_system_fails_the_install_not_the_run(tmp_path: Path) -> None:
+    """efibootmgr, sfdisk... missing: the install is reported failed with the tool's name, the
+    disk left unbootable, and nothing escapes to stop the walk-through."""
+    import pytest
+
+    from agent.install import job
+    from agent.install.job import InstallOptions, install_image
+    from agent.install.writer import WriteOutcome
+    from agent.runner import CommandNotFound
+
+    patch = pytest.MonkeyPatch()
+    target = tmp_path / "disk.img"
+    target.write_bytes(bytes(1 << 20))
+    written = WriteOutcome(str(target), bytes_written=1 << 20, image_size=1 << 20, seconds=0.1,
+                           ranges=1, checksum_type="sha256", image_sha256="0" * 64)
+    unbootable: list[str] = []
+    patch.setattr(job, "write_image", lambda *args, **kwargs: written)
+    patch.setattr(job, "make_unbootable", unbootable.append)
+
+    def missing(argv: object, timeout: float = 120.0) -> CommandRecord:
+        raise CommandNotFound("sfdisk")
+
+    try:
+        result = install_image(
+            OsImage("test-os", "1", "file", path=target), sample_disk(str(target)),
+            InstallOptions(hostname="ws-1", boot_mode="uefi", verify=False), run=missing)
+    finally:
+        patch.undo()
+    assert result.result == "failed"
+    assert result.error == "sfdisk n'est pas installé sur ce système"
+    assert unbootable == [str(target)]

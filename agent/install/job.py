@@ -5,6 +5,7 @@ half-written system never boots."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from agent.install.mounts import installed_root
 from agent.install.steps import InstallStepFailed, run_checked
 from agent.install.writer import make_unbootable, verify_written, write_image
 from agent.inventory.model import Disk
-from agent.runner import Feeder, Runner
+from agent.runner import CommandNotFound, Feeder, Runner
 from agent.runner import feed as feed_command
 from agent.runner import run as run_command
 
@@ -107,8 +108,11 @@ def install_image(
             if not checked.ok:
                 raise InstallStepFailed(_("the disk does not hold what was written"))
         _finish(result, options, sink, run, feed)
-    except (ImageError, InstallStepFailed, OSError) as error:
-        result.error = str(error)
+    except (ImageError, InstallStepFailed, OSError, CommandNotFound) as error:
+        # A tool missing from the system (efibootmgr, sfdisk...) fails the install with its
+        # name, like any other step: never an error that stops the whole run.
+        result.error = (_("{program} is not installed on this system").format(
+            program=error.program) if isinstance(error, CommandNotFound) else str(error))
         if isinstance(error, ChecksumMismatch) and error.on_disk:
             result.verification = {"result": "failed", "bytes_checked": 0,
                                    "first_mismatch": [error.start, error.end]}
@@ -164,9 +168,11 @@ def _install_record(result: InstallResult) -> dict[str, object]:
 
 
 def _reread_partitions(device: str, run: Runner) -> None:
-    """The kernel reads the new partition table (or its absence) and udev makes the nodes."""
-    run(["blockdev", "--rereadpt", device])
-    run(["udevadm", "settle", "--timeout=30"])
+    """The kernel reads the new partition table (or its absence) and udev makes the nodes.
+    Best effort: without the tools the kernel reads it at the next boot anyway."""
+    for argv in (["blockdev", "--rereadpt", device], ["udevadm", "settle", "--timeout=30"]):
+        with contextlib.suppress(CommandNotFound):
+            run(argv)
 
 
 def _blkid(node: str, tag: str, run: Runner) -> str:

@@ -89,10 +89,12 @@ class OutboxSender:
             # A network that just appeared deserves a quick first try, not the long backoff.
             delay = self.first_delay if woken else min(delay * 2, self.max_delay)
 
-    def wait_until_empty(self, timeout: float) -> SenderState:
-        """Block until an attempt left the outbox empty, or `timeout` seconds."""
+    def wait_until_empty(self, timeout: float, *, after: int = 0) -> SenderState:
+        """Block until an attempt left the outbox empty, or `timeout` seconds. `after`: only
+        attempts that finished after that many (what `attempts` was when a report was filed)
+        count, so an earlier attempt over an emptier outbox does not answer."""
         with self._changed:
-            self._changed.wait_for(lambda: self.attempts > 0 and self.state.waiting == 0,
+            self._changed.wait_for(lambda: self.attempts > after and self.state.waiting == 0,
                                    timeout)
             return self.state
 

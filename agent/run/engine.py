@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -325,11 +326,18 @@ class Run:
         (it keeps trying after this), else once."""
         if sender is None:
             return flow.deliver_reports(self.station, deadline_seconds=wait_seconds)
+        deadline = time.monotonic() + wait_seconds
         sender.wake()
-        state = sender.wait_until_empty(wait_seconds)
-        waiting = [item.stem for item in self.station.outbox.waiting()]
-        return FlushOutcome(waiting=waiting, last_error=state.last_error if waiting else None,
-                            revoked=state.revoked)
+        while True:
+            # An attempt already under way may have listed the outbox before this report was
+            # in it: wait for attempts until the outbox itself is empty, or the time is up.
+            state = sender.wait_until_empty(max(0.0, deadline - time.monotonic()),
+                                            after=sender.attempts)
+            waiting = [item.stem for item in self.station.outbox.waiting()]
+            if not waiting or time.monotonic() >= deadline or state.revoked:
+                break
+        error = (state.last_error or _("the platform has not answered yet")) if waiting else None
+        return FlushOutcome(waiting=waiting, last_error=error, revoked=state.revoked)
 
     def finish(self) -> None:
         """The run is over: the hub's live view says so, and its thread ends."""

@@ -39,12 +39,10 @@ def qr_text(data: str, quiet_zone: int = QUIET_ZONE) -> Text:
         for row in matrix] + [light_row] * quiet_zone
     if len(rows) % 2:
         rows.append([False] * width)  # the last half line: nothing under it
-    text = Text(no_wrap=True, overflow="crop")
-    for upper, lower in zip(rows[0::2], rows[1::2], strict=True):
-        text.append("".join(_CELLS[pair] for pair in zip(upper, lower, strict=True)), _LIGHT)
-        text.append("\n")
-    text.rstrip()
-    return text
+    lines = ["".join(_CELLS[pair] for pair in zip(upper, lower, strict=True))
+             for upper, lower in zip(rows[0::2], rows[1::2], strict=True)]
+    # Joined, not stripped: a line may end with dark modules, which are spaces.
+    return Text("\n".join(lines), _LIGHT, no_wrap=True, overflow="crop")
 
 
 class QrCode(Static):
