@@ -17,7 +17,7 @@ from agent.cli_common import refuse_profile, station_from_args
 from agent.cli_install import add_install_commands
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
-from agent.i18n import N_, _
+from agent.i18n import N_, _, ngettext
 from agent.inventory import record_profile
 from agent.report import dsse
 from agent.report.hubclient import HubError
@@ -28,6 +28,7 @@ from agent.run.state import RunChoices
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions
 from agent.wipe.labels import level_label, method_label
+from agent.words import machine_lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,16 +131,15 @@ def _inventory(args: argparse.Namespace) -> int:
         json.dump(machine.to_json(), sys.stdout, indent=2)
         print()
         return 0
-    system, cpu, memory = machine.system, machine.cpu, machine.memory
-    print(_("{vendor} {product}, serial number: {serial}").format(
-        vendor=system.vendor or "?", product=system.product or "?",
-        serial=system.serial or _("unknown")))
-    print(_("Processor: {model} ({cores} cores, {threads} threads, {level})").format(
-        model=cpu.model or "?", cores=cpu.cores, threads=cpu.threads,
-        level=cpu.microarchitecture_level or "?"))
-    print(_("Memory: {size}, {modules} module(s), {empty} empty slot(s)").format(
-        size=human_size(memory.total_bytes or 0), modules=len(memory.modules),
-        empty=memory.empty_slots if memory.empty_slots is not None else "?"))
+    for line in machine_lines(machine):  # the same sentences as the screen's first step
+        print(line)
+    memory = machine.memory
+    modules = ngettext("{count} memory module", "{count} memory modules",
+                       len(memory.modules)).format(count=len(memory.modules))
+    if memory.empty_slots is not None:
+        modules += ", " + ngettext("{count} empty slot", "{count} empty slots",
+                                   memory.empty_slots).format(count=memory.empty_slots)
+    print(f"  {modules}")
     if machine.identity is not None:
         print(_("Identity: {id}").format(id=machine.identity.id))
     excluded = {exclusion.path: exclusion.reason for exclusion in machine.exclusions}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from agent.inventory.model import Disk
 from tests.hubserver import hub
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 __all__ = ["hub"]  # a real hub on the host
+DiskFactory = Callable[[int], Disk]
 
 
 @pytest.fixture
@@ -33,3 +37,32 @@ def data_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "data"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def partitioned_loop(tmp_path: Path) -> Iterator[DiskFactory]:
+    """Loop devices with partition scanning (the kernel shows /dev/loopNpM), backed by RAM."""
+    if os.geteuid() != 0 or shutil.which("losetup") is None:
+        pytest.fail("loop-device tests need root and losetup (run them through tests/run)")
+    devices: list[str] = []
+    files: list[Path] = []
+
+    def make(size: int) -> Disk:
+        backing = Path("/dev/shm") / f"reeeboot-install-{os.getpid()}-{len(files)}.img"
+        with open(backing, "wb") as handle:
+            handle.truncate(size)
+        files.append(backing)
+        device = subprocess.run(["losetup", "--find", "--show", "--partscan", str(backing)],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        devices.append(device)
+        return Disk(name=Path(device).name, path=device, bus="loop", model="test disk",
+                    serial=f"loop-{len(files)}", size_bytes=size, logical_sector_size=512,
+                    rotational=False, removable=False)
+
+    yield make
+    for device in devices:
+        subprocess.run(["umount", "--recursive", "--lazy", f"{device}p3"], check=False,
+                       capture_output=True)
+        subprocess.run(["losetup", "-d", device], check=False)
+    for backing in files:
+        backing.unlink(missing_ok=True)

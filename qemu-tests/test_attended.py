@@ -12,12 +12,10 @@ an agent that fails lands on the error screen, whose choices still work.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness import (
     IMAGE,
     SCENARIOS,
@@ -29,9 +27,9 @@ from harness import (
     marker_sectors,
     require_image,
 )
+from hub_reports import stored_report
 from os_images import built_os_image
 
-from agent.report import dsse
 from tests.hubserver import RunningHub
 
 ATTENDED = SCENARIOS / "attended"
@@ -95,7 +93,7 @@ def test_a_volunteer_walks_through_to_power_off(hub: RunningHub, artifacts: Path
     finally:
         boot.stop()
 
-    report = _stored_report(hub, token, scenario)
+    report = stored_report(hub, token, scenario.system["serial"])
     assert report["asset_id"] == ASSET_ID and report["operator"] == OPERATOR
     paths = {disk["serial"]: disk["path"] for disk in report["machine"]["disks"]}
     assert {"path": paths["RB-KEEP-0103"], "code": "kept_by_choice"} in [
@@ -181,15 +179,3 @@ def _qr_on_screen(boot: Boot, artifacts: Path) -> str:
                           text=True)
     assert read.returncode == 0, f"no QR code read from the screen: {read.stderr}"
     return read.stdout.strip()
-
-
-def _stored_report(hub: RunningHub, token: str, scenario: Scenario) -> dict:
-    rows = [row for row in hub.database.reports()
-            if row["system_serial"] == scenario.system["serial"]]
-    assert len(rows) == 1, rows
-    stored = hub.database.report(str(rows[0]["report_id"]))
-    station = hub.database.station_by_token(token)
-    assert stored is not None and station is not None and station.public_key is not None
-    payload = dsse.verify(json.loads(str(stored["envelope"])),
-                          Ed25519PublicKey.from_public_bytes(station.public_key))
-    return dict(json.loads(payload))

@@ -5,13 +5,11 @@ from the asset id and the root file system grown to the disk."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness import (
     IMAGE,
     SCENARIOS,
@@ -23,9 +21,9 @@ from harness import (
     require_image,
     station_config,
 )
+from hub_reports import stored_report
 from os_images import built_os_image
 
-from agent.report import dsse
 from tests.hubserver import RunningHub
 
 SCENARIO = SCENARIOS / "install" / "minimal-os.toml"
@@ -62,7 +60,7 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     done = [event for event in events if event["event"] == "done"]
     assert done and done[-1]["ok"], done
 
-    report = _stored_report(hub, token, scenario)
+    report = stored_report(hub, token, scenario.system["serial"])
     record = report["install"]
     assert record["result"] == "installed"
     assert record["image"] == {"name": image.name, "version": image.version,
@@ -86,17 +84,6 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
         if firmware == "bios":  # OVMF's screen is a frame buffer: no text to read there
             assert FIRST_QUESTION in screen, f"the first question is not on the screen:\n{screen}"
 
-
-def _stored_report(hub: RunningHub, token: str, scenario: Scenario) -> dict:
-    rows = [row for row in hub.database.reports()
-            if row["system_serial"] == scenario.system["serial"]]
-    assert len(rows) == 1
-    stored = hub.database.report(str(rows[0]["report_id"]))
-    station = hub.database.station_by_token(token)
-    assert stored is not None and station is not None and station.public_key is not None
-    payload = dsse.verify(json.loads(str(stored["envelope"])),
-                          Ed25519PublicKey.from_public_bytes(station.public_key))
-    return dict(json.loads(payload))
 
 
 def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Match[str], str]:

@@ -8,10 +8,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import DiskFactory
 from os_images import built_os_image
 
 from agent.install.image import image_from_path
@@ -21,37 +22,6 @@ from agent.inventory.model import Disk
 
 GIB = 1 << 30
 DISK_BYTES = 5 * GIB
-
-DiskFactory = Callable[[int], Disk]
-
-
-@pytest.fixture
-def partitioned_loop(tmp_path: Path) -> Iterator[DiskFactory]:
-    """Loop devices with partition scanning (the kernel shows /dev/loopNpM), backed by RAM."""
-    if os.geteuid() != 0 or shutil.which("losetup") is None:
-        pytest.fail("install tests need root and losetup (run them through tests/run)")
-    devices: list[str] = []
-    files: list[Path] = []
-
-    def make(size: int) -> Disk:
-        backing = Path("/dev/shm") / f"reeeboot-install-{os.getpid()}-{len(files)}.img"
-        with open(backing, "wb") as handle:
-            handle.truncate(size)
-        files.append(backing)
-        device = subprocess.run(["losetup", "--find", "--show", "--partscan", str(backing)],
-                                check=True, capture_output=True, text=True).stdout.strip()
-        devices.append(device)
-        return Disk(name=Path(device).name, path=device, bus="loop", model="test disk",
-                    serial=f"loop-{len(files)}", size_bytes=size, logical_sector_size=512,
-                    rotational=False, removable=False)
-
-    yield make
-    for device in devices:
-        subprocess.run(["umount", "--recursive", "--lazy", f"{device}p3"], check=False,
-                       capture_output=True)
-        subprocess.run(["losetup", "-d", device], check=False)
-    for backing in files:
-        backing.unlink(missing_ok=True)
 
 
 def _sfdisk(device: str) -> dict:

@@ -10,13 +10,11 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import DiskFactory
 from os_images import built_os_image
 from textual.pilot import Pilot
 
@@ -44,29 +42,17 @@ ASSET_ID = "WS-2026-0077"
 
 
 @pytest.fixture
-def loop_devices() -> Iterator[list[str]]:
+def loop_devices(partitioned_loop: DiskFactory) -> list[str]:
     """Three RAM-backed disks full of old data: 4 GiB (room for the OS), 64 MiB and 48 MiB."""
-    if os.geteuid() != 0 or shutil.which("losetup") is None:
-        pytest.fail("the walk-through over loop devices needs root and losetup (tests/run)")
-    devices: list[str] = []
-    files: list[Path] = []
-    for index, size in enumerate((4 * GIB, 64 * MIB, 48 * MIB)):
-        backing = Path("/dev/shm") / f"reeeboot-walk-{os.getpid()}-{index}.img"
-        with open(backing, "wb") as handle:
+    devices = []
+    for size in (4 * GIB, 64 * MIB, 48 * MIB):
+        disk = partitioned_loop(size)
+        with open(disk.path, "r+b") as device:
             block = MARKER * (MIB // len(MARKER))
             for _ in range(size // MIB):
-                handle.write(block)
-        files.append(backing)
-        devices.append(subprocess.run(["losetup", "--find", "--show", "--partscan",
-                                       str(backing)], check=True, capture_output=True,
-                                      text=True).stdout.strip())
-    yield devices
-    for device in devices:
-        subprocess.run(["umount", "--recursive", "--lazy", f"{device}p3"], check=False,
-                       capture_output=True)
-        subprocess.run(["losetup", "-d", device], check=False)
-    for backing in files:
-        backing.unlink(missing_ok=True)
+                device.write(block)
+        devices.append(disk.path)
+    return devices
 
 
 def markers(device: str) -> int:

@@ -66,7 +66,7 @@ async def test_the_first_screen_shows_the_machine_its_disks_and_their_plan(
     assert "4 coeurs, 4 fils" in shown and "8,0 Gio" in shown
     # The SATA disk answered hdparm: its own erase is planned; the stick is kept, with why.
     assert "/dev/sda SATA 537 Go WDC WD5000AAKX" in shown
-    assert "effacer : effacement de sécurité ATA renforcé (Purge)" in shown
+    assert "effacer : effacement de sécurité ATA renforcé, niveau purge" in shown
     assert "conservé : started from it" in shown
 
 
@@ -263,3 +263,57 @@ def test_sizes_read_as_on_the_disk_label() -> None:
         assert memory_size(8 << 30) == "8,0 Gio"
     finally:
         set_language("fr")
+
+
+async def test_a_bug_in_a_screen_lands_on_the_error_screen(data_dir: Path) -> None:
+    """The app that met the bug ends with it; the next one (reeeboot start makes it) opens on
+    the error screen, whose choices work."""
+    import pytest
+
+    from agent.tui.screens.end import CrashScreen
+
+    def broken(self: MachineScreen) -> None:
+        raise RuntimeError("a bug [/b] in a screen")
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    station = flow.open_station(data_dir)
+    log = Path("/srv/reeeboot/logs/reeeboot.log")
+    app = app_for(station, log_path=log)
+    original = MachineScreen.action_forward
+    MachineScreen.action_forward = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="a bug"):
+            async with app.run_test(size=(80, 25)) as pilot:
+                await settle(pilot, app)
+                await pilot.press("enter")
+                await pilot.pause()
+    finally:
+        MachineScreen.action_forward = original  # type: ignore[method-assign]
+    assert isinstance(app.crash, RuntimeError)
+    again = app_for(station, log_path=log, crashed=app.crash)
+    async with again.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, again)
+        assert isinstance(again.screen, CrashScreen)
+        shown = flat(screen_text(again))
+        assert "Something unexpected stopped the run: a bug [/b] in a screen" in shown
+        assert "/srv/reeeboot/logs/reeeboot.log" in shown
+        await pilot.press("down", "enter")  # start again: the next machine's first screen
+        await settle(pilot, again)
+        assert isinstance(again.screen, MachineScreen)
+
+
+async def test_an_os_image_that_cannot_be_had_says_why(data_dir: Path) -> None:
+    from agent.tui.screens.install import InstallScreen
+    from tests.scripted_run import ScriptedRun
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\nimage = "nowhere-os"\n')
+    station = flow.open_station(data_dir)
+    app = ReeebootApp(station, make_run=ScriptedRun, watch_disks=None, start_sender=None)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        app._prepare_install()  # what follows the erasure and the health checks
+        await settle(pilot, app)
+        assert isinstance(app.screen, InstallScreen)
+        shown = flat(screen_text(app))
+    assert "No OS image called nowhere-os on the stick or on the hub." in shown
+    assert "No system will be installed" in shown  # the cursor is on "install no system"

@@ -12,7 +12,6 @@ the jobs' threads and only touch `ErasureProgress` and the listeners.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 import time
@@ -48,8 +47,6 @@ if TYPE_CHECKING:  # the install and the hub's modules load when their steps run
     from agent.report.progress import ProgressReporter
     from agent.report.sender import OutboxSender
 
-log = logging.getLogger(__name__)
-
 # A test-only fault: the named step raises as it starts, to prove that a crash lands on the error
 # screen (the QEMU suite sets it with systemd.setenv= on the kernel command line).
 CRASH_VARIABLE = "REEEBOOT_TEST_CRASH"
@@ -71,7 +68,6 @@ class Run:
         station: flow.Station,
         *,
         sink: EventSink = ignore_events,
-        on_step: Callable[[str], None] | None = None,
         take_inventory: Inventory = flow.inventory,
         probe: DiskProbe | None = None,
         options: WipeOptions | None = None,
@@ -82,7 +78,6 @@ class Run:
         `live_progress`: tell the hub where the run stands, when one is configured."""
         self.station = station
         self._sink = sink
-        self._on_step = on_step
         self._take_inventory = take_inventory
         self._probe = probe
         config = station.config
@@ -376,8 +371,6 @@ class Run:
             raise InjectedCrash(f"{CRASH_VARIABLE}={name}")
         if self.reporter is not None:
             self.reporter.step(name)
-        if self._on_step is not None:
-            self._on_step(name)
 
     def _job_sink(self) -> EventSink:
         if self.reporter is None:

@@ -76,7 +76,10 @@ class ReeebootApp(App[None], inherit_bindings=False):
         start_sender: SenderFactory | None = flow.start_sender,
         power: Power | None = None,
         log_path: Path | None = None,
+        crashed: BaseException | None = None,
     ) -> None:
+        """`crashed`: what stopped the previous app (a bug in a screen); this one then opens
+        on the error screen."""
         use_console_glyphs()
         super().__init__()
         translate_bindings(self)
@@ -91,7 +94,8 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self.outbox_state = SenderState(station.outbox.count(), None)
         self.current_run = make_run(station)
         self._cancel = threading.Event()
-        self._crashes = 0
+        self._crashed = crashed
+        self.crash: BaseException | None = None  # what stopped this app, for `reeeboot start`
 
     # --- the app's life -------------------------------------------------------------------
 
@@ -105,7 +109,10 @@ class ReeebootApp(App[None], inherit_bindings=False):
             self.sender = self._start_sender(self.station, self._sender_state)
         if self._watch_disks is not None:
             self._watcher = self._watch_disks(self._disk_event)
-        self.begin()
+        if self._crashed is not None:
+            self.show_crash(self._crashed)
+        else:
+            self.begin()
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
@@ -272,7 +279,6 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self.show_crash(message.error)
 
     def show_crash(self, error: BaseException) -> None:
-        self._crashes += 1
         where = str(self.log_path) if self.log_path else _("no log file (no data partition)")
         notice = [_("Something unexpected stopped the run: {error}").format(
                       error=" ".join(str(error).split())[:300] or type(error).__name__),
@@ -281,13 +287,8 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self._reset_to(CrashScreen(notice))
 
     def _handle_exception(self, error: Exception) -> None:
-        """A bug in a screen: the error screen once; if that fails too, Textual's own exit
-        (`reeeboot start` then shows its plain error screen and systemd starts it again)."""
-        if self._crashes == 0:
-            log.error("screen failed:\n%s", "".join(traceback.format_exception(error)))
-            try:
-                self.show_crash(error)
-                return
-            except Exception:
-                log.exception("the error screen failed too")
+        """A bug in a screen stops Textual's handling of that screen's messages, so the app
+        ends here; `reeeboot start` opens a new one on the error screen (agent/tui/start.py)."""
+        log.error("screen failed:\n%s", "".join(traceback.format_exception(error)))
+        self.crash = error
         super()._handle_exception(error)

@@ -18,21 +18,26 @@ log = logging.getLogger(__name__)
 
 def run_screen(station: flow.Station) -> int:
     log_path = start_log(station.data_dir)
+    crashed: BaseException | None = None
     while True:
         try:
             from agent.tui.app import ReeebootApp
 
-            app = ReeebootApp(station, log_path=log_path)
+            app = ReeebootApp(station, log_path=log_path, crashed=crashed)
             app.run()
-            if app.return_code in (None, 0):
+            if app.crash is None and app.return_code in (None, 0):
                 return 0
             log.error("the screen stopped with status %s", app.return_code)
+            if crashed is None and app.crash is not None:
+                crashed = app.crash  # once more, opening on the error screen
+                continue
         except Exception:
             log.exception("the screen failed")
         if station.profile is not None:
             return 1  # a recorded machine on a developer's terminal: nothing to switch off
         if not _plain_menu(str(log_path) if log_path else _("no log file")):
             return 1
+        crashed = None
 
 
 def _plain_menu(log_path: str) -> bool:

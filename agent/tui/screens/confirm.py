@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 from agent.i18n import N_, _
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ESCAPE, StepScreen
-from agent.tui.words import disk_serial, disk_title, plan_line
+from agent.words import disk_serial, disk_title, plan_line
 
 # The word to type, in the screen's language ("EFFACER" in French).
 CONFIRMATION_WORD = N_("ERASE")

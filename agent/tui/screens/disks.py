@@ -18,7 +18,7 @@ from agent.run.state import DiskPlan
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, ESCAPE, SPACE, StepScreen
 from agent.tui.screens.dialogs import Choice, yes_no
-from agent.tui.words import (
+from agent.words import (
     disk_health,
     disk_serial,
     disk_title,

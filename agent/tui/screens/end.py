@@ -41,8 +41,11 @@ class EndScreen(StepScreen):
         walkthrough = self.walkthrough
         entries = [(POWER_OFF, _("Switch this computer off"))]
         entry = walkthrough.installed_boot_entry()
-        if entry is not None:
+        if entry:  # the firmware is told to start it once: the stick may stay in
             entries.append((REBOOT, _("Restart into the installed system")))
+        elif entry is not None:  # a BIOS starts the stick again if it is still in
+            entries.append((REBOOT, _("Restart into the installed system (take the stick "
+                                      "out first)")))
         entries.append((AGAIN, _("Start again (next machine, the stick stays in)")))
         if walkthrough.station.profile is not None:
             entries.append((QUIT, _("Leave (a recorded machine: nothing is switched off)")))

@@ -16,8 +16,8 @@ from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.tui.screens.dialogs import Choice
 from agent.tui.widgets.install_row import InstallRow
-from agent.tui.words import disk_serial, disk_title, install_verdict
 from agent.units import human_size
+from agent.words import disk_serial, disk_title, install_verdict
 
 if TYPE_CHECKING:
     from agent.install.image import OsImage
@@ -38,7 +38,8 @@ class InstallScreen(StepScreen):
                  proposal: InstallProposal) -> None:
         super().__init__()
         self.images = images
-        self.problems = problems
+        # The configured image that cannot be had says why, with the other images' problems.
+        self.problems = [*([proposal.problem] if proposal.problem else []), *problems]
         self.proposal = proposal
         self.installing = False
 

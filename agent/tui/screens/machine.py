@@ -14,7 +14,7 @@ from agent.i18n import N_, _, ngettext
 from agent.report.sender import SenderState
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
-from agent.tui.words import (
+from agent.words import (
     disk_health,
     disk_serial,
     disk_title,

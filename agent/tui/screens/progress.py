@@ -18,7 +18,7 @@ from agent.tui.console import plain
 from agent.tui.screens.base import ESCAPE, StepScreen
 from agent.tui.screens.dialogs import Question
 from agent.tui.widgets.progress_row import ProgressRow
-from agent.tui.words import total_time_left
+from agent.words import total_time_left
 
 REDRAW_SECONDS = 0.5
 STOP_QUESTION = "stop-erasure"

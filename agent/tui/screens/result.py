@@ -15,7 +15,7 @@ from agent.report.outbox import FlushOutcome
 from agent.tui.console import plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.tui.widgets.qr import QrCode
-from agent.tui.words import OUTCOMES, RESULTS
+from agent.words import OUTCOMES, RESULTS
 
 
 class ResultScreen(StepScreen):

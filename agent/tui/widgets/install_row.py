@@ -9,8 +9,8 @@ from textual.widget import Widget
 from agent.i18n import _, number
 from agent.run.progress import InstallProgress
 from agent.tui.widgets.bar import bar_text
-from agent.tui.words import install_phase_line
 from agent.units import duration
+from agent.words import install_phase_line
 
 PERCENT_WIDTH = 6
 

@@ -10,7 +10,7 @@ from textual.widget import Widget
 from agent.i18n import number
 from agent.run.progress import DiskProgress
 from agent.tui.widgets.bar import bar_text
-from agent.tui.words import phase_line, speed_and_time, unknown_if_placeholder
+from agent.words import phase_line, speed_and_time, unknown_if_placeholder
 
 PERCENT_WIDTH = 6  # " 100 %"
 

@@ -1,4 +1,4 @@
-"""The run's facts as sentences for the screens, in the volunteer's language.
+"""The run's facts as sentences for people (the screen and the command line), in their language.
 
 Values read from the machine are shown as they are, except the placeholders firmware writers
 leave behind ("To Be Filled By O.E.M.", "--"), which are not facts: they read "unknown".
