@@ -6,13 +6,11 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
-from agent.i18n import _, number
+from agent.i18n import _
 from agent.run.progress import InstallProgress
-from agent.tui.widgets.bar import bar_text
+from agent.tui.widgets.bar import bar_with_percent
 from agent.units import duration
 from agent.words import install_phase_line
-
-PERCENT_WIDTH = 6
 
 
 class InstallRow(Widget):
@@ -31,10 +29,8 @@ class InstallRow(Widget):
 
     def render(self) -> RenderableType:
         progress = self.progress
-        fraction = progress.fraction()
-        bar = bar_text(fraction, max(10, self.size.width - PERCENT_WIDTH),
-                       failed=progress.phase == "failed")
-        bar.append(f" {number(100 * fraction):>3} %")
+        bar = bar_with_percent(progress.fraction(), self.size.width,
+                               failed=progress.phase == "failed")
         status = Text(install_phase_line(progress), no_wrap=True, overflow="ellipsis")
         left = progress.seconds_left()
         if left is not None and progress.phase not in ("done", "failed"):

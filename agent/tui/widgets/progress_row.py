@@ -7,12 +7,9 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
-from agent.i18n import number
 from agent.run.progress import DiskProgress
-from agent.tui.widgets.bar import bar_text
+from agent.tui.widgets.bar import bar_with_percent
 from agent.words import phase_line, speed_and_time, unknown_if_placeholder
-
-PERCENT_WIDTH = 6  # " 100 %"
 
 
 class ProgressRow(Widget):
@@ -27,7 +24,6 @@ class ProgressRow(Widget):
 
     def render(self) -> RenderableType:
         progress = self.progress
-        width = max(10, self.size.width)
         failed = progress.phase == "failed"
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(progress.path, "bold")
@@ -37,7 +33,5 @@ class ProgressRow(Widget):
         timing = speed_and_time(progress)
         if timing:
             status.append("  " + timing)
-        fraction = progress.fraction()
-        bar = bar_text(fraction, width - PERCENT_WIDTH, failed=failed)
-        bar.append(f" {number(100 * fraction):>3} %")
+        bar = bar_with_percent(progress.fraction(), self.size.width, failed=failed)
         return Text("\n").join([title, status, bar])
