@@ -317,3 +317,44 @@ async def test_an_os_image_that_cannot_be_had_says_why(data_dir: Path) -> None:
         shown = flat(screen_text(app))
     assert "No OS image called nowhere-os on the stick or on the hub." in shown
     assert "No system will be installed" in shown  # the cursor is on "install no system"
+
+
+async def test_the_stop_question_may_be_open_when_the_erasure_ends(data_dir: Path) -> None:
+    """The erasure ends (or the app closes) while the volunteer reads "stop the erasure?": the
+    screens go on without an error, and the next machine's erasure asks again."""
+    import asyncio
+
+    from agent.tui.screens.dialogs import Question
+    from agent.tui.screens.install import InstallScreen
+    from tests.scripted_run import ScriptedRun
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    station = flow.open_station(data_dir)
+    runs: list[ScriptedRun] = []
+
+    def make_run(station: flow.Station) -> ScriptedRun:
+        runs.append(ScriptedRun(station))
+        return runs[-1]
+
+    app = ReeebootApp(station, make_run=make_run, watch_disks=None, start_sender=None)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        run = runs[-1]
+        run.allow_unfreeze(False)
+        app.start_erasure()
+        await asyncio.to_thread(run.reached.wait, 10)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Question)
+        run.release.set()  # the erasure ends with the question open
+        await settle(pilot, app)
+        assert isinstance(app.screen, InstallScreen)
+        app.end_with("again")
+        await settle(pilot, app)
+        runs[-1].allow_unfreeze(False)
+        app.start_erasure()
+        await asyncio.to_thread(runs[-1].reached.wait, 10)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Question)  # asked again; the app closes meanwhile
+        runs[-1].release.set()

@@ -50,10 +50,6 @@ class ProgressScreen(StepScreen):
         self.redraw()
         self.set_interval(REDRAW_SECONDS, self.redraw)
 
-    def on_unmount(self) -> None:
-        if self.app.is_screen_installed(STOP_QUESTION):
-            self.app.uninstall_screen(STOP_QUESTION)
-
     def redraw(self) -> None:
         run = self.walkthrough.current_run
         snapshot = {progress.path: progress for progress in run.progress.snapshot()}
@@ -77,8 +73,9 @@ class ProgressScreen(StepScreen):
                 self.cancel.set()
                 self.redraw()
 
-        # Made and kept once: the erasure keeps the processor busy, and a dialog composed
-        # afresh at each press would answer the key later.
+        # Made once and kept for the app's life (the next machines' erasures show it again):
+        # the erasure keeps the processor busy, and a dialog composed afresh at each press
+        # would answer the key later.
         if not self.app.is_screen_installed(STOP_QUESTION):
             self.app.install_screen(Question(
                 _("Stop the erasure?"),
