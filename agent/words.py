@@ -185,6 +185,16 @@ def phase_line(progress: DiskProgress) -> str:
     return _(PHASES[progress.phase]) if progress.phase in PHASES else progress.phase
 
 
+def unfreeze_note(outcome: str) -> str:
+    """The outcome of a sleep to unfreeze a drive (a message id of unfreeze.py), in a few
+    words that fit beside the disk's name for the rest of its erasure."""
+    from agent.wipe.firmware import unfreeze
+
+    if outcome in (unfreeze.THAWED, unfreeze.NOT_FROZEN):
+        return _("unfrozen: its own erase")
+    return _("still frozen: overwritten instead")
+
+
 def failure_words(error: str | None) -> str:
     """A job's error as a volunteer reads it."""
     if not error:

@@ -28,6 +28,7 @@ from agent.inventory.peripherals import Peripherals
 from agent.network_errors import describe_failure
 from agent.report.outbox import FlushOutcome
 from agent.run.engine import Run
+from agent.wipe.firmware import unfreeze
 from agent.wipe.firmware.capabilities import DiskCapabilities
 from agent.wipe.firmware.parsers import parse_hdparm_identify, parse_nvme_id_ctrl
 from agent.wipe.jobs import WipeResult
@@ -99,7 +100,9 @@ class ScriptedRun(Run):
                 self.progress.event(ProgressEvent(plan.path, "write", size // 4, size,
                                                   512e6, detail="1/1 random", pass_number=1,
                                                   pass_count=1))
-            else:
+            else:  # the frozen drive: the sleep did not thaw it, then it was pulled out
+                self.progress.event(ProgressEvent(plan.path, "unfreeze", 0, size,
+                                                  detail=unfreeze.STILL_FROZEN))
                 self.progress.event(ProgressEvent(plan.path, "failed", 0, size,
                                                   error="DiskVanished: gone"))
         self._hold()

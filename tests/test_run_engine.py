@@ -121,6 +121,19 @@ def test_time_left_covers_every_pass_and_the_read_back() -> None:
     assert progress.snapshot()[0].over and progress.seconds_left() == 0.0
 
 
+def test_a_drive_still_frozen_after_the_sleep_says_so_for_the_rest_of_its_erasure() -> None:
+    from agent.wipe.firmware.unfreeze import STILL_FROZEN
+
+    progress = ErasureProgress()
+    progress.start([workshop_machine().disks[1]], {})
+    progress.event(ProgressEvent("/dev/sda", "unfreeze", 0, 128 * GB))
+    progress.event(ProgressEvent("/dev/sda", "unfreeze", 0, 128 * GB, detail=STILL_FROZEN))
+    progress.event(ProgressEvent("/dev/sda", "write", GB, 128 * GB, 300e6, pass_number=1,
+                                 pass_count=1))
+    [disk] = progress.snapshot()
+    assert disk.phase == "write" and disk.note == STILL_FROZEN
+
+
 def test_a_firmware_erase_without_progress_has_no_estimate() -> None:
     progress = ErasureProgress()
     progress.start([workshop_machine().disks[1]], {})

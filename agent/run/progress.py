@@ -34,6 +34,9 @@ class DiskProgress:
     total_bytes: int = 0
     bytes_per_second: float = 0.0
     error: str | None = None
+    # What happened on the way that the volunteer should still see once the erasure goes on:
+    # the outcome of a short sleep to unfreeze the drive (a message id of unfreeze.py).
+    note: str = ""
     started: float | None = None  # monotonic time of the first event
     phase_started: float | None = None
     finished: float | None = None
@@ -108,6 +111,7 @@ class ErasureProgress:
                 bytes_per_second=event.bytes_per_second or (
                     current.bytes_per_second if event.phase == current.phase else 0.0),
                 error=event.error, started=current.started or now, phase_started=phase_started,
+                note=event.detail if event.phase == "unfreeze" and event.detail else current.note,
                 finished=now if event.phase in FINAL_PHASES else None)
 
     def snapshot(self) -> list[DiskProgress]:

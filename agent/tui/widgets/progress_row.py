@@ -9,7 +9,7 @@ from textual.widget import Widget
 
 from agent.run.progress import DiskProgress
 from agent.tui.widgets.bar import bar_with_percent
-from agent.words import phase_line, speed_and_time, unknown_if_placeholder
+from agent.words import phase_line, speed_and_time, unfreeze_note, unknown_if_placeholder
 
 
 class ProgressRow(Widget):
@@ -28,10 +28,13 @@ class ProgressRow(Widget):
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(progress.path, "bold")
         title.append(f"  {unknown_if_placeholder(progress.model)}")
+        if progress.note and progress.phase != "unfreeze":
+            title.append(f"  ({unfreeze_note(progress.note)})", "bright_yellow")
         status = Text(no_wrap=True, overflow="ellipsis")
         status.append(phase_line(progress), "bright_red" if failed else "")
         timing = speed_and_time(progress)
         if timing:
             status.append("  " + timing)
         bar = bar_with_percent(progress.fraction(), self.size.width, failed=failed)
-        return Text("\n").join([title, status, bar])
+        # One line each, whatever a long model name or message: the row keeps its 3 lines.
+        return Text("\n", no_wrap=True, overflow="ellipsis").join([title, status, bar])
