@@ -24,7 +24,6 @@ from agent.report.hubclient import HubError
 from agent.report.station import REVOKED_MARK, data_dir_from_env, retired_key_ids
 from agent.report.verify import load_public_key, verify_file
 from agent.run.engine import Run
-from agent.run.state import RunChoices
 from agent.units import human_size
 from agent.wipe.jobs import WipeOptions
 from agent.wipe.labels import level_label, method_label
@@ -169,9 +168,7 @@ def _wipe(args: argparse.Namespace) -> int:
     include_loop = any(Path(path).name.startswith("loop") for path in paths)
     run = Run(station, sink=_progress_printer(args), options=options,
               take_inventory=lambda station: flow.inventory(station, with_smart=False,
-                                                            include_loop=include_loop),
-              choices=RunChoices(asset_id=station.asset_id, operator=config.operator or None,
-                                 allow_unfreeze=options.allow_unfreeze))
+                                                            include_loop=include_loop))
     run.inspect(devices=paths)
     for path, given in zip(paths, args.devices, strict=True):
         if path not in run.disks:

@@ -16,7 +16,7 @@ from agent.install.image import OsImage, list_hub_images
 from agent.install.job import InstallResult
 from agent.inventory.model import Disk
 from agent.run.engine import Run
-from agent.run.state import InstallProposal, RunChoices
+from agent.run.state import InstallProposal
 from agent.units import human_size
 
 
@@ -78,8 +78,8 @@ def _images(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     station = station_from_args(args)
     refuse_profile(station, "install")
-    run = Run(station, choices=RunChoices(asset_id=args.asset_id or station.asset_id,
-                                          operator=station.config.operator or None))
+    station.asset_id = args.asset_id or station.asset_id
+    run = Run(station)
     run.inspect()
     target = str(Path(args.target).resolve()) if args.target else None
     proposal = run.install_proposal(args.image, target)

@@ -117,16 +117,6 @@ def inventory(station: Station, *, with_smart: bool = True, include_loop: bool =
                           keep_windows_key=station.config.keep_windows_key)
 
 
-def asset_id(station: Station, machine: Machine) -> str:
-    """The id typed for this machine, or the one derived from its identity."""
-    return asset_id_for(machine, station.asset_id)
-
-
-def plan_targets(machine: Machine) -> tuple[Disk, ...]:
-    """Step 3: every disk not excluded is erased (one verified random pass in this version)."""
-    return machine.targets()
-
-
 def interrupted_erasures(station: Station) -> list[WipeJournal]:
     """Overwrites a power cut or a crash stopped; the next erase of those disks resumes them."""
     return Journals(station.data_dir).unfinished()

@@ -30,10 +30,6 @@ def set_language(language: str) -> None:
     _language = language
 
 
-def current_language() -> str:
-    return _language
-
-
 def _(message: str) -> str:
     return _translation.gettext(message)
 

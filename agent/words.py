@@ -123,6 +123,13 @@ def plan_line(plan: DiskPlan) -> str:
     return line
 
 
+def disk_lines(plan: DiskPlan, mark: str = "") -> list[str]:
+    """A disk in four lines, as the machine and disks screens list it: the disk, its serial,
+    its health and what will happen to it; `mark` ("[X] ") goes before its name."""
+    return [f"{mark}{plan.path}  {disk_title(plan.disk)}", f"    {disk_serial(plan.disk)}",
+            f"    {disk_health(plan.disk)}", f"    {plan_line(plan)}"]
+
+
 def method_words(plan: ErasurePlan, method: str) -> dict[str, str]:
     first = plan.chain[0]
     return {"method": method_label(first.method, plan.overwrite.method),

@@ -74,7 +74,8 @@ class Run:
         choices: RunChoices | None = None,
         live_progress: bool = True,
     ) -> None:
-        """`options`: the erasure options (the command line's); by default the configuration's.
+        """`options`: the erasure options (the command line's); by default the configuration's,
+        whose frozen-drive answer may be "not given" (the screen then asks).
         `live_progress`: tell the hub where the run stands, when one is configured."""
         self.station = station
         self._sink = sink
@@ -82,9 +83,10 @@ class Run:
         self._probe = probe
         config = station.config
         self.options = options or flow.erase_options(config)
-        self.choices = choices or RunChoices(asset_id=station.asset_id,
-                                             operator=config.operator or None,
-                                             allow_unfreeze=config.erase_allow_unfreeze)
+        self.choices = choices or RunChoices(
+            asset_id=station.asset_id, operator=config.operator or None,
+            allow_unfreeze=config.erase_allow_unfreeze if options is None
+            else options.allow_unfreeze)
         self.clock = flow.StepClock(on_step=self._step_started)
         self.machine: Machine | None = None
         self.disks: dict[str, DiskPlan] = {}  # every disk of the machine, in inventory order

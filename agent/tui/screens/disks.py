@@ -19,11 +19,10 @@ from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, ESCAPE, SPACE, StepScreen
 from agent.tui.screens.dialogs import Choice, yes_no
 from agent.words import (
-    disk_health,
+    disk_lines,
     disk_serial,
     disk_title,
     method_choice_line,
-    plan_line,
     plan_reasons,
 )
 
@@ -77,10 +76,8 @@ class DisksScreen(StepScreen):
 
     def _option(self, plan: DiskPlan) -> Option:
         mark = "[X]" if plan.erase else "[-]" if not plan.selectable else "[ ]"
-        lines = [f"{mark} {plan.path}  {disk_title(plan.disk)}",
-                 f"    {disk_serial(plan.disk)}", f"    {disk_health(plan.disk)}",
-                 f"    {plan_line(plan)}"]
-        return Option(plain_lines(lines), id=plan.path, disabled=not plan.selectable)
+        return Option(plain_lines(disk_lines(plan, f"{mark} ")), id=plan.path,
+                      disabled=not plan.selectable)
 
     def _highlighted(self) -> DiskPlan | None:
         option = self.query_one(OptionList).highlighted_option

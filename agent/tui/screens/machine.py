@@ -15,12 +15,9 @@ from agent.report.sender import SenderState
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.words import (
-    disk_health,
-    disk_serial,
-    disk_title,
+    disk_lines,
     interrupted_line,
     machine_lines,
-    plan_line,
 )
 
 
@@ -56,10 +53,7 @@ class MachineScreen(StepScreen):
         self.query_one("#machine", Static).update(plain_lines(machine_lines(machine)))
         lines: list[str] = []
         for plan in run.disks.values():
-            lines.append(f"{plan.path}  {disk_title(plan.disk)}")
-            lines.append(f"    {disk_serial(plan.disk)}")
-            lines.append(f"    {disk_health(plan.disk)}")
-            lines.append("    " + plan_line(plan))
+            lines += disk_lines(plan)
         if not run.disks:
             lines.append(_("No disk was found in this computer."))
         self.query_one("#disk-lines", Static).update(plain_lines(lines))
