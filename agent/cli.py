@@ -13,15 +13,16 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent import __version__, flow
-from agent.cli_common import refuse_profile, station_from_args
+from agent.cli_common import open_station_of, refuse_profile, station_from_args
 from agent.cli_install import add_install_commands
 from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _, ngettext
 from agent.inventory import record_profile
+from agent.logfile import start_log
 from agent.report import dsse
 from agent.report.hubclient import HubError
-from agent.report.station import REVOKED_MARK, data_dir_from_env, retired_key_ids
+from agent.report.station import IDENTITY_WORDS, REVOKED_MARK, retired_key_ids
 from agent.report.verify import load_public_key, verify_file
 from agent.run.engine import Run
 from agent.units import human_size
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data", type=Path, default=None,
         help=_("data partition folder (default: $REEEBOOT_DATA or /srv/reeeboot)"),
+    )
+    parser.add_argument(
+        "--state", type=Path, default=None,
+        help=_("folder where the station keeps its key, journals and reports "
+               "(default: $REEEBOOT_STATE, or the data folder)"),
     )
     parser.add_argument(
         "--profile", type=Path, default=None, metavar="FILE",
@@ -170,6 +176,9 @@ def _wipe(args: argparse.Namespace) -> int:
               take_inventory=lambda station: flow.inventory(station, with_smart=False,
                                                             include_loop=include_loop))
     run.inspect(devices=paths)
+    if run.identity_problem is not None:
+        run.finish()
+        raise SystemExit(run.identity_problem)
     for path, given in zip(paths, args.devices, strict=True):
         if path not in run.disks:
             raise SystemExit(_("{path}: not a whole disk known to udev").format(path=given))
@@ -246,25 +255,46 @@ def _start(args: argparse.Namespace) -> int:
         kernel_cmdline,
         open_status_stream,
         run_unattended,
+        stop_unattended,
+        why_unattended_stopped,
     )
 
     station = station_from_args(args)
     station.asset_id = args.asset_id
     if not os.path.ismount(station.data_dir):
-        # On the stick the folder is the REEEBOOT partition's mount point; without it nothing
-        # the station writes (key, reports) survives the power-off, so the volunteer is told.
+        # On the stick the folder is the REEEBOOT partition's mount point; without it the
+        # settings are the defaults, so the volunteer is told.
         station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
-            "the stick's REEEBOOT data partition is not mounted here: settings, station key "
-            "and reports cannot be kept")))
+            "the stick's REEEBOOT data partition is not mounted here: its settings "
+            "(reeeboot.toml) cannot be read")))
+    state_missing = None
+    if station.state_dir != station.data_dir and not os.path.ismount(station.state_dir):
+        # Without the state partition nothing the station writes (key, journals, reports)
+        # would survive the power-off.
+        state_missing = ConfigProblem(str(station.state_dir), None, None, N_(
+            "the stick's state partition is not mounted here: the station key, erasure "
+            "journals and reports cannot be kept"))
+        station.problems.append(state_missing)
     unattended = is_unattended(station.config, kernel_cmdline())
     if unattended and not first_unattended_start():
-        station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
-            "the unattended run stopped unexpectedly in this boot: the screen took over, and "
-            "nothing is erased without a person")))
+        why = why_unattended_stopped()
+        if not why:  # it died without a word: say so on the status line now
+            StatusLine(open_status_stream()).emit("failed", error=_(
+                "the unattended run stopped unexpectedly in this boot"))
+        station.problems.append(ConfigProblem(
+            str(station.data_dir), None, None,
+            N_("the unattended run stopped in this boot ({why}): the screen took over, and "
+               "nothing is erased without a person"),
+            (("why", why or _("unexpectedly")),)))
     elif unattended:
+        start_log(station.state_dir)
         status = StatusLine(open_status_stream())
         for problem in station.problems:
             status.emit("config_problem", message=problem.describe())
+        if state_missing is not None:
+            # Nobody is there to read a notice, and an erasure that cannot be journaled or
+            # reported is not started: the screen takes over with the reason.
+            return stop_unattended(status, state_missing.describe())
         return run_unattended(station, status, power_off=not args.no_poweroff)
     from agent.tui.start import run_screen
 
@@ -286,12 +316,14 @@ def _status(args: argparse.Namespace) -> int:
     config = station.config
     print(_("Station: {name}").format(name=config.station_name or _("(no name)")))
     print(_("Hub: {url}").format(url=config.hub_url or _("(none configured)")))
+    if station.identity_loss is not None:  # before the key line, which makes a fresh key
+        print(_(IDENTITY_WORDS[station.identity_loss]))
     print(_("Station key: {key_id}").format(key_id=dsse.key_id(station.key.public_key())))
-    retired = retired_key_ids(station.data_dir)
+    retired = retired_key_ids(station.state_dir)
     if retired:
         print(_("Retired keys kept for waiting reports: {ids}").format(ids=", ".join(retired)))
     print(_("Reports waiting to be sent: {count}").format(count=station.outbox.count()))
-    if (station.data_dir / REVOKED_MARK).exists():
+    if (station.state_dir / REVOKED_MARK).exists():
         print(_("The platform revoked this station's key: put a new enrollment token in "
                 "reeeboot.toml ([hub] enrollment_token)."))
     return 0
@@ -308,9 +340,9 @@ def _public_key_argument(args: argparse.Namespace) -> Ed25519PublicKey | None:
 
 
 def _report_verify(args: argparse.Namespace) -> int:
-    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
+    state_dir = open_station_of(args).state_dir  # its language, its keys
     key = _public_key_argument(args)
-    outcome = verify_file(args.file, key=key, data_dir=data_dir)
+    outcome = verify_file(args.file, key=key, data_dir=state_dir)
     if args.json:
         print(json.dumps(outcome.to_json(), sort_keys=True))
     elif outcome.valid:
@@ -325,9 +357,9 @@ def _report_verify(args: argparse.Namespace) -> int:
 
 
 def _report_show(args: argparse.Namespace) -> int:
-    data_dir = flow.open_station(args.data or data_dir_from_env()).data_dir  # its language
+    state_dir = open_station_of(args).state_dir  # its language, its keys
     key = _public_key_argument(args)
-    outcome = verify_file(args.file, key=key, data_dir=data_dir)
+    outcome = verify_file(args.file, key=key, data_dir=state_dir)
     report = outcome.report
     if report is None or not isinstance(report, dict):
         for problem in outcome.problems:
@@ -359,7 +391,7 @@ def _report_show(args: argparse.Namespace) -> int:
 
 
 def _station_key(args: argparse.Namespace) -> int:
-    station = flow.open_station(args.data or data_dir_from_env())
+    station = open_station_of(args)
     print(dsse.public_key_pem(station.key.public_key()), end="")
     return 0
 

@@ -9,13 +9,19 @@ import sys
 from agent import flow
 from agent.i18n import _
 from agent.inventory.source import ProfileSource
-from agent.report.station import data_dir_from_env
+from agent.report.station import data_dir_from_env, state_dir_from_env
+
+
+def open_station_of(args: argparse.Namespace) -> flow.Station:
+    """The station of `--data` and `--state` (or their environment variables)."""
+    data_dir = args.data or data_dir_from_env()
+    return flow.open_station(data_dir, args.state or state_dir_from_env(data_dir))
 
 
 def station_from_args(args: argparse.Namespace) -> flow.Station:
     """The station of `--data`, reading the machine of `--profile` when one is given; its
     configuration problems are printed on standard error."""
-    station = flow.open_station(args.data or data_dir_from_env())
+    station = open_station_of(args)
     if args.profile is not None:
         try:
             station.profile = ProfileSource.load(args.profile)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.config import CONFIG_NAME, ConfigProblem, StationConfig, load_config
 from agent.events import EventSink, ignore_events
-from agent.fsutil import write_durably
+from agent.fsutil import remove_unfinished_writes, write_durably
 from agent.i18n import _, set_language
 from agent.inventory import take_inventory
 from agent.inventory.model import Disk, Machine
@@ -24,7 +24,10 @@ from agent.inventory.source import ProfileSource
 from agent.report.asset import asset_id_for, hostname_for
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import (
+    IDENTITY_WORDS,
     forget_retired_keys,
+    identity_loss,
+    identity_restored,
     load_or_create_key,
     pending_key,
     promote_pending_key,
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 
 EVIDENCE_DIR = "evidence"  # <data>/evidence/<report id>/<file>, named and hashed in the report
 IMAGES_DIR = "images"  # the stick's OS images, with their block maps and manifests
-# Hub images are downloaded to the stick when it has room, else to the live system's RAM.
+DOWNLOADS_DIR = "downloads"  # <state>/downloads/: hub images, when the state partition has room
 RAM_DOWNLOADS = Path("/var/tmp/reeeboot-images")
 INVALID_DIR = "invalid"  # reports that failed their own schema (a bug): kept, never signed
 REHEARSALS_DIR = "rehearsals"  # reports of recorded machines (--profile): signed, never sent
@@ -54,9 +57,16 @@ REHEARSALS_DIR = "rehearsals"  # reports of recorded machines (--profile): signe
 
 @dataclass
 class Station:
+    """`data_dir`: the stick's FAT partition, which any computer can edit (reeeboot.toml, OS
+    images); the agent only reads it. `state_dir`: everything the agent writes (key, journals,
+    outbox, evidence, logs, downloads), on the stick's journaling state partition, so that a
+    power cut at any instant leaves each file whole (docs/state.md)."""
+
     data_dir: Path
     config: StationConfig
     problems: list[ConfigProblem] = field(default_factory=list)
+    state_dir: Path = Path()  # open_station sets it; the data folder on a developer's machine
+    identity_loss: str | None = None  # station.KEY_DAMAGED or KEY_MISSING until re-enrolled
     profile: ProfileSource | None = None  # a recorded machine to read instead of this one
     asset_id: str | None = None  # typed by the volunteer (CLI or screen); else derived
     _key: Ed25519PrivateKey | None = None
@@ -64,7 +74,7 @@ class Station:
     @property
     def key(self) -> Ed25519PrivateKey:
         if self._key is None:
-            self._key = load_or_create_key(self.data_dir)
+            self._key = load_or_create_key(self.state_dir)
         return self._key
 
     def forget_key(self) -> None:
@@ -73,7 +83,7 @@ class Station:
 
     @property
     def outbox(self) -> Outbox:
-        return Outbox(self.data_dir)
+        return Outbox(self.state_dir)
 
 
 @dataclass
@@ -100,14 +110,54 @@ class StepClock:
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
 
 
-def open_station(data_dir: Path) -> Station:
-    """Step 1: configuration from the data partition; the language is set from it at once."""
+def open_station(data_dir: Path, state_dir: Path | None = None) -> Station:
+    """Step 1: configuration from the data partition; the language is set from it at once.
+    The state folder is the data folder unless another is given."""
+    state_dir = state_dir or data_dir
     config, problems = load_config(data_dir / CONFIG_NAME)
     set_language(config.language)
+    # Before anything reads the key: half-made files of a cut go, a damaged key file is set
+    # aside, a lost key noted.
+    remove_unfinished_writes(state_dir)
+    loss = identity_loss(state_dir)
     # After a revocation, a new enrollment token means a fresh key: set the revoked one aside
-    # before anything is signed (the new key is made on first use, enrolled on first contact).
-    set_aside_revoked_key(data_dir, config.enrollment_token)
-    return Station(data_dir, config, problems)
+    # before anything is signed (the fresh key is enrolled on first contact).
+    set_aside_revoked_key(state_dir, config.enrollment_token)
+    return Station(data_dir, config, problems, state_dir=state_dir, identity_loss=loss)
+
+
+def restore_identity(station: Station) -> str | None:
+    """Why the station cannot erase yet (in the volunteer's words), or None when its identity
+    works. After a lost key, a fresh key must be enrolled on the hub with a new enrollment token
+    first: reports signed by a key the hub does not know would be refused, and the machines
+    erased meanwhile would have no accepted record. Without a hub, the fresh key is the
+    identity."""
+    from agent.report.hubclient import HubClient, HubError
+
+    if station.identity_loss is None or station.profile is not None:
+        return None  # a recorded machine is never erased: its rehearsal report is never sent
+    lost = _(IDENTITY_WORDS[station.identity_loss])
+    if station.config.hub_url:
+        client = HubClient(station.config.hub_url, station.state_dir, station.key)
+        try:
+            client.enroll(station.config.station_name, station.config.enrollment_token)
+        except HubError as error:
+            return " ".join((lost, _(
+                "Nothing will be erased until the station is enrolled again: ask the "
+                "platform's administrator for a new enrollment token for the station "
+                "\"{name}\", put it in reeeboot.toml ([hub] enrollment_token) from any "
+                "computer, and start again.").format(name=station.config.station_name),
+                _("The platform answered: {answer}").format(answer=str(error))))
+        except OSError as error:  # requests' errors are OSErrors: no network, no hub
+            from agent.network_errors import describe_failure
+
+            return " ".join((lost, _(
+                "Nothing will be erased until the station is enrolled again, and the "
+                "platform cannot be reached to do it: {why}").format(
+                why=describe_failure(error))))
+    identity_restored(station.state_dir)
+    station.identity_loss = None
+    return None
 
 
 def inventory(station: Station, *, with_smart: bool = True, include_loop: bool = False) -> Machine:
@@ -119,7 +169,7 @@ def inventory(station: Station, *, with_smart: bool = True, include_loop: bool =
 
 def interrupted_erasures(station: Station) -> list[WipeJournal]:
     """Overwrites a power cut or a crash stopped; the next erase of those disks resumes them."""
-    return Journals(station.data_dir).unfinished()
+    return Journals(station.state_dir).unfinished()
 
 
 def erase_options(config: StationConfig) -> WipeOptions:
@@ -150,9 +200,9 @@ def erase(
         return [WipeResult(disk.path, disk.serial, disk.model, disk.bus, disk.size_bytes,
                            result="skipped", error=_("a recorded machine profile is never erased"))
                 for disk in targets]
-    # Without the data partition there is nowhere to keep a journal; the erasure still runs.
+    # Without the state partition there is nowhere to keep a journal; the erasure still runs.
     return wipe_disks(targets, options or erase_options(station.config),
-                      data_dir=station.data_dir if station.data_dir.is_dir() else None,
+                      data_dir=station.state_dir if station.state_dir.is_dir() else None,
                       cancel=cancel, sink=sink, watch=watch_for_disks)
 
 
@@ -212,14 +262,17 @@ def install(
 
 
 def _download_dir(station: Station, image: OsImage) -> Path:
-    stick = station.data_dir / IMAGES_DIR
+    """Onto the stick's state partition when it has room (a cut download resumes there, and
+    the next machine reuses it), else into the live system's RAM."""
     needed = (image.file_size or 0) + (64 << 20)
     try:
-        if shutil.disk_usage(station.data_dir).free >= needed:
-            return stick
+        if shutil.disk_usage(station.state_dir).free >= needed:
+            return station.state_dir / DOWNLOADS_DIR
     except OSError:
         pass
     return RAM_DOWNLOADS
+
+
 def benchmark(
     station: Station, machine: Machine, sink: EventSink = ignore_events,
 ) -> dict[str, Any] | None:
@@ -275,17 +328,17 @@ def file_report(
     except InvalidReport as error:
         # Never signed, but not lost either: what the machine went through stays on the stick,
         # with the problems, for a person to look at.
-        write_durably(station.data_dir / INVALID_DIR / f"{report['report_id']}.json",
+        write_durably(station.state_dir / INVALID_DIR / f"{report['report_id']}.json",
                       json.dumps({"problems": error.problems, "report": report},
                                  indent=1).encode())
         raise
     # The raw outputs first: once the signed report names their hashes, the files are there.
-    evidence_dir = station.data_dir / EVIDENCE_DIR / report["report_id"]
+    evidence_dir = station.state_dir / EVIDENCE_DIR / report["report_id"]
     for item in machine.evidence:
         write_durably(evidence_dir / item.name, item.content)
     envelope = dsse.sign(dsse.canonical_json(report), station.key)
     if station.profile is not None:
-        path = station.data_dir / REHEARSALS_DIR / f"{report['report_id']}.json"
+        path = station.state_dir / REHEARSALS_DIR / f"{report['report_id']}.json"
         write_durably(path, json.dumps(envelope).encode())
         return report["report_id"], path
     return report["report_id"], station.outbox.put(report["report_id"], envelope)
@@ -301,7 +354,7 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
         return FlushOutcome(waiting=[path.stem for path in outbox.waiting()],
                             last_error=_("no hub address in reeeboot.toml ([hub] url)"))
     token = station.config.enrollment_token
-    client = HubClient(station.config.hub_url, station.data_dir, station.key)
+    client = HubClient(station.config.hub_url, station.state_dir, station.key)
     current = dsse.key_id(station.key.public_key())
     revoked: list[StationRevoked] = []
 
@@ -311,14 +364,14 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
             client.upload(envelope)
         except StationRevoked as refusal:
             if current in dsse.signer_key_ids(envelope):
-                remember_revoked(station.data_dir, token)
+                remember_revoked(station.state_dir, token)
                 revoked.append(refusal)
             raise
 
     outcome = outbox.flush(send, deadline_seconds=deadline_seconds)
     if revoked and outcome.waiting:
         outcome.revoked, outcome.last_error = True, str(revoked[-1])
-    forget_retired_keys(station.data_dir, outbox.signer_key_ids())
+    forget_retired_keys(station.state_dir, outbox.signer_key_ids())
     return outcome
 
 
@@ -345,12 +398,12 @@ def rotate_station_key(station: Station) -> tuple[str, str]:
     if not station.config.hub_url:
         raise HubError(_("no hub address in reeeboot.toml ([hub] url)"))
     old = station.key
-    client = HubClient(station.config.hub_url, station.data_dir, old)
+    client = HubClient(station.config.hub_url, station.state_dir, old)
     client.enroll(station.config.station_name, station.config.enrollment_token)
-    new = pending_key(station.data_dir)
+    new = pending_key(station.state_dir)
     new_id = client.rotate(station.config.station_name, new)
-    promote_pending_key(station.data_dir, old)
+    promote_pending_key(station.state_dir, old)
     client.remember_enrolled(new)  # the hub knows this key now: no enrollment with it
     station.forget_key()
-    forget_retired_keys(station.data_dir, station.outbox.signer_key_ids())
+    forget_retired_keys(station.state_dir, station.outbox.signer_key_ids())
     return dsse.key_id(old.public_key()), new_id

@@ -1,5 +1,6 @@
-"""The agent's log: on the stick's data partition when there is one (it travels with the stick
-to whoever looks into a problem), else in RAM for this boot only."""
+"""The agent's log: on the stick's state partition when there is one (it travels with the stick
+to whoever looks into a problem: `logs/reeeboot.log`, read on tty2 or from any Linux computer),
+else in RAM for this boot only."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ LOG_NAME = "reeeboot.log"
 RAM_LOG_DIR = Path("/run/reeeboot")
 
 
-def start_log(data_dir: Path) -> Path | None:
+def start_log(state_dir: Path) -> Path | None:
     """Send the agent's log records to a file; its path, or None when nowhere is writable."""
-    for directory in ((data_dir / "logs") if os.path.ismount(data_dir) else None, RAM_LOG_DIR):
+    for directory in ((state_dir / "logs") if os.path.ismount(state_dir) else None, RAM_LOG_DIR):
         if directory is None:
             continue
         path = directory / LOG_NAME

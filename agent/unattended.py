@@ -8,7 +8,9 @@ JSON object per line behind the `REEEBOOT ` prefix, for test harnesses and works
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 import threading
@@ -22,6 +24,7 @@ from agent.config import StationConfig
 from agent.events import ProgressEvent
 from agent.i18n import _
 from agent.inventory.model import Machine
+from agent.report import dsse
 from agent.run.engine import Run
 from agent.runner import run as run_command
 
@@ -29,6 +32,8 @@ STATUS_PREFIX = "REEEBOOT "
 KERNEL_SWITCH = "reeeboot.unattended=1"
 UPLOAD_DEADLINE_SECONDS = 120.0
 PROGRESS_EVERY_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 # Written when an unattended run starts; /run is emptied at every boot. Found at start, it means
@@ -50,6 +55,24 @@ def first_unattended_start(mark: Path = STARTED_MARK) -> bool:
     except OSError:
         return True  # /run not writable (a developer's machine): nothing to remember it in
     return True
+
+
+def why_unattended_stopped(mark: Path = STARTED_MARK) -> str:
+    """What the unattended run of this boot wrote down as it failed; "" when it died without a
+    word (killed, out of memory)."""
+    try:
+        return mark.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _note_failure(why: str, mark: Path = STARTED_MARK) -> None:
+    with contextlib.suppress(OSError):  # the status line has said it already
+        mark.write_text(why + "\n", encoding="utf-8")
+
+
+class RunStopped(Exception):
+    """The run cannot go on without a person; the message is in the volunteer's language."""
 
 
 class StatusLine:
@@ -89,12 +112,45 @@ def run_unattended(
     *,
     power_off: bool = True,
     take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
+    failure_mark: Path = STARTED_MARK,
 ) -> int:
     """The run engine's steps in order, with the configuration's answers to every question;
-    each step told on the status line."""
+    each step told on the status line.
+
+    A run that cannot go on (the station has no working identity, or a step fails) ends with
+    a `failed` status line naming why, written down for the screen that takes over when
+    systemd starts the agent again (reeeboot.service): the machine never waits in silence."""
+    try:
+        return _run_unattended(station, status, power_off=power_off,
+                               take_inventory=take_inventory)
+    except RunStopped as stop:
+        why = str(stop)
+    except Exception as error:
+        log.exception("the unattended run failed")
+        why = f"{type(error).__name__}: {error}"
+    return stop_unattended(status, why, failure_mark)
+
+
+def stop_unattended(status: StatusLine, why: str, mark: Path = STARTED_MARK) -> int:
+    """The run cannot go on: say why on the status line, and write it down for the screen that
+    takes over when systemd starts the agent again. The exit status."""
+    status.emit("failed", error=why)
+    _note_failure(why, mark)
+    return 3
+
+
+def _run_unattended(
+    station: flow.Station,
+    status: StatusLine,
+    *,
+    power_off: bool,
+    take_inventory: Callable[[flow.Station], Machine],
+) -> int:
     run = Run(station, sink=status.progress, take_inventory=take_inventory)
-    status.emit("start", data_dir=str(station.data_dir))
+    status.emit("start", data_dir=str(station.data_dir), state_dir=str(station.state_dir))
     machine = run.inspect()
+    if run.identity_problem is not None:
+        raise RunStopped(run.identity_problem)
     status.emit(
         "inventory",
         disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
@@ -102,6 +158,9 @@ def run_unattended(
         excluded=[{"path": e.path, "code": e.code, "reason": e.reason}
                   for e in machine.exclusions],
     )
+    filed = run.filed_before_a_cut()
+    if filed is not None:
+        return _finish_cut_run(run, status, filed, power_off=power_off)
     if run.interrupted:
         status.emit("interrupted", disks=[
             {"device": journal.device, "serial": journal.serial, "pass": journal.pass_index,
@@ -120,6 +179,28 @@ def run_unattended(
         install_failed = _install(run, status)
     report_id = run.file_report()
     status.emit("report", report_id=report_id)
+    failed = [result.device for result in results if result.result == "failed"]
+    if install_failed:
+        failed.append(run.installed.target.path if run.installed is not None else "install")
+    return _deliver_and_end(run, status, failed, power_off=power_off)
+
+
+def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *, power_off: bool) -> int:
+    """This machine's previous run filed its report and was cut before its end: send that
+    report and end, rather than erase the disks again for a second report of the same work."""
+    status.emit("resumed_report", report_id=report_id)
+    run.report_id = report_id
+    failed = []
+    for path in (*run.station.outbox.waiting(), *run.station.outbox.sent()):
+        if path.stem == report_id:
+            _type, payload, _signatures = dsse.parse(json.loads(path.read_text()))
+            failed = [entry["device"] for entry in json.loads(payload)["erasure"]
+                      if entry["result"] == "failed"]
+    return _deliver_and_end(run, status, failed, power_off=power_off)
+
+
+def _deliver_and_end(run: Run, status: StatusLine, failed: list[str], *, power_off: bool) -> int:
+    station = run.station
     # The background sender: it also tries at once when a network appears (a cable plugged in
     # late), not only on its backoff.
     waiting_before = [item.stem for item in station.outbox.waiting()]
@@ -132,9 +213,6 @@ def run_unattended(
     status.emit("upload", sent=[name for name in waiting_before if name not in delivery.waiting],
                 waiting=delivery.waiting, error=delivery.last_error)
     run.finish()
-    failed = [result.device for result in results if result.result == "failed"]
-    if install_failed:
-        failed.append(run.installed.target.path if run.installed is not None else "install")
     status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
     if power_off:

@@ -7,7 +7,7 @@
 The image is attached as a removable USB stick (xHCI). Once booted, commands are typed on tty2
 (the root shell) through the QEMU monitor; their output goes to the serial port, whose log is
 checked. Finally the machine is powered off from that shell and every byte of the copy outside
-its data partition is compared with the image as built.
+its state partition is compared with the image as built: the data partition (FAT) is only read.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_PARTITION_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+STATE_PARTITION_LABEL = "reeeboot-state"
 DIRECT_CMDLINE = (
     "root=PARTLABEL=reeeboot-root ro console=ttyS0,115200 systemd.volatile=overlay "
     "systemd.gpt_auto=0 systemd.journald.forward_to_console=1"
@@ -42,6 +43,7 @@ echo CHECK-BEGIN
 findmnt -rno TARGET,SOURCE,FSTYPE,OPTIONS /
 echo ROOTFS $(blkid -o value -s TYPE /dev/disk/by-partlabel/reeeboot-root)
 findmnt -rno TARGET,SOURCE,FSTYPE,OPTIONS /srv/reeeboot
+findmnt -rno TARGET,SOURCE,FSTYPE,OPTIONS /var/lib/reeeboot
 ip -4 -br addr show scope global
 ip route show default
 resolvectl dns | grep -v ':$'
@@ -56,14 +58,15 @@ echo GETTYS $(systemctl is-active serial-getty@ttyS0 getty@tty1 getty@tty2)
 echo FAILED-UNITS $(systemctl --failed --no-legend --plain | cut -d' ' -f1)
 systemd-analyze | head -n 1
 echo DATA $(ls /srv/reeeboot)
-echo written-by-boot-test > /srv/reeeboot/boot-test.txt
+echo written-by-boot-test > /var/lib/reeeboot/boot-test.txt
 sync
 echo CHECK-END
 """
 EXPECTATIONS = {
     "root is the RAM overlay": r"^/ overlay overlay rw",
     "root partition is erofs": r"^ROOTFS erofs",
-    "data partition mounted read-write": r"^/srv/reeeboot /dev/\S+ vfat rw",
+    "data partition mounted read-only": r"^/srv/reeeboot /dev/\S+ vfat ro",
+    "state partition mounted read-write": r"^/var/lib/reeeboot /dev/\S+ ext4 rw",
     "IPv4 address by DHCP": r"10\.0\.2\.15/24",
     "DNS works": r"^DNS-OK",
     # The agent's screen stays up (active); a placeholder agent prints and exits (inactive).
@@ -123,19 +126,20 @@ class Region:
     end: int
 
 
-def data_partition(image: Path) -> Region:
+def partition(image: Path, *, type_uuid: str | None = None, label: str | None = None) -> Region:
     table = json.loads(subprocess.run(
         ["sfdisk", "--json", str(image)], check=True, capture_output=True, text=True
     ).stdout)["partitiontable"]
     sector = table.get("sectorsize", 512)
     for part in table["partitions"]:
-        if part["type"].upper() == DATA_PARTITION_TYPE:
+        if (type_uuid and part["type"].upper() == type_uuid) or (
+                label and part.get("name") == label):
             return Region(part["start"] * sector, (part["start"] + part["size"]) * sector)
-    raise SystemExit(f"{image}: no data partition (type {DATA_PARTITION_TYPE})")
+    raise SystemExit(f"{image}: no partition of type {type_uuid} or label {label}")
 
 
 def hash_outside(image: Path, data: Region) -> tuple[str, str]:
-    """SHA-256 of everything before and after the data partition."""
+    """SHA-256 of everything before and after one partition."""
     digests = []
     with image.open("rb") as f:
         for start, end in ((0, data.start), (data.end, image.stat().st_size)):
@@ -212,12 +216,13 @@ def main() -> int:
     serial = keep / ("serial-uefi.log" if args.uefi else "serial-direct.log")
     copy = work / "stick.img"
     subprocess.run(["cp", "--sparse=always", str(image), str(copy)], check=True)
-    data = data_partition(copy)
-    before = hash_outside(copy, data)
+    data = partition(copy, type_uuid=DATA_PARTITION_TYPE)
+    state = partition(copy, label=STATE_PARTITION_LABEL)
     script = work / "boot-test.sh"
     script.write_text(CHECKS.format(dns_name=args.dns_name))
     subprocess.run(["mcopy", "-i", f"{copy}@@{data.start}", str(script), "::/boot-test.sh"],
                    check=True)
+    before = hash_outside(copy, state)
 
     qemu = [
         "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "2048", "-smp", "2",
@@ -248,7 +253,7 @@ def main() -> int:
     started = time.monotonic()
     proc = subprocess.Popen(["timeout", "--kill-after=10", str(args.timeout), *qemu])
     try:
-        return run_checks(args, proc, work, keep, serial, copy, data, before, started)
+        return run_checks(args, proc, work, keep, serial, copy, state, before, started)
     finally:
         if proc.poll() is None:
             proc.terminate()  # timeout passes it on to QEMU
@@ -262,7 +267,7 @@ def run_checks(
     keep: Path,
     serial: Path,
     copy: Path,
-    data: Region,
+    state: Region,
     before: tuple[str, str],
     started: float,
 ) -> int:
@@ -334,17 +339,18 @@ def run_checks(
         print("FAIL: no check output in the serial log", file=sys.stderr)
         ok = False
 
-    after = hash_outside(copy, data)
+    after = hash_outside(copy, state)
     same = before == after
-    print(f"{'ok  ' if same else 'FAIL'} bytes outside the data partition unchanged "
-          f"({data.start} bytes before it, {copy.stat().st_size - data.end} after it)")
+    print(f"{'ok  ' if same else 'FAIL'} bytes outside the state partition unchanged, the data "
+          f"partition's included ({state.start} bytes before it, "
+          f"{copy.stat().st_size - state.end} after it)")
     ok &= same
     written = subprocess.run(
-        ["mtype", "-i", f"{copy}@@{data.start}", "::/boot-test.txt"],
+        ["debugfs", "-R", "cat /boot-test.txt", f"{copy}?offset={state.start}"],
         capture_output=True, text=True,
     ).stdout.strip()
     found = written == "written-by-boot-test"
-    print(f"{'ok  ' if found else 'FAIL'} file written at run time is on the data partition")
+    print(f"{'ok  ' if found else 'FAIL'} file written at run time is on the state partition")
     ok &= found
 
     print(f"serial log: {serial}; screenshots: {keep}/tty1.ppm, {keep}/tty2.ppm")

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 
 MARKER = b"REEEBOOT-MARKER!" * 32  # one 512-byte sector of a pattern no erasure leaves behind
 DATA_PARTITION_TYPE = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"  # Microsoft basic data
+STATE_PARTITION_LABEL = "reeeboot-state"  # ext4: what the agent writes
 STATUS_PREFIX = "REEEBOOT "
 # As the image's own command line (mkosi.conf), with the root named for a boot without firmware.
 BASE_CMDLINE = (
@@ -126,11 +128,15 @@ def require_image() -> None:
 
 @dataclass
 class Stick:
-    """A copy of the live image, with its data partition's byte range."""
+    """A copy of the live image, with the byte ranges of its data partition (FAT, the
+    configuration and OS images) and of its state partition (ext4, what the agent writes)."""
 
     path: Path
     data_start: int
     data_end: int
+    state_start: int
+    state_end: int
+    _replayed_at: int = 0  # the stick's mtime when its state partition was last copied
 
     @classmethod
     def copy_of(cls, image: Path, workdir: Path) -> Stick:
@@ -140,11 +146,17 @@ class Stick:
             ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
         ).stdout)["partitiontable"]
         sector = int(table.get("sectorsize", 512))
+        ranges = {}
         for partition in table["partitions"]:
+            start = int(partition["start"]) * sector
             if partition["type"].upper() == DATA_PARTITION_TYPE:
-                start = int(partition["start"]) * sector
-                return cls(path, start, start + int(partition["size"]) * sector)
-        raise ValueError(f"{image} has no data partition of type {DATA_PARTITION_TYPE}")
+                ranges["data"] = (start, start + int(partition["size"]) * sector)
+            if partition.get("name") == STATE_PARTITION_LABEL:
+                ranges["state"] = (start, start + int(partition["size"]) * sector)
+        if set(ranges) != {"data", "state"}:
+            raise ValueError(f"{image} lacks a data partition (type {DATA_PARTITION_TYPE}) or "
+                             f"a state partition ({STATE_PARTITION_LABEL})")
+        return cls(path, *ranges["data"], *ranges["state"])
 
     def write_file(self, name: str, content: str) -> None:
         source = self.path.parent / name
@@ -154,14 +166,6 @@ class Stick:
             check=True,
         )
 
-    def read_file(self, name: str) -> str:
-        """A text file of the data partition ("" when it is not there)."""
-        copied = subprocess.run(
-            ["mtype", "-i", f"{self.path}@@{self.data_start}", f"::/{name}"],
-            capture_output=True, text=True, errors="replace",
-        )
-        return copied.stdout if copied.returncode == 0 else ""
-
     def read_dir(self, folder: str) -> list[str]:
         listing = subprocess.run(
             ["mdir", "-b", "-i", f"{self.path}@@{self.data_start}", f"::/{folder}"],
@@ -169,12 +173,76 @@ class Stick:
         )
         return listing.stdout.split() if listing.returncode == 0 else []
 
-    def digest_outside_data(self) -> str:
-        """sha256 of every byte of the stick except its data partition."""
+    def fat_leftovers(self) -> list[str]:
+        """Files a FAT check made of lost cluster chains (FSCK0000.REC ...), anywhere."""
+        listing = subprocess.run(
+            ["mdir", "-/", "-b", "-i", f"{self.path}@@{self.data_start}", "::/"],
+            capture_output=True, text=True)
+        return [line for line in listing.stdout.split() if line.upper().endswith(".REC")]
+
+    def _state(self) -> str:
+        """A copy of the state partition as the next boot mounts it: checked as the boot checks
+        it, journal replayed (what a power cut left in the journal only is part of the file
+        system). The stick itself is left as it is, for the next boot to recover. Made again
+        when the stick changed."""
+        changed = self.path.stat().st_mtime_ns
+        copy = self.path.with_name("state-replayed.img")
+        if self._replayed_at != changed or not copy.exists():
+            with open(self.path, "rb") as stick, open(copy, "wb") as out:
+                stick.seek(self.state_start)
+                remaining = self.state_end - self.state_start
+                while remaining:
+                    block = stick.read(min(remaining, 1 << 20))
+                    if block.count(0) == len(block):
+                        out.seek(len(block), os.SEEK_CUR)
+                    else:
+                        out.write(block)
+                    remaining -= len(block)
+                out.truncate(self.state_end - self.state_start)
+            # As the boot does (systemd-fsck: e2fsck -p): replay the journal, then fix only what
+            # an unclean stop leaves by design (free counts, the orphan list). Anything else
+            # makes e2fsck -p stop with 4: damage a person would have to repair.
+            preened = subprocess.run(["e2fsck", "-f", "-p", str(copy)],
+                                     capture_output=True, text=True)
+            if preened.returncode not in (0, 1):
+                raise AssertionError(f"the state partition is damaged (e2fsck -p: "
+                                     f"{preened.returncode}):\n{preened.stdout}{preened.stderr}")
+            self._replayed_at = changed
+        return str(copy)
+
+    def state_file(self, name: str) -> bytes | None:
+        """A file of the state partition, None when it is not there."""
+        found = subprocess.run(["debugfs", "-R", f"stat /{name}", self._state()],
+                               capture_output=True, text=True)
+        if "Inode:" not in found.stdout:
+            return None
+        return subprocess.run(["debugfs", "-R", f"cat /{name}", self._state()],
+                              capture_output=True, check=True).stdout
+
+    def state_dir(self, folder: str) -> list[str]:
+        """The names in a folder of the state partition ([] when it is not there)."""
+        listing = subprocess.run(["debugfs", "-R", f"ls -p /{folder}", self._state()],
+                                 capture_output=True, text=True)
+        names = [line.split("/")[5] for line in listing.stdout.splitlines()
+                 if line.count("/") >= 6]
+        return sorted(name for name in names if name not in ("", ".", ".."))
+
+    def check_state(self) -> str:
+        """e2fsck's forced, read-only check of the state partition after the boot's own check
+        (journal replayed, preened): raises when anything is left to repair."""
+        checked = subprocess.run(["e2fsck", "-fn", self._state()],
+                                 capture_output=True, text=True)
+        if checked.returncode != 0:
+            raise AssertionError(f"the state partition is damaged:\n{checked.stdout}")
+        return checked.stdout
+
+    def digest_outside_state(self) -> str:
+        """sha256 of every byte of the stick except its state partition: the data partition is
+        only ever read."""
         digest = hashlib.sha256()
         with open(self.path, "rb") as image:
-            for start, end in ((0, self.data_start),
-                               (self.data_end, os.fstat(image.fileno()).st_size)):
+            for start, end in ((0, self.state_start),
+                               (self.state_end, os.fstat(image.fileno()).st_size)):
                 image.seek(start)
                 remaining = end - start
                 while remaining:
@@ -245,6 +313,10 @@ def disk_arguments(
     else:
         raise ValueError(f"unknown bus {spec.bus!r} in scenario")
     return ["-drive", drive, "-device", device]
+
+
+class AgentFailed(AssertionError):
+    """The agent printed a `failed` status line (or died): no use waiting for its end."""
 
 
 @dataclass
@@ -321,28 +393,44 @@ class Boot:
     def events(self) -> list[dict[str, Any]]:
         return status_events(self.serial_text())
 
-    def wait_for(self, event: str, timeout: float) -> dict[str, Any]:
+    def wait_for(self, event: str, timeout: float,
+                 where: Callable[[dict[str, Any]], bool] = lambda _event: True) -> dict[str, Any]:
+        """The first status line of `event` that `where` accepts. Fails at once when the agent
+        says it failed, or QEMU ends, instead of waiting out the timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for found in self.events():
-                if found.get("event") == event:
+                if found.get("event") == event and where(found):
                     return found
+            self.fail_if_agent_failed(expected=event == "failed")
             if self.process is not None and self.process.poll() is not None:
                 break
-            time.sleep(1)
+            time.sleep(0.2)
         tail = self.serial_text()[-3000:]
         raise TimeoutError(f"no {event!r} status line; serial log tail:\n{tail}")
 
+    def fail_if_agent_failed(self, *, expected: bool = False) -> None:
+        if expected:
+            return
+        failed = [event for event in self.events() if event.get("event") == "failed"]
+        if failed:
+            self.stop()
+            raise AgentFailed(f"the agent failed: {failed[0].get('error')}\nserial log tail:\n"
+                              f"{self.serial_text()[-3000:]}")
+
     def wait_exit(self, timeout: float) -> int:
         assert self.process is not None
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise TimeoutError(
-                f"QEMU still running after {timeout} s; serial log tail:\n"
-                f"{self.serial_text()[-3000:]}"
-            ) from None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                return code
+            self.fail_if_agent_failed()
+            time.sleep(1)
+        self.stop()
+        raise TimeoutError(
+            f"QEMU still running after {timeout} s; serial log tail:\n"
+            f"{self.serial_text()[-3000:]}")
 
     def run_to_end(self, timeout: float) -> None:
         """Starts the machine and waits until it powers off (QEMU is killed on the way out)."""

@@ -139,7 +139,7 @@ def test_nothing_is_written_before_confirmation_and_a_crash_shows_the_error_scre
         boot.type_text("erase")
         boot.press("ret")
         error = boot.wait_for_screen("an error stopped the run", "REEEBOOT_TEST_CRASH=erase",
-                                     "/srv/reeeboot/logs/reeeboot.log", timeout=120)
+                                     "/var/lib/reeeboot/logs/reeeboot.log", timeout=120)
         assert "Switch this computer off" in flat(error)
         assert "Start again" in flat(error)
         boot.press("ret")  # switch off, from the error screen
@@ -147,7 +147,7 @@ def test_nothing_is_written_before_confirmation_and_a_crash_shows_the_error_scre
     finally:
         boot.stop()
     assert {name: digest(path) for name, path in disks.items()} == before
-    log = stick.read_file("logs/reeeboot.log")
+    log = (stick.state_file("logs/reeeboot.log") or b"").decode(errors="replace")
     assert "InjectedCrash" in log and "Traceback" in log
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness import (
     IMAGE,
     MARKER,
+    SCENARIOS,
+    AgentFailed,
     Boot,
     Scenario,
     Stick,
     all_scenarios,
     first_and_last_sector,
+    flat,
     make_disk,
     marker_sectors,
     require_image,
@@ -35,7 +39,7 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
     token = hub.database.add_station("qemu-station")
     guest_hub_url = f"http://10.0.2.2:{hub.port}"
     stick.write_file("reeeboot.toml", station_config(guest_hub_url, token, unattended=True))
-    stick_before = stick.digest_outside_data()
+    stick_before = stick.digest_outside_state()
     disks = {spec.id: make_disk(spec, artifacts) for spec in scenario.disks}
     assert all(marker_sectors(path) > 0 for path in disks.values())
 
@@ -59,8 +63,9 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
         first, last = first_and_last_sector(path)
         assert MARKER not in (first, last), f"{spec.id}: first or last sector not erased"
 
-    assert stick.digest_outside_data() == stick_before, "the stick changed outside its data"
-    assert stick.read_dir("outbox") == [] and len(stick.read_dir("sent")) == 1
+    assert stick.digest_outside_state() == stick_before, "the stick changed outside its state"
+    assert stick.state_dir("outbox") == [] and len(stick.state_dir("sent")) == 1
+    stick.check_state()
 
     rows = [row for row in hub.database.reports()
             if row["system_serial"] == scenario.system.get("serial")]
@@ -125,3 +130,33 @@ def assert_inventory_matches(machine: dict, scenario: Scenario) -> None:
     assert machine["firmware"]["mode"] == ("uefi" if scenario.firmware == "uefi" else "bios")
     names = {item["name"] for item in machine["evidence"]}
     assert "dmidecode.txt" in names
+
+
+def test_an_unattended_run_that_fails_says_why_at_once_and_the_screen_takes_over(
+        hub: RunningHub, artifacts: Path) -> None:
+    require_image()
+    scenario = Scenario.load(SCENARIOS / "crash" / "unattended.toml")
+    stick = Stick.copy_of(IMAGE, artifacts)
+    token = hub.database.add_station("qemu-station")
+    stick.write_file("reeeboot.toml", station_config(f"http://10.0.2.2:{hub.port}", token,
+                                                     unattended=True, language="en"))
+    disks = {spec.id: make_disk(spec, artifacts) for spec in scenario.disks}
+    markers = {name: marker_sectors(path) for name, path in disks.items()}
+    boot = Boot(scenario, artifacts, stick, disks,
+                extra_cmdline="systemd.setenv=REEEBOOT_TEST_CRASH=erase")
+    boot.start()
+    try:
+        failed = boot.wait_for("failed", scenario.timeout_seconds)
+        assert failed["error"] == "InjectedCrash: REEEBOOT_TEST_CRASH=erase"
+        screen = boot.wait_for_screen(
+            "step 1 of 8", "the unattended run stopped in this boot (InjectedCrash: "
+            "REEEBOOT_TEST_CRASH=erase): the screen took over, and nothing is erased without a "
+            "person", timeout=180)
+        assert "RB-VIRTIO-0501" in flat(screen)
+        started = time.monotonic()
+        with pytest.raises(AgentFailed, match="InjectedCrash"):
+            boot.wait_for("done", 600)  # the harness gives up at once, not after its timeout
+        assert time.monotonic() - started < 30
+    finally:
+        boot.stop()
+    assert {name: marker_sectors(path) for name, path in disks.items()} == markers

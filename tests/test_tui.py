@@ -90,6 +90,22 @@ async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
     assert "resumes at 25 %" in shown  # the disk's own line says it too
 
 
+async def test_a_station_that_lost_its_key_says_so_and_goes_no_further(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "fr"\n[station]\nname = "lyon-3"\n'
+                                            '[hub]\nurl = "http://127.0.0.1:9"\n')
+    (data_dir / "station.key").write_bytes(b"")  # a stick copied badly
+    app = app_for(flow.open_station(data_dir))
+    async with app.run_test(size=(100, 37)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, MachineScreen)  # Enter leads nowhere
+        shown = flat(screen_text(app))
+    assert "La clé de la station sur cette clé USB est abîmée" in shown
+    assert "Rien ne sera effacé tant que la station n'est pas inscrite de nouveau" in shown
+    assert "Continuer" not in shown  # the key is not offered
+
+
 class FakeWatcher:
     """Hands the test the app's event sink, as a udev monitor thread would call it."""
 

@@ -41,6 +41,9 @@ class Outbox:
     def waiting(self) -> list[Path]:
         return sorted(self.directory.glob("*.json")) if self.directory.exists() else []
 
+    def sent(self) -> list[Path]:
+        return sorted(self.sent_directory.glob("*.json")) if self.sent_directory.exists() else []
+
     def count(self) -> int:
         return len(self.waiting())
 

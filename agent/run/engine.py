@@ -28,6 +28,7 @@ from agent.report.grade import Grade, Outcome, decide_outcome, grade_machine
 from agent.report.model import kept_by_choice
 from agent.report.outbox import FlushOutcome
 from agent.run.progress import ErasureProgress, InstallTracker
+from agent.run.record import RunRecord, load_record, save_record
 from agent.run.state import (
     DiskPlan,
     InstallProposal,
@@ -98,6 +99,8 @@ class Run:
         self.installed: InstallResult | None = None
         self.install_error: str | None = None  # why nothing was installed, when it failed early
         self.report_id: str | None = None
+        # Why the station cannot erase yet (its key was lost and is not enrolled again).
+        self.identity_problem: str | None = None
         self.reporter: ProgressReporter | None = None
         if live_progress and config.hub_url and station.profile is None:
             from agent.report.progress import ProgressReporter
@@ -110,6 +113,7 @@ class Run:
     def inspect(self, devices: Sequence[str] | None = None) -> Machine:
         """Inventory, then each disk's erasure plan. With `devices`, only those disks are to be
         erased; the others are kept as by a person's choice."""
+        self.identity_problem = flow.restore_identity(self.station)
         with self.clock.step("inventory"):
             machine = self._take_inventory(self.station)
         self.machine = machine
@@ -200,7 +204,10 @@ class Run:
     # --- step 4: erase, then the health checks --------------------------------------------
 
     def erase(self, cancel: threading.Event | None = None) -> list[WipeResult]:
-        """Every disk to erase, side by side; the others are left as they are."""
+        """Every disk to erase, side by side; the others are left as they are. Refused while
+        the station has no working identity: what it erased could not be reported."""
+        if self.identity_problem is not None:
+            raise RunError(self.identity_problem)
         targets = self.to_erase()
         options = {plan.path: self._options_for(plan) for plan in targets}
         self.progress.start([plan.disk for plan in targets],
@@ -316,7 +323,22 @@ class Run:
                 install=self.installed.to_json() if self.installed is not None else None,
                 timings=self.clock.timings, asset_id=self.choices.asset_id,
                 operator=self.choices.operator)
+        identity = self._machine().identity
+        if identity is not None and self.station.profile is None:
+            save_record(self.station.state_dir, RunRecord(identity.id, self.report_id))
         return self.report_id
+
+    def filed_before_a_cut(self) -> str | None:
+        """The report id of this machine's previous run, when that run filed its report and was
+        cut before its end (it is finished by sending that report, not run again)."""
+        identity = self._machine().identity
+        record = load_record(self.station.state_dir)
+        if identity is None or record is None or record.finished \
+                or record.machine_id != identity.id:
+            return None
+        outbox = self.station.outbox
+        filed = [path.stem for path in (*outbox.waiting(), *outbox.sent())]
+        return record.report_id if record.report_id in filed else None
 
     def deliver(self, sender: OutboxSender | None, wait_seconds: float) -> FlushOutcome:
         """Send what the outbox holds: through the running background sender when there is one
@@ -338,6 +360,9 @@ class Run:
 
     def finish(self) -> None:
         """The run is over: the hub's live view says so, and its thread ends."""
+        record = load_record(self.station.state_dir)
+        if record is not None and not record.finished and record.report_id == self.report_id:
+            save_record(self.station.state_dir, dataclasses.replace(record, finished=True))
         if self.reporter is not None:
             self.reporter.step("done")
             self.reporter.stop()

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def run_screen(station: flow.Station) -> int:
-    log_path = start_log(station.data_dir)
+    log_path = start_log(station.state_dir)
     crashed: BaseException | None = None
     while True:
         try:

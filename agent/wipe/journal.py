@@ -36,6 +36,9 @@ class WipeJournal:
     started_at: str = field(default_factory=lambda: _now())
     updated_at: str = field(default_factory=lambda: _now())
     interruptions: list[str] = field(default_factory=list)  # when a run found this unfinished
+    # Where a cut pass was taken up again ({"pass", "offset"}): kept for the report, which a
+    # later cut (during the verification, say) must not make forget it.
+    resumed_from: dict[str, int] | None = None
     bad_ranges: list[list[int]] = field(default_factory=list)  # [first LBA, last LBA]
 
     @property

@@ -55,6 +55,7 @@ class OverwriteOutcome:
     bad_ranges: list[list[int]] = field(default_factory=list)
     interrupted: bool = False  # an earlier run on this disk was cut off
     resumed_from: dict[str, int] | None = None  # {"pass": index, "offset": bytes}
+    interruptions: list[str] = field(default_factory=list)  # when runs found it unfinished
 
     @property
     def write_bytes_per_second(self) -> float:
@@ -75,6 +76,7 @@ class OverwriteOutcome:
             },
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,
+            "interruptions": self.interruptions,
         }
 
 
@@ -122,7 +124,7 @@ def overwrite_disk(
     if journal.state == "writing":
         start = _resume_offset(disk, journal, options) if interrupted else 0
         if interrupted:
-            outcome.resumed_from = {"pass": journal.pass_index, "offset": start}
+            journal.resumed_from = {"pass": journal.pass_index, "offset": start}
         save()
         for index in range(journal.pass_index, len(passes)):
             if index != journal.pass_index:
@@ -155,6 +157,7 @@ def overwrite_disk(
         finally:
             data.close()
     outcome.bad_ranges = bad.lba_ranges()
+    outcome.resumed_from, outcome.interruptions = journal.resumed_from, journal.interruptions
     journal.bad_ranges = outcome.bad_ranges
     journal.state = "done" if outcome.verification is None or outcome.verification.ok else "failed"
     save()

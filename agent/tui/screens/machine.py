@@ -57,11 +57,14 @@ class MachineScreen(StepScreen):
         if not run.disks:
             lines.append(_("No disk was found in this computer."))
         self.query_one("#disk-lines", Static).update(plain_lines(lines))
-        notices = [problem.describe() for problem in self.walkthrough.station.problems]
+        # The station's identity first: until it works, nothing goes further than this step.
+        notices = [run.identity_problem] if run.identity_problem else []
+        notices += [problem.describe() for problem in self.walkthrough.station.problems]
         notices += [interrupted_line(journal) for journal in run.interrupted]
         widget = self.query_one("#notices", Static)
         widget.update(plain_lines(notices))
         widget.set_class(not notices, "hidden")
+        self.refresh_bindings()
 
     def show_outbox(self, state: SenderState) -> None:
         lines = [ngettext("{count} report waiting to be sent", "{count} reports waiting to be sent",
@@ -72,8 +75,14 @@ class MachineScreen(StepScreen):
         widget.update(plain_lines(lines))
         widget.set_class(state.revoked, "warning")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "forward":
+            return self.walkthrough.current_run.identity_problem is None
+        return True
+
     def action_forward(self) -> None:
-        if self.walkthrough.current_run.machine is not None:
+        run = self.walkthrough.current_run
+        if run.machine is not None and run.identity_problem is None:
             self.walkthrough.show_who()
 
     def action_finish(self) -> None:
