@@ -225,8 +225,8 @@ def create_app(database: str | Path | Store, images: Path | None = None) -> Fast
         writer = csv.writer(text)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([" ".join(row[column]) if column == "methods" else
-                             _csv_cell(row[column]) for column in columns])
+            writer.writerow([_csv_cell(" ".join(row[column]) if column == "methods" else
+                                       row[column]) for column in columns])
         return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers={
             "content-disposition": 'attachment; filename="reeeboot-reports.csv"'})
 
@@ -312,7 +312,14 @@ def _day_start(day: datetime.date) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _csv_cell(value: Any) -> str:
+    """Every cell of an export, one rule (OWASP's CSV injection advice): a cell that a
+    spreadsheet could read as a formula, even behind spaces or line breaks, which some strip,
+    or starting with a tab or a line break, is kept as text by a leading apostrophe."""
     text = "" if value is None else str(value)
-    # A cell starting with = + - @ would be a formula in a spreadsheet: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    if text[:1] in ("\t", "\r", "\n") or text.lstrip(" \t\r\n")[:1] in FORMULA_STARTS:
+        return "'" + text
+    return text

@@ -19,9 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.report import dsse
 from agent.report.model import validate_report
 from hub.models import KEY_CURRENT, KEY_REVOKED
-from hub.store import ReportColumns, SigningKey, Store, sha256_hex
+from hub.store import ReportColumns, SigningKey, Store, StoreError, sha256_hex
 
 MAX_BODY_BYTES = 16 << 20
+# A report is signed once, a key rotation twice (old and new key): more is refused before any
+# key is looked up, so that a body of many made-up key ids costs nothing.
+MAX_SIGNATURES = 2
+# Deeper than any document the agent writes (a report nests about 8 levels): refused before
+# anything walks it recursively (the schema check, the pages, the JSON answers).
+MAX_DEPTH = 32
 ROTATION_PAYLOAD_TYPE = "application/vnd.reeeboot.key-rotation+json"
 PROGRESS_PAYLOAD_TYPE = "application/vnd.reeeboot.progress+json"
 ROTATION_SCHEMA = "reeeboot.key-rotation/1"
@@ -46,15 +52,48 @@ class Envelope:
 
 
 def parse_envelope(body: bytes) -> Envelope:
+    """The envelope's DSSE fields, and only those: anything else a sender adds is unsigned and
+    is neither stored nor served."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise Refused(400, f"body is not JSON: {error}") from error
+    check_shape(document, 400)
     try:
         payload_type, payload, signatures = dsse.parse(document)
     except dsse.EnvelopeError as error:
         raise Refused(400, str(error)) from error
-    return Envelope(document, payload_type, payload, signatures)
+    if len(signatures) > MAX_SIGNATURES:
+        raise Refused(400, f"at most {MAX_SIGNATURES} signatures per envelope")
+    signed_only = {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": keyid, "sig": base64.b64encode(signature).decode()}
+                       for keyid, signature in signatures],
+    }
+    return Envelope(signed_only, payload_type, payload, signatures)
+
+
+def check_shape(value: Any, status: int) -> None:
+    """Refuses a document nested deeper than MAX_DEPTH, or holding a NUL character in any text
+    or key: PostgreSQL cannot store one, and SQLite would store text nobody can look up. Walks
+    without recursion, so no depth can exhaust the stack."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise Refused(status, "text must not contain NUL characters")
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise Refused(status, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
+        else:
+            pending.extend((child, depth + 1) for child in item)
 
 
 def _verifies(key: bytes, envelope: Envelope, signature: bytes) -> bool:
@@ -87,9 +126,11 @@ def _payload_json(envelope: Envelope, expected_type: str) -> Any:
     if envelope.payload_type != expected_type:
         raise Refused(422, f"payloadType must be {expected_type}")
     try:
-        return orjson.loads(envelope.payload)
+        document = orjson.loads(envelope.payload)
     except orjson.JSONDecodeError as error:
         raise Refused(422, f"payload is not JSON: {error}") from error
+    check_shape(document, 422)
+    return document
 
 
 def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
@@ -101,6 +142,11 @@ def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
         raise Refused(422, "; ".join(problems))
     if report["station"].get("key_id") != signer.key_id:
         raise Refused(422, "the report names another station key than its signature")
+    named = report["station"].get("name")
+    if named != signer.station_name and store.station_by_name(str(named)) is not None:
+        # Anyone verifying the envelope would read that another station made it. A name the
+        # hub does not know is only the station's own label (reeeboot.toml) and stays allowed.
+        raise Refused(422, "the report names another station than the one whose key signed it")
     canonical = dsse.canonical_json(envelope.document).decode()
     columns = report_columns(report)
     status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
@@ -179,6 +225,7 @@ def rotate_key(store: Store, body: bytes) -> dict[str, str]:
         rotation = orjson.loads(envelope.payload)
     except orjson.JSONDecodeError as error:
         raise Refused(400, f"payload is not JSON: {error}") from error
+    check_shape(rotation, 400)
     if not isinstance(rotation, dict) or rotation.get("schema") != ROTATION_SCHEMA:
         raise Refused(400, f"payload must be a {ROTATION_SCHEMA} object")
     old_key_id, new_key_text = rotation.get("old_key_id"), rotation.get("new_public_key")
@@ -209,6 +256,8 @@ def rotate_key(store: Store, body: bytes) -> dict[str, str]:
             raise Refused(403, "the old key is not the station's current key")
     except LookupError as error:
         raise Refused(403, str(error)) from error
+    except StoreError as error:  # the new key is already enrolled (this station's or another's)
+        raise Refused(409, str(error)) from error
     return {"station": old.station_name, "key_id": new_key_id}
 
 

@@ -214,3 +214,103 @@ def test_a_model_only_identity_never_merges_two_machines(hub: Hub) -> None:
     ids = {row["machine_id"] for row in hub.client.get(
         "/api/v1/reports", params={"serial": "SER-SAME"}, headers=hub.admin_headers()).json()}
     assert ids == {twice["machine"]["identity"]["id"]}  # a real identity: one machine
+
+
+def test_many_signatures_are_refused_before_any_key_is_looked_up(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    station = hub.station()
+    envelope = station.sign(station.report())
+    made_up = [{"keyid": f"{n:064x}", "sig": envelope["signatures"][0]["sig"]}
+               for n in range(3000)]
+    envelope["signatures"] = made_up + envelope["signatures"]
+    looked_up: list[str] = []
+    real_lookup = hub.store.signing_key
+    monkeypatch.setattr(hub.store, "signing_key",
+                        lambda key_id: looked_up.append(key_id) or real_lookup(key_id))
+    response = hub.client.post("/api/v1/reports", json=envelope)
+    assert response.status_code == 400 and "at most 2 signatures" in response.json()["detail"]
+    assert looked_up == [] and hub.stored_ids() == []
+
+
+def test_unsigned_extra_fields_are_neither_stored_nor_served(hub: Hub) -> None:
+    station = hub.station()
+    report = station.report()
+    envelope = station.sign(report)
+    envelope["unsigned_note"] = "x" * (1 << 20)
+    envelope["signatures"][0]["unsigned_too"] = "y" * 1000
+    assert hub.client.post("/api/v1/reports", json=envelope).status_code == 201
+    served = hub.client.get(f"/api/v1/reports/{report['report_id']}/envelope",
+                            headers=hub.admin_headers())
+    assert served.status_code == 200 and len(served.content) < 64 << 10
+    document = served.json()
+    assert set(document) == {"payloadType", "payload", "signatures"}
+    assert document["signatures"] == [{"keyid": station.key_id,
+                                       "sig": envelope["signatures"][0]["sig"]}]
+    assert dsse.verify(document, station.key.public_key())
+
+
+def nested(depth: int) -> object:
+    value: object = "bottom"
+    for _ in range(depth):
+        value = {"deeper": value}
+    return value
+
+
+def test_deep_nesting_anywhere_gets_a_4xx_and_stores_nothing(hub: Hub) -> None:
+    station = hub.station()
+    report = station.report()
+    # 1,000 levels, written out: Python's own JSON encoder would give up first.
+    body = json.dumps(station.sign(report))[:-1] + ', "extra": ' + '{"d": ' * 1000 + "1" + \
+        "}" * 1000 + "}"
+    assert hub.client.post("/api/v1/reports", content=body.encode(),
+                           headers={"content-type": "application/json"}).status_code == 400
+    report["erasure"][0]["evidence"]["deep"] = nested(400)  # the signing side nests no deeper
+    response = hub.client.post("/api/v1/reports", json=station.sign(report))
+    assert response.status_code == 422 and "nested deeper" in response.json()["detail"]
+    assert hub.stored_ids() == []
+
+
+@pytest.mark.parametrize("where", ["serial", "vendor", "asset_id", "machine_id"])
+def test_nul_characters_are_refused_alike_on_every_database(hub: Hub, where: str) -> None:
+    station = hub.station()
+    report = station.report("SER-NUL")
+    if where == "asset_id":
+        report["asset_id"] = "RB-\x00-1"
+    elif where == "machine_id":
+        report["machine"]["identity"]["id"] = "rb1-\x00"
+    else:
+        report["machine"]["system"][where] = "ab\x00cd"
+    response = hub.client.post("/api/v1/reports", json=station.sign(report))
+    assert response.status_code == 422 and "NUL" in response.json()["detail"]
+    assert hub.stored_ids() == []
+
+
+def test_a_report_naming_another_station_of_the_hub_is_refused(hub: Hub) -> None:
+    mine, other = hub.station("lyon-3"), hub.station("grenoble-1")
+    report = mine.report(station={"name": other.name, "key_id": mine.key_id})
+    response = hub.client.post("/api/v1/reports", json=mine.sign(report))
+    assert response.status_code == 422 and "another station" in response.json()["detail"]
+    # A name the hub does not know is the station's own label, and stays allowed.
+    labelled = mine.report(station={"name": "atelier du bas", "key_id": mine.key_id})
+    assert hub.client.post("/api/v1/reports", json=mine.sign(labelled)).status_code == 201
+    assert hub.stored_ids() == [labelled["report_id"]]
+
+
+def test_every_csv_cell_is_kept_as_text(hub: Hub) -> None:
+    station = hub.station()
+    reports = [
+        station.report("SER-M", erasures=[erased("D1", method="=HYPERLINK(\"http://x\")"),
+                                          erased("D2", "/dev/sdb", method="@SUM(1)")]),
+        station.report(" =1+1"),
+        station.report("SER-N", asset_id="\n=cmd|' /C calc'!A0"),
+    ]
+    for report in reports:
+        assert hub.client.post("/api/v1/reports", json=station.sign(report)).status_code == 201
+    response = hub.client.get("/api/v1/export/reports.csv", headers=hub.admin_headers())
+    import csv
+    import io
+
+    rows = {row["report_id"]: row for row in csv.DictReader(io.StringIO(response.text))}
+    assert rows[reports[0]["report_id"]]["methods"] == "'=HYPERLINK(\"http://x\") @SUM(1)"
+    assert rows[reports[1]["report_id"]]["system_serial"] == "' =1+1"
+    assert rows[reports[2]["report_id"]]["asset_id"] == "'\n=cmd|' /C calc'!A0"

@@ -143,3 +143,12 @@ def test_bad_progress_is_refused_and_not_kept(hub: Hub) -> None:
     assert hub.client.post("/api/v1/progress",
                            json=stranger.progress("rb1-live")).status_code == 403
     assert hub.store.live_states() == []
+
+
+def test_rotation_to_a_key_already_enrolled_gets_409_and_changes_nothing(hub: Hub) -> None:
+    station, other = hub.station("lyon-3"), hub.station("grenoble-1")
+    response = hub.client.post("/api/v1/stations/rotate", json=station.rotation(other.key))
+    assert response.status_code == 409 and "already" in response.json()["detail"]
+    for kept in (station, other):
+        row = hub.store.station_by_name(kept.name)
+        assert row is not None and row.key_id == kept.key_id
