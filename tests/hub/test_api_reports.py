@@ -225,8 +225,12 @@ def test_many_signatures_are_refused_before_any_key_is_looked_up(
     envelope["signatures"] = made_up + envelope["signatures"]
     looked_up: list[str] = []
     real_lookup = hub.store.signing_key
-    monkeypatch.setattr(hub.store, "signing_key",
-                        lambda key_id: looked_up.append(key_id) or real_lookup(key_id))
+
+    def counting_lookup(key_id: str) -> object:
+        looked_up.append(key_id)
+        return real_lookup(key_id)
+
+    monkeypatch.setattr(hub.store, "signing_key", counting_lookup)
     response = hub.client.post("/api/v1/reports", json=envelope)
     assert response.status_code == 400 and "at most 2 signatures" in response.json()["detail"]
     assert looked_up == [] and hub.stored_ids() == []
