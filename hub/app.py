@@ -24,6 +24,7 @@ from hub.images import ImageShelf
 from hub.ingest import MAX_BODY_BYTES, Refused
 from hub.models import ROLE_ADMIN
 from hub.store import PersonRow, ReportFilter, Store, StoreError
+from hub.throttle import LoginThrottle
 
 SESSION_COOKIE = "reeeboot_session"
 ENVELOPE_SCHEMA: dict[str, Any] = {
@@ -64,6 +65,7 @@ class Hub:
     def __init__(self, store: Store, images: ImageShelf | None) -> None:
         self.store = store
         self.images = images
+        self.login_throttle = LoginThrottle()
 
     def person(self, request: Request) -> PersonRow | None:
         """Who is asking: an API token (Authorization: Bearer) or a signed-in session."""

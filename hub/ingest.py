@@ -149,6 +149,7 @@ def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
         raise Refused(422, "the report names another station than the one whose key signed it")
     canonical = dsse.canonical_json(envelope.document).decode()
     columns = report_columns(report)
+    check_claimed_time(columns.created_at, datetime.datetime.now(datetime.UTC))
     status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
     if status == "conflict":
         raise Refused(409, "a different report with this id is already stored")
@@ -208,13 +209,27 @@ def _text(value: Any) -> str | None:
 
 
 def parse_time(value: Any) -> datetime.datetime | None:
+    """A station's claimed time in UTC (an offset is converted, not dropped)."""
     if not isinstance(value, str):
         return None
     try:
         stamp = datetime.datetime.fromisoformat(value)
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+    return stamp.astimezone(datetime.UTC) if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
+
+
+# A claimed time outside these bounds is no clock's honest mistake. Before 1970 nothing ran
+# reeeboot (a computer whose CMOS battery died says 1970, 1980 or 2000: accepted, as claims);
+# more than two days ahead of the hub's own clock would put the report ahead of every report
+# received after it.
+EARLIEST_CLAIM = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+CLAIM_AHEAD = datetime.timedelta(days=2)
+
+
+def check_claimed_time(claimed: datetime.datetime | None, now: datetime.datetime) -> None:
+    if claimed is not None and not EARLIEST_CLAIM <= claimed <= now + CLAIM_AHEAD:
+        raise Refused(422, f"created_at {claimed.isoformat()} is not a plausible time")
 
 
 def rotate_key(store: Store, body: bytes) -> dict[str, str]:

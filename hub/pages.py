@@ -7,6 +7,7 @@ Every form that changes something carries the session's CSRF token.
 from __future__ import annotations
 
 import datetime
+import math
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -91,14 +92,25 @@ def add_pages(app: FastAPI, hub: Hub) -> None:
         if not expected or not secrets.compare_digest(expected, csrf_token):
             return page(request, "login.html", None, None, 403, next=_local(next),
                         error=_("The form expired; please sign in again."))
-        person_id = check_login(store, email.replace("\x00", ""), password)
+        account = email.replace("\x00", "").strip().lower()
+        address = request.client.host if request.client is not None else ""
+        wait = hub.login_throttle.wait_seconds(account, address)
+        person_id = check_login(store, account, password) if not wait else None
         if person_id is None:
+            if not wait:
+                hub.login_throttle.failed(account, address)
             fresh = secrets.token_urlsafe(24)
-            response = page(request, "login.html", None, fresh, 401, next=_local(next),
-                            error=_("Wrong e-mail address or password."))
+            seconds = math.ceil(wait)
+            response = page(
+                request, "login.html", None, fresh, 429 if wait else 401, next=_local(next),
+                error=_("Too many attempts: wait {seconds} s, then sign in again.").format(
+                    seconds=seconds) if wait else _("Wrong e-mail address or password."))
+            if wait:
+                response.headers["Retry-After"] = str(seconds)
             response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict",
                                 secure=_secure(request))
             return response
+        hub.login_throttle.succeeded(account)
         token, _csrf = store.open_session(person_id)
         redirect = RedirectResponse(_local(next), 303)
         redirect.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",

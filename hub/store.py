@@ -352,7 +352,12 @@ class Store:
                 "asset_id": columns.asset_id, "system_serial": columns.system_serial,
                 "vendor": columns.vendor, "product": columns.product,
                 "latest_report_id": columns.report_id,
-                "latest_created_at": columns.created_at, "updated_at": now,
+                # The station's claim orders its reports (one that waited in an outbox does
+                # not replace a newer one), capped at the hub's receive time: no claim puts a
+                # report ahead of those received after it.
+                "latest_created_at": min(columns.created_at, now) if columns.created_at
+                else now,
+                "updated_at": now,
             })
         return "stored"
 

@@ -318,3 +318,34 @@ def test_every_csv_cell_is_kept_as_text(hub: Hub) -> None:
     assert rows[reports[0]["report_id"]]["methods"] == "'=HYPERLINK(\"http://x\") @SUM(1)"
     assert rows[reports[1]["report_id"]]["system_serial"] == "' =1+1"
     assert rows[reports[2]["report_id"]]["asset_id"] == "'\n=cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("claimed", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
+def test_an_absurd_claimed_time_is_refused(hub: Hub, claimed: str) -> None:
+    station = hub.station()
+    response = hub.client.post("/api/v1/reports",
+                               json=station.sign(station.report(created_at=claimed)))
+    assert response.status_code == 422 and "plausible" in response.json()["detail"]
+    assert hub.stored_ids() == []
+
+
+def test_a_claimed_time_is_kept_in_utc_and_never_orders_a_report_ahead_of_later_ones(
+        hub: Hub) -> None:
+    import datetime
+
+    station = hub.station()
+    admin = hub.admin_headers()
+    offset = station.report("SER-T", created_at="2026-11-30T23:30:00-02:00")
+    assert hub.client.post("/api/v1/reports", json=station.sign(offset)).status_code == 201
+    [listed] = hub.client.get("/api/v1/reports", headers=admin).json()
+    assert datetime.datetime.fromisoformat(listed["created_at"]) == datetime.datetime(
+        2026, 12, 1, 1, 30, tzinfo=datetime.UTC)
+    # A clock a day ahead is a claim, not a way to stay the machine's latest report.
+    tomorrow = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    ahead = station.report("SER-U", created_at=tomorrow.isoformat())
+    assert hub.client.post("/api/v1/reports", json=station.sign(ahead)).status_code == 201
+    later = station.report("SER-U", created_at=datetime.datetime.now(datetime.UTC).isoformat())
+    assert hub.client.post("/api/v1/reports", json=station.sign(later)).status_code == 201
+    machine = hub.client.get(f"/api/v1/machines/{later['machine']['identity']['id']}",
+                             headers=admin).json()
+    assert machine["latest_report_id"] == later["report_id"]

@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from pypdf import PdfReader
 
 from agent.report import dsse
-from tests.hub.helpers import Hub, erased
+from tests.hub.helpers import PASSWORD, Hub, erased
 
 
 def browser(hub: Hub) -> TestClient:
@@ -37,6 +38,49 @@ def test_wrong_password_and_missing_csrf_are_refused(hub: Hub) -> None:
     no_csrf = browser(hub).post("/login", data={"email": email, "password": "x" * 9})
     assert no_csrf.status_code == 403
     assert client.get("/live", follow_redirects=False).status_code == 303
+
+
+def sign_in(client: TestClient, email: str, password: str) -> Response:
+    """One attempt through the form, with the CSRF token the last answer gave."""
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": token.group(1)}, follow_redirects=False)
+
+
+def test_guessing_a_password_is_slowed_down_and_a_person_is_never_locked_out_for_long(
+        hub: Hub) -> None:
+    email = hub.person("admin@example.org")
+    now = [1000.0]
+    throttle = hub.client.app.state.hub.login_throttle  # type: ignore[attr-defined]
+    throttle.clock = lambda: now[0]
+    attacker = browser(hub)
+    answers = [sign_in(attacker, email, f"guess-{n}").status_code for n in range(50)]
+    assert answers[:5] == [401] * 5
+    assert answers.count(401) < 10 and answers[-1] == 429
+    refused = sign_in(attacker, email, PASSWORD)  # the right one, while the account waits
+    assert refused.status_code == 429 and "Trop de tentatives" in refused.text
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 60
+    assert attacker.get("/live", follow_redirects=False).status_code == 303
+    # However many guesses came before, the person waits a minute at most, then signs in.
+    for _ in range(200):
+        sign_in(attacker, email, "another guess")
+    assert int(sign_in(attacker, email, PASSWORD).headers["retry-after"]) <= 60
+    now[0] += 61
+    person = browser(hub)
+    assert sign_in(person, email, PASSWORD).status_code == 303
+    assert person.get("/live").status_code == 200
+
+
+def test_a_flood_from_one_address_slows_every_account_it_tries(hub: Hub) -> None:
+    now = [1000.0]
+    throttle = hub.client.app.state.hub.login_throttle  # type: ignore[attr-defined]
+    throttle.clock = lambda: now[0]
+    client = browser(hub)
+    answers = [sign_in(client, f"user-{n}@example.org", "guess").status_code for n in range(40)]
+    assert answers[:20] == [401] * 20 and 429 in answers
 
 
 def test_sign_out_ends_the_session_and_needs_csrf(hub: Hub) -> None:
