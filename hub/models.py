@@ -110,8 +110,15 @@ class Report(Base):
 Index("ix_reports_created_at", Report.created_at)
 
 
+# A machine as one workshop knows it (migration 0003): a PC that passes through two workshops
+# has a row and a history in each, and no station can change what another workshop sees.
+# `workshop_key` is the workshop's id, 0 for stations without a workshop (a key needs a value).
+NO_WORKSHOP_KEY = 0
+
+
 class Machine(Base):
     __tablename__ = "machines"
+    workshop_key: Mapped[int] = mapped_column(Integer, primary_key=True)
     machine_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id"), index=True)
     asset_id: Mapped[str | None] = mapped_column(String(200))
@@ -125,6 +132,7 @@ class Machine(Base):
 
 class LiveState(Base):
     __tablename__ = "live_states"
+    workshop_key: Mapped[int] = mapped_column(Integer, primary_key=True)
     machine_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))

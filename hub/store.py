@@ -154,7 +154,7 @@ class Store:
             upsert.excluded.latest_created_at.is_not(None)
             & (machines.c.latest_created_at <= upsert.excluded.latest_created_at))
         self._upsert_machine = upsert.on_conflict_do_update(
-            index_elements=["machine_id"],
+            index_elements=["workshop_key", "machine_id"],
             set_={name: upsert.excluded[name] for name in replaced}, where=newer)
         self._signing_key = (
             select(StationKey.key_id, StationKey.public_key, StationKey.status,
@@ -164,7 +164,7 @@ class Store:
         live = tables["live_states"]
         live_upsert = self._insert(live)
         self._upsert_live = live_upsert.on_conflict_do_update(
-            index_elements=["machine_id"],
+            index_elements=["workshop_key", "machine_id"],
             set_={name: live_upsert.excluded[name] for name in
                   ("workshop_id", "station_id", "step", "payload", "updated_at")})
 
@@ -348,6 +348,7 @@ class Store:
                                            {"report_id": columns.report_id})
                 return "already stored" if stored == envelope_sha256 else "conflict"
             connection.execute(self._upsert_machine, {
+                "workshop_key": _workshop_key(signer),
                 "machine_id": columns.machine_id, "workshop_id": signer.workshop_id,
                 "asset_id": columns.asset_id, "system_serial": columns.system_serial,
                 "vendor": columns.vendor, "product": columns.product,
@@ -458,6 +459,7 @@ class Store:
                        payload: str) -> None:
         with self._writing(), self.engine.begin() as connection:
             connection.execute(self._upsert_live, {
+                "workshop_key": _workshop_key(signer),
                 "machine_id": machine_id, "workshop_id": signer.workshop_id,
                 "station_id": signer.station_id, "step": step, "payload": payload,
                 "updated_at": utcnow()})
@@ -607,3 +609,8 @@ def _iso(stamp: datetime.datetime | None) -> str | None:
 
 
 __all__ = ["Store", "StoreError", "models", "sha256_hex"]
+
+
+def _workshop_key(signer: SigningKey) -> int:
+    """What a station may change is its own workshop's: the rows under this key."""
+    return signer.workshop_id if signer.workshop_id is not None else models.NO_WORKSHOP_KEY

@@ -14,7 +14,7 @@ def test_migrations_match_the_models(store: Store) -> None:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
         assert differences == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
 
 
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
@@ -27,3 +27,42 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
         assert store.report_count() == 0
     finally:
         store.close()
+
+
+def test_machines_keep_their_workshop_through_migration_0003_and_back(database_url: str) -> None:
+    import datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from hub.database import alembic_config, make_engine
+    from hub.database import database_url as url_of
+
+    engine = make_engine(url_of(database_url), pool_size=1)
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with engine.begin() as connection:
+            config = alembic_config(url_of(database_url))
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    try:
+        to("0002")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO workshops (id, name, created_at) "
+                                       "VALUES (7, 'Lyon', :now)"), {"now": now})
+            connection.execute(sa.text(
+                "INSERT INTO machines (machine_id, workshop_id, latest_report_id, updated_at) "
+                "VALUES ('rb1-a', 7, 'r1', :now), ('rb1-b', NULL, 'r2', :now)"), {"now": now})
+        to("0003")
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT workshop_key, machine_id, workshop_id, latest_report_id FROM machines "
+                "ORDER BY machine_id")).all()
+        assert [tuple(row) for row in rows] == [(7, "rb1-a", 7, "r1"), (0, "rb1-b", None, "r2")]
+        to("0002", down=True)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM machines")).scalar() == 2
+    finally:
+        engine.dispose()

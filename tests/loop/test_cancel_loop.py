@@ -24,9 +24,10 @@ GIB = 1 << 30
 
 async def test_a_stopped_erasure_asks_first_and_resumes_next_time(
         loop_disk: LoopFactory, data_dir: Path) -> None:
-    # Seven passes over 1 GiB: long enough to be stopped in the middle.
+    # Seven passes over 4 GiB (in RAM, written only as far as the erasure gets): long enough
+    # to be stopped in the middle even when the screen answers slowly on a busy machine.
     (data_dir / "reeeboot.toml").write_text('language = "en"\n[erase]\nmethod = "dod"\n')
-    disk = loop_disk(GIB)
+    disk = loop_disk(4 * GIB)
     station = flow.open_station(data_dir)
 
     def only_ours(_station: flow.Station) -> Machine:
