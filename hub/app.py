@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from agent.report import dsse
 from hub import ingest, pages
 from hub.accounts import workshop_scope
+from hub.headers import SecurityHeaders
 from hub.images import ImageShelf
 from hub.ingest import MAX_BODY_BYTES, Refused
 from hub.models import ROLE_ADMIN
@@ -132,6 +133,7 @@ def create_app(database: str | Path | Store, images: Path | None = None) -> Fast
                   description="The regional platform: signed reports from refurbishing "
                               "stations, machines, live progress, certificates.")
     app.state.hub = hub
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, error: Refused) -> JSONResponse:
