@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agent.report import dsse
 from hub import ingest, pages
@@ -47,6 +47,9 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     413: {"description": "body over 16 MiB"},
     422: {"description": "not a document of the expected schema"},
 }
+
+
+ENROLL_MAX_BYTES = 16 << 10
 
 
 class EnrollRequest(BaseModel):
@@ -85,16 +88,17 @@ class Hub:
         return found[1] if found else None
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, refused with 413 as soon as it passes the limit (never held whole)."""
+    too_big = HTTPException(413, f"body over {limit} bytes")
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise HTTPException(413, "body over 16 MiB")
+    if length.isdigit() and int(length) > limit:
+        raise too_big
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise HTTPException(413, "body over 16 MiB")
+        if size > limit:
+            raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -142,10 +146,23 @@ def create_app(database: str | Path | Store, images: Path | None = None) -> Fast
     # -- stations ---------------------------------------------------------------------------
 
     @app.post("/api/v1/stations/enroll", status_code=201, tags=["stations"],
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": EnrollRequest.model_json_schema()}}}},
               responses={403: {"description": "unknown token"},
                          409: {"description": "token used by another key"},
+                         413: {"description": f"body over {ENROLL_MAX_BYTES} bytes"},
                          422: {"description": "not an Ed25519 key"}})
-    def enroll(request: EnrollRequest) -> JSONResponse:
+    async def enroll(http: Request) -> JSONResponse:
+        # Read and bounded before it is parsed: an enrollment is a few hundred bytes.
+        body = await read_body(http, ENROLL_MAX_BYTES)
+        try:
+            request = EnrollRequest.model_validate_json(body)
+        except ValidationError as error:
+            raise HTTPException(422, error.errors(
+                include_url=False, include_context=False, include_input=False)) from error
+        return await run_in_threadpool(enroll_station, request)
+
+    def enroll_station(request: EnrollRequest) -> JSONResponse:
         try:
             raw_key = base64.b64decode(request.public_key, validate=True)
             public_key = Ed25519PublicKey.from_public_bytes(raw_key)

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _manage(store: object, args: argparse.Namespace) -> int:
     from hub.accounts import hash_password
+    from hub.passwords import password_problem
     from hub.store import Store
 
     assert isinstance(store, Store)
@@ -111,8 +112,9 @@ def _manage(store: object, args: argparse.Namespace) -> int:
             print(_("A workshop account needs --workshop."), file=sys.stderr)
             return 2
         password = _password(args.password_file)
-        if len(password) < 8:
-            print(_("The password must have at least 8 characters."), file=sys.stderr)
+        problem = password_problem(password, args.email)
+        if problem is not None:
+            print(_(problem), file=sys.stderr)
             return 2
         store.add_person(args.email.strip().lower(), hash_password(password), args.role,
                          args.workshop if args.role == "workshop" else None)

@@ -152,3 +152,17 @@ def test_rotation_to_a_key_already_enrolled_gets_409_and_changes_nothing(hub: Hu
     for kept in (station, other):
         row = hub.store.station_by_name(kept.name)
         assert row is not None and row.key_id == kept.key_id
+
+
+def test_an_enrollment_body_is_bounded_before_it_is_parsed(hub: Hub) -> None:
+    token = hub.store.add_station("lyon-9")
+    huge = b'{"token": "' + token.encode() + b'", "name": "' + b"x" * (50 << 20) + b'"}'
+    response = hub.client.post("/api/v1/stations/enroll", content=huge,
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    for body in (b"not json", b'{"name": "lyon-9"}', b'{"token": 5, "public_key": []}'):
+        answer = hub.client.post("/api/v1/stations/enroll", content=body,
+                                 headers={"content-type": "application/json"})
+        assert answer.status_code == 422, body
+    row = hub.store.station_by_token(token)
+    assert row is not None and row.key_id is None  # the token is still unused
