@@ -66,10 +66,19 @@ def clean(value: str | None) -> str | None:
 class Hub:
     """What every request needs: the store and the OS images' folder."""
 
-    def __init__(self, store: Store, images: ImageShelf | None) -> None:
+    def __init__(self, store: Store, images: ImageShelf | None,
+                 public_url: str | None = None) -> None:
         self.store = store
         self.images = images
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.login_throttle = LoginThrottle()
+
+    def link(self, request: Request, path: str) -> str:
+        """An address of the hub for outside readers (a passport's QR code, a certificate's
+        link): on the configured public URL, never on the request's own Host header, which
+        whoever sends the request chooses. Without one (a development hub), the request's."""
+        base = self.public_url or str(request.base_url).rstrip("/")
+        return base + path
 
     def person(self, request: Request) -> PersonRow | None:
         """Who is asking: an API token (Authorization: Bearer) or a signed-in session."""
@@ -128,9 +137,10 @@ Limit = Annotated[int, Query(ge=1, le=10000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-def create_app(database: str | Path | Store, images: Path | None = None) -> FastAPI:
+def create_app(database: str | Path | Store, images: Path | None = None,
+               public_url: str | None = None) -> FastAPI:
     store = database if isinstance(database, Store) else Store(database)
-    hub = Hub(store, ImageShelf(images) if images is not None else None)
+    hub = Hub(store, ImageShelf(images) if images is not None else None, public_url)
     # The OpenAPI description is served; the interactive viewers are not: they load their
     # scripts from a third-party CDN.
     app = FastAPI(title="reeeboot hub", version="1", docs_url=None, redoc_url=None,

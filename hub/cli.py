@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--images", type=Path, help=_("folder of OS images offered to stations"))
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                        help=_("reverse proxies whose X-Forwarded-* headers are trusted"))
+    serve.add_argument("--public-url", default=os.environ.get("REEEBOOT_HUB_PUBLIC_URL"),
+                       metavar="URL",
+                       help=_("the hub's address as people reach it (https://hub.example.org): "
+                              "passports' QR codes and certificates' links use it"))
     sub.add_parser("migrate", help=_("create or update the database tables"))
 
     workshop = sub.add_parser("workshop", help=_("manage workshops"))
@@ -75,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         from hub.server import serve
 
         migrate(args.database)  # once, before any worker starts
+        if not args.public_url:
+            print(_("No --public-url: passports and certificates will link to whatever host "
+                    "name each request names. Set it for a hub people reach."), file=sys.stderr)
         serve(args.database, host=args.host, port=args.port, workers=args.workers,
-              images=args.images, forwarded_allow_ips=args.forwarded_allow_ips)
+              images=args.images, forwarded_allow_ips=args.forwarded_allow_ips,
+              public_url=args.public_url)
         return 0
     store = Store(args.database)
     try:

@@ -185,7 +185,7 @@ def add_pages(app: FastAPI, hub: Hub) -> None:
         report = orjson.loads(row["payload"])
         history = store.find_reports(ReportFilter(machine_id=machine["machine_id"],
                                                   workshop_id=workshop_scope(person)))
-        url = str(request.url_for("passport", machine_id=machine["machine_id"]))
+        url = hub.link(request, f"/machines/{quote(machine['machine_id'], safe='')}")
         return page(request, "passport.html", person, csrf, machine=machine, row=row,
                     report=report, disks=views.erasures(report), history=history,
                     qr=views.qr_svg(url), passport_url=url, **_sections(report))
@@ -212,7 +212,7 @@ def add_pages(app: FastAPI, hub: Hub) -> None:
             raise HTTPException(404, "no such report")
         report = orjson.loads(row["payload"])
         data = certificate_pdf(row, report, views.public_key_pem(row["public_key"]),
-                               language(request), str(request.base_url))
+                               language(request), hub.link(request, ""))
         return Response(data, media_type="application/pdf", headers={
             "content-disposition": f'inline; filename="certificate-{row["report_id"]}.pdf"'})
 

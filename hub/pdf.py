@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fpdf import FPDF
 
@@ -74,7 +75,7 @@ def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, langu
           "check it with OpenSSL:")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Courier", "", 8)
     pdf.multi_cell(0, 4, _latin1(
-        f"{base_url.rstrip('/')}/api/v1/reports/{row['report_id']}/envelope"),
+        f"{base_url.rstrip('/')}/api/v1/reports/{quote(row['report_id'], safe='')}/envelope"),
         new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     steps = (

@@ -299,3 +299,23 @@ def test_progress_naming_another_key_is_refused(hub: Hub) -> None:
     envelope = station.sign(payload, "application/vnd.reeeboot.progress+json")
     assert hub.client.post("/api/v1/progress", json=envelope).status_code == 422
     assert hub.store.live_states() == []
+
+
+def test_links_follow_the_configured_public_url_not_the_requests_host(hub: Hub) -> None:
+    from hub.app import create_app
+
+    station = hub.station()
+    report = station.report("SER-Q")
+    report["machine"]["identity"]["id"] = "rb1-a?b#c"
+    assert hub.client.post("/api/v1/reports", json=station.sign(report)).status_code == 201
+    public = TestClient(create_app(hub.store, public_url="https://hub.example.org/"),
+                        headers={"host": "evil.example"})
+    hub.login(public, hub.person("admin@example.org"))
+    passport = public.get("/machines/rb1-a%3Fb%23c")
+    assert passport.status_code == 200
+    assert "https://hub.example.org/machines/rb1-a%3Fb%23c" in passport.text
+    assert "evil.example" not in passport.text
+    pdf = public.get(f"/reports/{report['report_id']}/certificate.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "https://hub.example.org/api/v1/reports/" in "".join(text.split())
+    assert "evil.example" not in text
