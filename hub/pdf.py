@@ -10,10 +10,19 @@ from fpdf import FPDF
 from hub import views
 from hub.web import page_gettext
 
+# What a station wrote is cut to this many characters, with "...": a disk model of thousands of
+# characters would make a table row taller than a page (which fpdf2 cannot lay out) and cost
+# seconds of layout; the signed report keeps the whole text.
+LONGEST_FACT = 160
+LONGEST_CELL = 120
 
-def _latin1(text: Any) -> str:
+
+def _latin1(text: Any, limit: int | None = None) -> str:
     # The PDF's core fonts cover Latin-1 (all of French); anything else becomes "?".
-    return str(text).encode("latin-1", "replace").decode("latin-1")
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, language: str,
@@ -43,7 +52,7 @@ def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, langu
         pdf.set_font("Helvetica", "B", 10)
         pdf.cell(60, 6, _latin1(label))
         pdf.set_font("Helvetica", "", 10)
-        pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, _latin1(value, LONGEST_FACT), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(0, 8, _latin1(_("Erasure of each disk")), new_x="LMARGIN", new_y="NEXT")
@@ -65,7 +74,7 @@ def certificate_pdf(row: dict[str, Any], report: dict[str, Any], pem: str, langu
                           f"{disk.verification}: "
                           f"{_('passed') if disk.verified else _('not passed')}",
                           ", ".join(disk.bad_ranges) or _("none")):
-                cells.cell(_latin1(value))
+                cells.cell(_latin1(value, LONGEST_CELL))
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(0, 8, _latin1(_("How to verify this report")), new_x="LMARGIN", new_y="NEXT")

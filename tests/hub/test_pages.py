@@ -319,3 +319,21 @@ def test_links_follow_the_configured_public_url_not_the_requests_host(hub: Hub) 
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "https://hub.example.org/api/v1/reports/" in "".join(text.split())
     assert "evil.example" not in text
+
+
+def test_a_certificate_with_very_long_texts_is_still_made(hub: Hub) -> None:
+    import dataclasses
+
+    station = hub.station()
+    failed = dataclasses.replace(erased("DISK-L"), result="failed", verified=False,
+                                 error="E" * 600, model="M" * 200_000)
+    report = station.report("SER-LONG", erasures=[failed], asset_id="A" * 128)
+    assert hub.client.post("/api/v1/reports", json=station.sign(report)).status_code == 201
+    client = browser(hub)
+    hub.login(client, hub.person("admin@example.org"))
+    pdf = client.get(f"/reports/{report['report_id']}/certificate.pdf?lang=en")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    flat = re.sub(r"\s+", "", text)
+    assert "MMMM..." in flat and "EEEE..." in flat and "A" * 128 in flat
+    assert "M" * 200 not in flat
