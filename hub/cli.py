@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import getpass
 import os
 import sys
 from pathlib import Path
 
-from agent.i18n import _, set_language
+from agent.i18n import _, ngettext, set_language
 
 DEFAULT_DATABASE = "reeeboot-hub.sqlite3"
 
@@ -43,8 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     add = station_sub.add_parser("add", help=_("create a station and print its enrollment token"))
     add.add_argument("name")
     add.add_argument("--workshop", help=_("the workshop the station belongs to"))
-    station_sub.add_parser("token", help=_("print a new one-time enrollment token")
-                           ).add_argument("name")
+    token = station_sub.add_parser("token", help=_("print a new one-time enrollment token"))
+    token.add_argument("name")
+    for command in (add, token):
+        command.add_argument("--valid-days", type=int, default=7, metavar="DAYS",
+                             help=_("how long the enrollment token can be used (default: 7)"))
     station_sub.add_parser("revoke", help=_("refuse every key of the station from now on")
                            ).add_argument("name")
 
@@ -57,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password-file", type=Path,
                           help=_("read the password from this file instead of asking"))
     user_sub.add_parser("token", help=_("print a new API token for the account")
+                        ).add_argument("email")
+    user_sub.add_parser("revoke-tokens", help=_("make every API token of the account stop "
+                                               "working")).add_argument("email")
+    user_sub.add_parser("remove", help=_("delete the account, its sessions and its API tokens")
                         ).add_argument("email")
     return parser
 
@@ -105,10 +113,14 @@ def _manage(store: object, args: argparse.Namespace) -> int:
     if args.command == "workshop":
         store.add_workshop(args.name)
         print(_("Workshop {name} created.").format(name=args.name))
-    elif args.command == "station" and args.action == "add":
-        print(store.add_station(args.name, args.workshop))
-    elif args.command == "station" and args.action == "token":
-        print(store.new_station_token(args.name))
+    elif args.command == "station" and args.action in ("add", "token"):
+        if args.valid_days < 1:
+            print(_("--valid-days takes a number of days, 1 or more."), file=sys.stderr)
+            return 2
+        valid_for = datetime.timedelta(days=args.valid_days)
+        print(store.add_station(args.name, args.workshop, valid_for=valid_for)
+              if args.action == "add" else store.new_station_token(args.name,
+                                                                   valid_for=valid_for))
     elif args.command == "station" and args.action == "revoke":
         if not store.revoke_station(args.name):
             print(_("No station named {name}.").format(name=args.name), file=sys.stderr)
@@ -129,6 +141,15 @@ def _manage(store: object, args: argparse.Namespace) -> int:
         print(_("Account {email} created.").format(email=args.email))
     elif args.command == "user" and args.action == "token":
         print(store.add_api_token(args.email.strip().lower()))
+    elif args.command == "user" and args.action == "revoke-tokens":
+        count = store.revoke_api_tokens(args.email.strip().lower())
+        print(ngettext("{count} API token revoked.", "{count} API tokens revoked.",
+                       count).format(count=count))
+    elif args.command == "user" and args.action == "remove":
+        if not store.remove_person(args.email.strip().lower()):
+            print(_("No account for {email}.").format(email=args.email), file=sys.stderr)
+            return 1
+        print(_("Account {email} removed.").format(email=args.email))
     return 0
 
 

@@ -43,6 +43,8 @@ class Station(Base):
     # Only the hash of the one-time enrollment token is kept; `token_used` once a key took it.
     token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    # After this a token enrolls nothing (None: a token from before migration 0004).
+    token_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -44,6 +44,9 @@ from hub.models import (
 )
 
 SESSION_LIFETIME = datetime.timedelta(hours=12)
+# An enrollment token is used within days of being given to a workshop; after that it is more
+# likely lost than still needed.
+TOKEN_LIFETIME = datetime.timedelta(days=7)
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -202,8 +205,10 @@ class Store:
             return [(row.id, row.name) for row in
                     session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))]
 
-    def add_station(self, name: str, workshop: str | None = None) -> str:
-        """Create a station and return its one-time enrollment token (only its hash is kept)."""
+    def add_station(self, name: str, workshop: str | None = None, *,
+                    valid_for: datetime.timedelta = TOKEN_LIFETIME) -> str:
+        """Create a station and return its one-time enrollment token (only its hash is kept),
+        good for `valid_for`."""
         token = secrets.token_urlsafe(24)
         try:
             with self.session() as session:
@@ -214,12 +219,14 @@ class Store:
                     if workshop_id is None:
                         raise StoreError(f"no workshop named {workshop!r}")
                 session.add(Station(name=name, workshop_id=workshop_id,
-                                    token_sha256=sha256_hex(token), token_used=False))
+                                    token_sha256=sha256_hex(token), token_used=False,
+                                    token_expires_at=utcnow() + valid_for))
         except IntegrityError as error:
             raise StoreError(f"station {name!r} already exists") from error
         return token
 
-    def new_station_token(self, name: str) -> str:
+    def new_station_token(self, name: str, *,
+                          valid_for: datetime.timedelta = TOKEN_LIFETIME) -> str:
         """A fresh one-time token, e.g. after revocation so the station enrolls a new key."""
         token = secrets.token_urlsafe(24)
         with self.session() as session:
@@ -227,6 +234,7 @@ class Store:
             if station is None:
                 raise StoreError(f"no station named {name!r}")
             station.token_sha256, station.token_used = sha256_hex(token), False
+            station.token_expires_at = utcnow() + valid_for
             station.revoked_at = None  # keys stay revoked; the new token brings a new key
         return token
 
@@ -288,6 +296,9 @@ class Store:
             if station is None:
                 raise LookupError("unknown enrollment token")
             existing = session.scalar(select(StationKey).where(StationKey.key_id == key_id))
+            expires = station.token_expires_at
+            if not station.token_used and expires is not None and _aware(expires) < utcnow():
+                raise LookupError("this enrollment token has expired: ask for a new one")
             if station.token_used:
                 if existing is not None and existing.station_id == station.id \
                         and existing.status == KEY_CURRENT:
@@ -552,6 +563,28 @@ class Store:
                 raise StoreError(f"no account for {email}")
             session.add(ApiToken(token_sha256=sha256_hex(token), person_id=person_id))
         return token
+
+    def remove_person(self, email: str) -> bool:
+        """The account, its sessions and its API tokens, gone; False when there is none."""
+        with self.session() as session:
+            person_id = session.scalar(select(Person.id).where(Person.email == email))
+            if person_id is None:
+                return False
+            session.execute(delete(WebSession).where(WebSession.person_id == person_id))
+            session.execute(delete(ApiToken).where(ApiToken.person_id == person_id))
+            session.execute(delete(Person).where(Person.id == person_id))
+        return True
+
+    def revoke_api_tokens(self, email: str) -> int:
+        """Every API token of the account stops working; how many there were."""
+        with self.session() as session:
+            person_id = session.scalar(select(Person.id).where(Person.email == email))
+            if person_id is None:
+                raise StoreError(f"no account for {email}")
+            tokens = session.scalars(select(ApiToken.token_sha256).where(
+                ApiToken.person_id == person_id)).all()
+            session.execute(delete(ApiToken).where(ApiToken.person_id == person_id))
+            return len(tokens)
 
     def person_for_api_token(self, token: str) -> PersonRow | None:
         with self.session() as session:
