@@ -287,4 +287,6 @@ def _sections(report: dict[str, Any]) -> dict[str, Any]:
         "grade": report.get("grade"), "outcome": report.get("outcome"),
         "operator": report.get("operator"),
         "size_text": views.size_text,
+        "field": views.shown_field,
+        "section_labels": views.SECTION_LABELS,
     }

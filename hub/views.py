@@ -199,3 +199,93 @@ def bar_chart(items: Sequence[tuple[str, int]], title: str, *, width: int = 640)
             f'<text x="{label_width + length + 6}" y="{y + 16}">{value}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# What the passport's tables call each field of the report, in the reader's language; a field
+# this table does not know yet is shown by its name in the report.
+SECTION_LABELS = {
+    "system": N_("Computer"), "board": N_("Motherboard"), "firmware": N_("Firmware"),
+    "cpu": N_("Processor"), "memory": N_("Memory"), "tpm": N_("TPM"),
+    "identity": N_("Identity"),
+}
+FIELD_LABELS = {
+    "system.vendor": N_("Maker"), "system.product": N_("Model"), "system.version": N_("Version"),
+    "system.serial": N_("Serial number"), "system.sku": N_("SKU"), "system.uuid": N_("UUID"),
+    "system.family": N_("Family"), "system.chassis": N_("Chassis"),
+    "board.vendor": N_("Maker"), "board.product": N_("Model"), "board.version": N_("Version"),
+    "board.serial": N_("Serial number"),
+    "firmware.vendor": N_("Maker"), "firmware.version": N_("Version"),
+    "firmware.release_date": N_("Release date"), "firmware.uefi_capable": N_("UEFI capable"),
+    "firmware.mode": N_("Started in"), "firmware.uefi_bits": N_("UEFI bits"),
+    "firmware.secure_boot": N_("Secure Boot"),
+    "cpu.model": N_("Model"), "cpu.vendor": N_("Maker"), "cpu.cores": N_("Cores"),
+    "cpu.threads": N_("Threads"), "cpu.min_mhz": N_("Lowest frequency"),
+    "cpu.max_mhz": N_("Highest frequency"), "cpu.frequency_source": N_("Frequencies read from"),
+    "cpu.microarchitecture_level": N_("x86-64 level"),
+    "memory.total_bytes": N_("Installed"), "memory.modules": N_("Modules"),
+    "memory.empty_slots": N_("Empty slots"), "memory.max_capacity_bytes": N_("Most it takes"),
+    "memory.source": N_("Read from"),
+    "tpm.present": N_("Present"), "tpm.version": N_("Version"), "tpm.evidence": N_("Seen in"),
+    "tpm.smbios_version": N_("Version in the firmware tables"),
+    "identity.id": N_("Identity"), "identity.basis": N_("Made from"),
+    "identity.placeholder_fields": N_("Placeholders left out"),
+    "identity.ereuse_hid": N_("eReuse hardware id"),
+    "identity.distinguishes_units": N_("Tells units of the model apart"),
+    "benchmarks.cpu.algorithm": N_("Processor: measured with"),
+    "benchmarks.cpu.single_core_bytes_per_second": N_("Processor: one core"),
+    "benchmarks.cpu.all_cores_bytes_per_second": N_("Processor: all cores"),
+    "benchmarks.cpu.workers": N_("Processor: workers"),
+    "benchmarks.cpu.seconds": N_("Processor: time spent"),
+    "benchmarks.memory.copy_bytes_per_second": N_("Memory: copy speed"),
+    "benchmarks.memory.buffer_bytes": N_("Memory: buffer copied"),
+    "benchmarks.memory.seconds": N_("Memory: time spent"),
+    "benchmarks.disks": N_("Disks measured"),
+    "install.result": N_("Result"), "install.error": N_("Error"),
+    "install.image.name": N_("System"), "install.image.version": N_("Version"),
+    "install.image.sha256": N_("Image SHA-256"), "install.image.source": N_("Image from"),
+    "install.target.path": N_("Disk"), "install.target.serial": N_("Disk serial number"),
+    "install.target.model": N_("Disk model"), "install.target.size_bytes": N_("Disk size"),
+    "install.target.reason": N_("Why this disk"), "install.bytes_written": N_("Written"),
+    "install.seconds": N_("Time spent"), "install.verification.result": N_("Read back"),
+    "install.verification.bytes_checked": N_("Read back: checked"),
+    "install.verification.first_mismatch": N_("Read back: first difference"),
+    "install.boot_mode": N_("Starts in"), "install.hostname": N_("Computer name"),
+    "install.grow.grown": N_("System partition grown"),
+    "install.grow.partition_bytes": N_("System partition"),
+    "install.grow.file_system": N_("File system"),
+    "install.grow.file_system_bytes": N_("File system size"),
+    "install.post_install_check.result": N_("Check after install"),
+    "install.post_install_check.problems": N_("Check after install: problems"),
+    "install.post_install_check.files_verified": N_("Check after install: files checked"),
+    "install.identity.firstboot_questions": N_("Questions at first start"),
+    "install.identity.ssh_host_keys_removed": N_("Old SSH host keys removed"),
+}
+
+
+YES, NO = N_("yes"), N_("no")
+
+
+@dataclass(frozen=True)
+class ShownField:
+    """One row of a passport table: a label and a text, each either a message id for the
+    page to translate or shown as it is (`*_id` None)."""
+
+    label: str
+    text: str
+    label_id: str | None = None
+    text_id: str | None = None
+
+
+def shown_field(key: str, value: str) -> ShownField:
+    """A field of the report as a passport row: the label in words, sizes, rates and
+    frequencies in units, yes and no in words; an unknown field as it came."""
+    text, text_id = value, None
+    if value in ("True", "False"):
+        text_id = YES if value == "True" else NO
+    elif value.isdigit() and key.endswith("_bytes_per_second"):
+        text = f"{size_text(int(value))}/s"
+    elif value.isdigit() and (key.endswith("_bytes") or key.endswith("bytes_written")):
+        text = size_text(int(value))
+    elif key.endswith("_mhz") and value.replace(".", "", 1).isdigit():
+        text = f"{float(value):g} MHz"
+    return ShownField(key, text, FIELD_LABELS.get(key), text_id)

@@ -162,7 +162,7 @@ def test_passport_shows_erasure_inventory_and_qr(hub: Hub) -> None:
     assert "Machine passport" in page and "RB-SER-P" in page and "OptiPlex 7010" in page
     assert "nvme-sanitize-crypto" in page and "Purge" in page and "Clear" in page
     assert "100-107" in page and "erased except bad sectors" in page
-    assert "debian-xfce" in page and "1234" in page
+    assert "debian-xfce" in page and "1.2 kB/s" in page  # 1234 bytes per second
     assert "<svg" in page and "<path" in page  # the QR code
     # The language stays English for the next page (a cookie), French comes back on request.
     assert "Totals" in client.get("/totals").text
@@ -337,3 +337,20 @@ def test_a_certificate_with_very_long_texts_is_still_made(hub: Hub) -> None:
     flat = re.sub(r"\s+", "", text)
     assert "MMMM..." in flat and "EEEE..." in flat and "A" * 128 in flat
     assert "M" * 200 not in flat
+
+
+def test_the_passport_names_fields_in_words_not_the_reports_keys(hub: Hub) -> None:
+    station = hub.station()
+    report = station.report("SER-W")
+    hub.client.post("/api/v1/reports", json=station.sign(report))
+    client = browser(hub)
+    hub.login(client, hub.person("admin@example.org"))
+    machine_id = report["machine"]["identity"]["id"]
+    french = client.get(f"/machines/{machine_id}?lang=fr").text
+    for words in ("Processeur", "Fréquence la plus haute", "Fréquences lues dans", "Installée",
+                  "Distingue les exemplaires du modèle", "3600 MHz", "8.6 GB"):
+        assert words in french, words
+    for key in ("max_mhz", "frequency_source", "total_bytes", "distinguishes_units"):
+        assert f"<th>{key}</th>" not in french, key
+    english = client.get(f"/machines/{machine_id}?lang=en").text
+    assert "Highest frequency" in english and "<td>yes</td>" in english
