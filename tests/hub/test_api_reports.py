@@ -349,3 +349,9 @@ def test_a_claimed_time_is_kept_in_utc_and_never_orders_a_report_ahead_of_later_
     machine = hub.client.get(f"/api/v1/machines/{later['machine']['identity']['id']}",
                              headers=admin).json()
     assert machine["latest_report_id"] == later["report_id"]
+
+
+def test_the_text_backslash_u0000_is_not_taken_for_a_nul(hub: Hub) -> None:
+    station = hub.station()
+    report = station.report("SER-BS", asset_id="C:\\u0000\\temp")  # a backslash, not a NUL
+    assert hub.client.post("/api/v1/reports", json=station.sign(report)).status_code == 201
