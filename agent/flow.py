@@ -132,10 +132,11 @@ def restore_identity(station: Station) -> str | None:
     first: reports signed by a key the hub does not know would be refused, and the machines
     erased meanwhile would have no accepted record. Without a hub, the fresh key is the
     identity."""
-    from agent.report.hubclient import HubClient, HubError
-
     if station.identity_loss is None or station.profile is not None:
         return None  # a recorded machine is never erased: its rehearsal report is never sent
+    # Only now: every run asks, and the first screen waits for what the run imports.
+    from agent.report.hubclient import HubClient, HubError
+
     lost = _(IDENTITY_WORDS[station.identity_loss])
     if station.config.hub_url:
         client = HubClient(station.config.hub_url, station.state_dir, station.key)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TEMPORARY_SUFFIX = ".tmp"  # write_durably's `.NAME.tmp`, renamed to NAME once synced
+
 
 def write_durably(path: Path, content: bytes, mode: int = 0o644) -> None:
     """On a journaling file system (the stick's state partition, docs/state.md), a power cut
@@ -34,7 +36,11 @@ def sync_directory(directory: Path) -> None:
 
 
 def _temporary_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
+    return path.with_name(f".{path.name}{TEMPORARY_SUFFIX}")
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)
 
 
 def remove_unfinished_writes(directory: Path) -> list[Path]:
@@ -44,7 +50,7 @@ def remove_unfinished_writes(directory: Path) -> list[Path]:
     removed = []
     for folder, _subfolders, names in os.walk(directory):
         for name in names:
-            if name.startswith(".") and name.endswith(".tmp"):
+            if _is_temporary(name):
                 path = Path(folder) / name
                 path.unlink()
                 removed.append(path)

@@ -191,11 +191,11 @@ def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *, power_off: 
     status.emit("resumed_report", report_id=report_id)
     run.report_id = report_id
     failed = []
-    for path in (*run.station.outbox.waiting(), *run.station.outbox.sent()):
-        if path.stem == report_id:
-            _type, payload, _signatures = dsse.parse(json.loads(path.read_text()))
-            failed = [entry["device"] for entry in json.loads(payload)["erasure"]
-                      if entry["result"] == "failed"]
+    path = run.station.outbox.filed(report_id)
+    if path is not None:  # filed_before_a_cut found it; a person may have moved it since
+        _type, payload, _signatures = dsse.parse(json.loads(path.read_text()))
+        failed = [entry["device"] for entry in json.loads(payload)["erasure"]
+                  if entry["result"] == "failed"]
     return _deliver_and_end(run, status, failed, power_off=power_off)
 
 

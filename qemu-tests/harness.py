@@ -399,20 +399,19 @@ class Boot:
         says it failed, or QEMU ends, instead of waiting out the timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for found in self.events():
+            events = self.events()
+            for found in events:
                 if found.get("event") == event and where(found):
                     return found
-            self.fail_if_agent_failed(expected=event == "failed")
+            self._raise_if_failed(events)
             if self.process is not None and self.process.poll() is not None:
                 break
             time.sleep(0.2)
         tail = self.serial_text()[-3000:]
         raise TimeoutError(f"no {event!r} status line; serial log tail:\n{tail}")
 
-    def fail_if_agent_failed(self, *, expected: bool = False) -> None:
-        if expected:
-            return
-        failed = [event for event in self.events() if event.get("event") == "failed"]
+    def _raise_if_failed(self, events: list[dict[str, Any]]) -> None:
+        failed = [event for event in events if event.get("event") == "failed"]
         if failed:
             self.stop()
             raise AgentFailed(f"the agent failed: {failed[0].get('error')}\nserial log tail:\n"
@@ -425,7 +424,7 @@ class Boot:
             code = self.process.poll()
             if code is not None:
                 return code
-            self.fail_if_agent_failed()
+            self._raise_if_failed(self.events())
             time.sleep(1)
         self.stop()
         raise TimeoutError(

@@ -41,8 +41,13 @@ class Outbox:
     def waiting(self) -> list[Path]:
         return sorted(self.directory.glob("*.json")) if self.directory.exists() else []
 
-    def sent(self) -> list[Path]:
-        return sorted(self.sent_directory.glob("*.json")) if self.sent_directory.exists() else []
+    def filed(self, report_id: str) -> Path | None:
+        """The report's envelope, waiting or sent; None when it was never filed here."""
+        for folder in (self.directory, self.sent_directory):
+            path = folder / f"{report_id}.json"
+            if path.is_file():
+                return path
+        return None
 
     def count(self) -> int:
         return len(self.waiting())

@@ -336,9 +336,7 @@ class Run:
         if identity is None or record is None or record.finished \
                 or record.machine_id != identity.id:
             return None
-        outbox = self.station.outbox
-        filed = [path.stem for path in (*outbox.waiting(), *outbox.sent())]
-        return record.report_id if record.report_id in filed else None
+        return record.report_id if self.station.outbox.filed(record.report_id) else None
 
     def deliver(self, sender: OutboxSender | None, wait_seconds: float) -> FlushOutcome:
         """Send what the outbox holds: through the running background sender when there is one

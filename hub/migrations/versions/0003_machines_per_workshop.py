@@ -12,6 +12,8 @@ The same for live states. Existing rows keep their workshop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,12 +28,7 @@ LIVE_COLUMNS = ("machine_id", "workshop_id", "station_id", "step", "payload", "u
 
 
 def _machines(name: str, *, keyed_by_workshop: bool) -> None:
-    op.create_table(
-        name,
-        *([sa.Column("workshop_key", sa.Integer(), nullable=False)] if keyed_by_workshop
-          else []),
-        sa.Column("machine_id", sa.String(length=100), nullable=False),
-        sa.Column("workshop_id", sa.Integer(), nullable=True),
+    _create(name, keyed_by_workshop, [
         sa.Column("asset_id", sa.String(length=200), nullable=True),
         sa.Column("system_serial", sa.String(length=200), nullable=True),
         sa.Column("vendor", sa.String(length=200), nullable=True),
@@ -39,35 +36,41 @@ def _machines(name: str, *, keyed_by_workshop: bool) -> None:
         sa.Column("latest_report_id", sa.String(length=36), nullable=False),
         sa.Column("latest_created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["workshop_id"], ["workshops.id"]),
-        sa.PrimaryKeyConstraint(*(("workshop_key", "machine_id") if keyed_by_workshop
-                                  else ("machine_id",))),
-    )
+    ])
 
 
 def _live_states(name: str, *, keyed_by_workshop: bool) -> None:
+    _create(name, keyed_by_workshop, [
+        sa.Column("station_id", sa.Integer(), nullable=False),
+        sa.Column("step", sa.String(length=20), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["station_id"], ["stations.id"]),
+    ])
+
+
+def _create(name: str, keyed_by_workshop: bool, own: list[sa.schema.SchemaItem]) -> None:
+    """Both tables: a machine id and its workshop, keyed by the two (0003) or by the machine
+    alone (0002), then the table's own columns."""
+    key = ("workshop_key", "machine_id") if keyed_by_workshop else ("machine_id",)
     op.create_table(
         name,
         *([sa.Column("workshop_key", sa.Integer(), nullable=False)] if keyed_by_workshop
           else []),
         sa.Column("machine_id", sa.String(length=100), nullable=False),
         sa.Column("workshop_id", sa.Integer(), nullable=True),
-        sa.Column("station_id", sa.Integer(), nullable=False),
-        sa.Column("step", sa.String(length=20), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["station_id"], ["stations.id"]),
+        *own,
         sa.ForeignKeyConstraint(["workshop_id"], ["workshops.id"]),
-        sa.PrimaryKeyConstraint(*(("workshop_key", "machine_id") if keyed_by_workshop
-                                  else ("machine_id",))),
+        sa.PrimaryKeyConstraint(*key),
     )
 
 
-def _rebuild(table: str, make: object, columns: tuple[str, ...], *, keyed: bool) -> None:
+def _rebuild(table: str, make: Callable[..., None], columns: tuple[str, ...], *,
+             keyed: bool) -> None:
     """A new table beside the old one, the rows copied, the old one dropped, the new renamed:
     the same steps on SQLite (which cannot change a primary key in place) and PostgreSQL."""
     new = f"{table}_rebuilt"
-    make(new, keyed_by_workshop=keyed)  # type: ignore[operator]
+    make(new, keyed_by_workshop=keyed)
     listed = ", ".join(columns)
     if keyed:
         op.execute(f"INSERT INTO {new} (workshop_key, {listed}) "
