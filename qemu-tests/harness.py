@@ -56,6 +56,9 @@ class DiskSpec:
     expect_method: str | None = None  # e.g. "nvme-format-user-data", "random"
     expect_level: str | None = None  # "clear" or "purge"
     expect_bad_ranges: tuple[tuple[int, int], ...] = ()  # [first LBA, last LBA] the report lists
+    # The drive's speed, reads and writes together (QEMU's throttling), 0 for as fast as the
+    # host: a test that must catch a phase in the middle needs it to last, whatever the host.
+    mib_per_second: int = 0
 
     def __post_init__(self) -> None:
         # TOML gives lists; the dataclass is frozen and compared, so keep tuples.
@@ -286,6 +289,8 @@ def disk_arguments(
     spec: DiskSpec, path: Path, index: int, faults: tuple[Fault, ...] = ()
 ) -> list[str]:
     drive = f"if=none,id={spec.id},file={path},format=raw,cache=unsafe"
+    if spec.mib_per_second:
+        drive += f",throttling.bps-total={spec.mib_per_second << 20}"
     for fault in faults:
         if fault.disk != spec.id:
             continue
