@@ -1,12 +1,11 @@
-"""People's accounts: argon2 password hashes, who may see what."""
+"""People's accounts: argon2 password hashes (who may see what: hub/deps.py)."""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hub.models import ROLE_ADMIN
-from hub.store import PersonRow, Store
+from hub.store import Store
 
 _hasher = PasswordHasher()
 # Spent on an unknown e-mail too, so that timing does not tell which addresses have accounts.
@@ -29,12 +28,3 @@ def check_login(store: Store, email: str, password: str) -> int | None:
         store.set_password_hash(person_id, _hasher.hash(password))
     return person_id
 
-
-def workshop_scope(person: PersonRow) -> int | None:
-    """None for an administrator (every workshop), else the person's own workshop.
-
-    A workshop account without a workshop sees nothing: -1 matches no row.
-    """
-    if person.role == ROLE_ADMIN:
-        return None
-    return person.workshop_id if person.workshop_id is not None else -1

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.report import dsse
-from agent.report.model import validate_report
+from agent.report.validation import validate_report
 from hub.models import KEY_CURRENT, KEY_REVOKED
 from hub.store import ReportColumns, SigningKey, Store, StoreError, sha256_hex
 

@@ -1,7 +1,7 @@
 """The hub's storage operations: stations and keys, reports, machines, live states, people.
 
-Each public method is one transaction. The web layer (hub/app.py) and the CLI (hub/cli.py)
-both go through here; nothing else writes to the database.
+Each public method is one transaction. The web layer (hub/api/, hub/pages/) and the CLI
+(hub/cli.py) both go through here; nothing else writes to the database.
 """
 
 from __future__ import annotations

@@ -289,3 +289,26 @@ def shown_field(key: str, value: str) -> ShownField:
     elif key.endswith("_mhz") and value.replace(".", "", 1).isdigit():
         text = f"{float(value):g} MHz"
     return ShownField(key, text, FIELD_LABELS.get(key), text_id)
+
+
+def report_sections(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's optional parts for the passport and certificate templates, each None when
+    an older report does not have it."""
+    install = report.get("install") if isinstance(report.get("install"), dict) else None
+    found = report.get("machine")
+    machine: dict[str, Any] = found if isinstance(found, dict) else {}
+    return {
+        "system": machine.get("system") or {},
+        "inventory": [(name, flat_items(machine.get(name))) for name in
+                      ("system", "board", "firmware", "cpu", "memory", "tpm", "identity")
+                      if machine.get(name)],
+        "inventory_disks": [disk for disk in machine.get("disks") or [] if isinstance(disk, dict)],
+        "benchmarks": flat_items(report.get("benchmarks")) if report.get("benchmarks") else None,
+        "install": install,
+        "install_items": flat_items(install) if install else None,
+        "grade": report.get("grade"), "outcome": report.get("outcome"),
+        "operator": report.get("operator"),
+        "size_text": size_text,
+        "field": shown_field,
+        "section_labels": SECTION_LABELS,
+    }

@@ -235,7 +235,8 @@ tar -C "$REPO" -cf - \
     tar -C "$src" -xf -
 rm -rf "$OUT/wheels"
 export PIP_CACHE_DIR=$CACHE/pip PIP_DISABLE_PIP_VERSION_CHECK=1
-"$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT/wheels" "$src"
+# The agent's extra: the stick runs the agent, never the hub.
+"$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT/wheels" "$src[agent]"
 # The image runs Debian 12's Python 3.11; another build machine Python (Debian 13 has 3.13)
 # builds binary wheels for itself, which are exchanged for 3.11 ones.
 if [[ $("$PYTHON" -c 'import sys; print(sys.version_info[:2] != (3, 11))') == True ]]; then

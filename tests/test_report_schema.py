@@ -15,13 +15,8 @@ import pytest
 from agent import flow
 from agent.inventory.model import Machine
 from agent.inventory.source import ProfileSource
-from agent.report.model import (
-    SCHEMA_PATH,
-    InvalidReport,
-    build_report,
-    check_report,
-    validate_report,
-)
+from agent.report.model import InvalidReport, build_report, check_report
+from agent.report.validation import SCHEMA_PATH, validate_report
 from agent.wipe.jobs import WipeResult
 from tests.helpers import sample_disk, sample_machine
 

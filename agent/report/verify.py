@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.i18n import _
 from agent.report import dsse
-from agent.report.model import validate_report
 from agent.report.station import KEY_NAME, NEXT_KEY_NAME, RETIRED_PREFIX
+from agent.report.validation import validate_report
 
 
 @dataclass
