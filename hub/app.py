@@ -9,12 +9,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from hub import audit
 from hub.api import images, live, machines, reports, stations
 from hub.deps import Hub, SignInFirst
 from hub.headers import SecurityHeaders
 from hub.images import ImageShelf
 from hub.ingest import Refused
-from hub.pages import certificates, session, totals
+from hub.pages import account, certificates, session, totals
 from hub.pages import live as live_page
 from hub.pages import machines as machine_pages
 from hub.pages import reports as report_pages
@@ -23,7 +24,7 @@ from hub.store import Store
 
 ROUTERS = (stations.router, reports.router, machines.router, live.router, images.router,
            session.router, live_page.router, report_pages.router, machine_pages.router,
-           certificates.router, totals.router, station_pages.router)
+           certificates.router, totals.router, station_pages.router, account.router)
 
 
 def create_app(database: str | Path | Store, images: Path | None = None,
@@ -43,7 +44,9 @@ def create_app(database: str | Path | Store, images: Path | None = None,
     return app
 
 
-async def _refused(_request: Request, error: Refused) -> JSONResponse:
+async def _refused(request: Request, error: Refused) -> JSONResponse:
+    if error.status == 403:  # a signature or key refused: someone may be trying keys
+        audit.record("envelope_refused", request, reason=error.message)
     return JSONResponse({"detail": error.message}, error.status)
 
 

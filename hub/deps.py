@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Form, HTTPException, Request
 
+from hub import audit
 from hub.images import ImageShelf
 from hub.ingest import MAX_BODY_BYTES
 from hub.models import ROLE_ADMIN
@@ -78,6 +79,8 @@ def api_person(request: Request, hub: HubDep) -> PersonRow:
         found = _session(hub, request)
         person = found[0] if found else None
     if person is None:
+        if token is not None:
+            audit.record("api_token_refused", request)
         raise HTTPException(401, "sign in or send an API token (Authorization: Bearer)")
     return person
 
@@ -85,11 +88,12 @@ def api_person(request: Request, hub: HubDep) -> PersonRow:
 def api_admin(request: Request, hub: HubDep,
               person: Annotated[PersonRow, Depends(api_person)]) -> PersonRow:
     """An administrator; through a session (not a token) a POST also needs the CSRF token."""
-    require_admin(person)
+    require_admin(person, request)
     if _bearer(request) is None and request.method == "POST":
         found = _session(hub, request)
         sent = request.headers.get("x-csrf-token")
         if sent is None or found is None or not secrets.compare_digest(sent, found[1]):
+            audit.record("csrf_refused", request, person=person.email)
             raise HTTPException(403, "missing or wrong CSRF token")
     return person
 
@@ -117,16 +121,18 @@ def signed_in(request: Request, hub: HubDep) -> SignedIn:
     return SignedIn(*found)
 
 
-def checked_form(session: Annotated[SignedIn, Depends(signed_in)],
+def checked_form(request: Request, session: Annotated[SignedIn, Depends(signed_in)],
                  csrf_token: Annotated[str, Form()] = "") -> SignedIn:
     """A page's form that changes something: it must carry the session's CSRF token."""
     if not secrets.compare_digest(session.csrf, csrf_token):
+        audit.record("csrf_refused", request, person=session.person.email)
         raise HTTPException(403, "missing or wrong CSRF token")
     return session
 
 
-def require_admin(person: PersonRow) -> None:
+def require_admin(person: PersonRow, request: Request | None = None) -> None:
     if person.role != ROLE_ADMIN:
+        audit.record("admin_only_refused", request, person=person.email)
         raise HTTPException(403, "administrators only")
 
 

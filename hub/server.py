@@ -7,6 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
+from hub import audit
 from hub.app import create_app
 from hub.database import database_url
 from hub.store import Store
@@ -14,6 +15,7 @@ from hub.store import Store
 
 def app_from_environment() -> object:
     """The application each worker builds (uvicorn imports it by name in every process)."""
+    audit.send_to_standard_error()
     images = os.environ.get("REEEBOOT_HUB_IMAGES")
     store = Store(os.environ["REEEBOOT_HUB_DATABASE"], apply_migrations=False)
     return create_app(store, Path(images) if images else None,

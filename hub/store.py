@@ -540,6 +540,14 @@ class Store:
                                    csrf_token=csrf, expires_at=now + SESSION_LIFETIME))
         return token, csrf
 
+    def close_other_sessions(self, person_id: int, kept_token: str) -> None:
+        """Every session of the person but this one (after a password change: whoever else
+        knew the old password is signed out)."""
+        with self.session() as session:
+            session.execute(delete(WebSession).where(
+                WebSession.person_id == person_id,
+                WebSession.token_sha256 != sha256_hex(kept_token)))
+
     def close_session(self, token: str) -> None:
         with self.session() as session:
             session.execute(delete(WebSession).where(WebSession.token_sha256 == sha256_hex(token)))

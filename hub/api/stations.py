@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from agent.report import dsse
-from hub import ingest
+from hub import audit, ingest
 from hub.api.openapi import ENVELOPE_BODY, REFUSALS
 from hub.deps import Admin, HubDep, Person, clean, read_body, require_admin
 from hub.store import Store, StoreError
@@ -44,10 +44,14 @@ async def enroll(http: Request, hub: HubDep) -> JSONResponse:
     except ValidationError as error:
         raise HTTPException(422, error.errors(
             include_url=False, include_context=False, include_input=False)) from error
-    return await run_in_threadpool(_enroll_station, hub.store, request)
+    name, key_id, created = await run_in_threadpool(_enroll_station, hub.store, request)
+    if created:
+        audit.record("station_enrolled", http, station=name, key_id=key_id)
+    return JSONResponse({"station": name, "key_id": key_id}, 201 if created else 200)
 
 
-def _enroll_station(store: Store, request: EnrollRequest) -> JSONResponse:
+def _enroll_station(store: Store, request: EnrollRequest) -> tuple[str, str, bool]:
+    """The station's name, the key's id, and whether this enrolled it (not a repeat)."""
     try:
         raw_key = base64.b64decode(request.public_key, validate=True)
         public_key = Ed25519PublicKey.from_public_bytes(raw_key)
@@ -60,23 +64,27 @@ def _enroll_station(store: Store, request: EnrollRequest) -> JSONResponse:
         raise HTTPException(403, str(error)) from error
     except StoreError as error:
         raise HTTPException(409, str(error)) from error
-    return JSONResponse({"station": name, "key_id": key_id}, 201 if created else 200)
+    return name, key_id, created
 
 
 @router.post("/rotate", openapi_extra=ENVELOPE_BODY, responses=REFUSALS)
 async def rotate(request: Request, hub: HubDep) -> dict[str, str]:
     body = await read_body(request)
-    return await run_in_threadpool(ingest.rotate_key, hub.store, body)
+    answer = await run_in_threadpool(ingest.rotate_key, hub.store, body)
+    audit.record("station_key_rotated", request, station=answer["station"],
+                 key_id=answer["key_id"])
+    return answer
 
 
 @router.post("/{name}/revoke", responses={404: {"description": "no such station"}})
-def revoke(name: str, hub: HubDep, _admin: Admin) -> dict[str, str]:
+def revoke(name: str, request: Request, hub: HubDep, admin: Admin) -> dict[str, str]:
     if not hub.store.revoke_station(clean(name) or ""):
         raise HTTPException(404, "no such station")
+    audit.record("station_revoked", request, station=name, by=admin.email)
     return {"station": name, "status": "revoked"}
 
 
 @router.get("")
-def stations(hub: HubDep, person: Person) -> list[dict[str, Any]]:
-    require_admin(person)
+def stations(request: Request, hub: HubDep, person: Person) -> list[dict[str, Any]]:
+    require_admin(person, request)
     return hub.store.stations()

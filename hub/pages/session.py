@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from hub import audit
 from hub.accounts import check_login
 from hub.deps import SESSION_COOKIE, CheckedForm, HubDep, clean
 from hub.pages.render import language, page
@@ -59,6 +60,8 @@ def login(request: Request, hub: HubDep, email: Annotated[str, Form()] = "",
     if person_id is None:
         if not wait:
             hub.login_throttle.failed(account, address)
+        audit.record("sign_in_throttled" if wait else "sign_in_failed", request,
+                     account=account)
         fresh = secrets.token_urlsafe(24)
         seconds = math.ceil(wait)
         response = page(
@@ -71,6 +74,7 @@ def login(request: Request, hub: HubDep, email: Annotated[str, Form()] = "",
                             secure=_secure(request))
         return response
     hub.login_throttle.succeeded(account)
+    audit.record("signed_in", request, account=account)
     token, _csrf = hub.store.open_session(person_id)
     redirect = RedirectResponse(local(next), 303)
     redirect.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
@@ -80,8 +84,9 @@ def login(request: Request, hub: HubDep, email: Annotated[str, Form()] = "",
 
 
 @router.post("/logout")
-def logout(request: Request, hub: HubDep, _session: CheckedForm) -> Response:
+def logout(request: Request, hub: HubDep, session: CheckedForm) -> Response:
     hub.store.close_session(request.cookies.get(SESSION_COOKIE, ""))
+    audit.record("signed_out", request, account=session.person.email)
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE)
     return response
