@@ -359,10 +359,10 @@ def deliver_reports(station: Station, *, deadline_seconds: float) -> FlushOutcom
     current = dsse.key_id(station.key.public_key())
     revoked: list[StationRevoked] = []
 
-    def send(envelope: dict) -> None:
+    def send(envelope: dict) -> dict[str, Any]:
         client.enroll(station.config.station_name, token)
         try:
-            client.upload(envelope)
+            return client.upload(envelope)
         except StationRevoked as refusal:
             if current in dsse.signer_key_ids(envelope):
                 remember_revoked(station.state_dir, token)

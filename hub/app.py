@@ -16,15 +16,19 @@ from hub.headers import SecurityHeaders
 from hub.images import ImageShelf
 from hub.ingest import Refused
 from hub.pages import account, certificates, session, totals
+from hub.pages import donor as donor_pages
 from hub.pages import live as live_page
+from hub.pages import lots as lot_pages
 from hub.pages import machines as machine_pages
+from hub.pages import public as public_pages
 from hub.pages import reports as report_pages
 from hub.pages import stations as station_pages
 from hub.store import Store
 
 ROUTERS = (stations.router, reports.router, machines.router, live.router, images.router,
            session.router, live_page.router, report_pages.router, machine_pages.router,
-           certificates.router, totals.router, station_pages.router, account.router)
+           certificates.router, totals.router, station_pages.router, account.router,
+           public_pages.router, donor_pages.router, lot_pages.router)
 
 
 def create_app(database: str | Path | Store, images: Path | None = None,

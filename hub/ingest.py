@@ -133,7 +133,10 @@ def _payload_json(envelope: Envelope, expected_type: str) -> Any:
     return document
 
 
-def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
+def submit_report(store: Store, body: bytes,
+                  public_url: str | None = None) -> tuple[int, dict[str, str]]:
+    """The answer names the machine's public passport (`passport_url`) when the hub knows its
+    public address: the station shows it as a QR code at the end of its run."""
     envelope = parse_envelope(body)
     signer = find_signer(store, envelope, current_only=False)
     report = _payload_json(envelope, dsse.REPORT_PAYLOAD_TYPE)
@@ -153,9 +156,11 @@ def submit_report(store: Store, body: bytes) -> tuple[int, dict[str, str]]:
     status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
     if status == "conflict":
         raise Refused(409, "a different report with this id is already stored")
-    if status == "already stored":
-        return 200, {"report_id": columns.report_id, "status": "already stored"}
-    return 201, {"report_id": columns.report_id, "status": "stored"}
+    answer = {"report_id": columns.report_id, "status": status}
+    if public_url is not None:
+        token = store.public_link(signer.workshop_id, columns.machine_id)
+        answer["passport_url"] = f"{public_url}/p/{token}"
+    return 200 if status == "already stored" else 201, answer
 
 
 def report_columns(report: dict[str, Any]) -> ReportColumns:

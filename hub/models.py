@@ -141,3 +141,58 @@ class LiveState(Base):
     step: Mapped[str] = mapped_column(String(20))
     payload: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PublicPassport(Base):
+    """A machine's public link for its new owner (migration 0005): `/p/<token>` shows what a new
+    owner may see of the workshop's machine, to anyone holding the link.
+
+    Keyed like machines (workshop_key, machine_id): each workshop gives out its own link. The
+    token is kept as it is, not hashed: the signed-in passport shows its QR code every time it is
+    opened (to print the sticker again), and the database that holds it holds the whole reports
+    too, of which the public page shows a part. Withdrawing a link (`revoked_at`) makes a new
+    one; at most one link per workshop machine is live, which the partial unique index below
+    makes the database hold even when two requests create one at once."""
+
+    __tablename__ = "public_passports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_key: Mapped[int] = mapped_column(Integer)
+    machine_id: Mapped[str] = mapped_column(String(100))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+Index("ux_public_passports_live", PublicPassport.workshop_key, PublicPassport.machine_id,
+      unique=True, sqlite_where=PublicPassport.revoked_at.is_(None),
+      postgresql_where=PublicPassport.revoked_at.is_(None))
+
+
+# A donor's lot (migration 0006): the machines a company or a family gave, listed by the asset
+# ids the workshop stuck on them, for the donor's erasure certificate. A lot belongs to one
+# workshop; people see and change their own workshop's lots (hub/deps.py's rule).
+class Lot(Base):
+    __tablename__ = "lots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    donor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The account's e-mail address as text, not a key to people: removing an account must not
+    # take its workshop's lots with it, nor be refused because of them.
+    created_by: Mapped[str] = mapped_column(String(320))
+
+
+class LotMember(Base):
+    """One machine of a lot: the asset id as entered and, when the workshop's reports already
+    named it then, the machine's identity id (`machine_id`), so that a sticker reused later for
+    another PC does not change what the lot's certificate shows. An asset id entered before its
+    machine was reported has none and is looked up by asset id when a certificate is made."""
+
+    __tablename__ = "lot_members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    asset_id: Mapped[str] = mapped_column(String(200))
+    machine_id: Mapped[str | None] = mapped_column(String(100))
+    added_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

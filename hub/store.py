@@ -607,6 +607,194 @@ class Store:
             .where(Person.id == person_id)).first()
         return PersonRow(*row) if row else None
 
+    # -- public passports (the new owner's link) ---------------------------------------------
+
+    def public_link(self, workshop_id: int | None, machine_id: str) -> str:
+        """The token of the workshop machine's live public link, made on first need (when a
+        signed-in person opens the passport, or a station is answered with the link)."""
+        key = workshop_id if workshop_id is not None else models.NO_WORKSHOP_KEY
+        link = models.PublicPassport
+        live = select(link.token).where(link.workshop_key == key, link.machine_id == machine_id,
+                                        link.revoked_at.is_(None))
+        with self._reader.connect() as connection:
+            token = connection.scalar(live)
+        if token is not None:
+            return str(token)
+        try:
+            with self.session() as session:
+                token = secrets.token_urlsafe(PUBLIC_TOKEN_BYTES)
+                session.add(link(workshop_key=key, machine_id=machine_id, token=token))
+            return str(token)
+        except IntegrityError:
+            # Another request made one between the read and the write (the index on live links
+            # refused the second): that one is the machine's link.
+            with self._reader.connect() as connection:
+                return str(connection.scalar(live))
+
+    def renew_public_link(self, workshop_id: int | None, machine_id: str, token: str) -> bool:
+        """Withdraw the machine's live link if it is `token`, and make a new one; False when
+        `token` is not this workshop machine's live link (already withdrawn, or another's)."""
+        key = workshop_id if workshop_id is not None else models.NO_WORKSHOP_KEY
+        link = models.PublicPassport
+        with self.session() as session:
+            current = session.scalar(select(link).where(
+                link.token == token, link.workshop_key == key, link.machine_id == machine_id,
+                link.revoked_at.is_(None)).with_for_update())
+            if current is None:
+                return False
+            current.revoked_at = utcnow()
+            session.flush()  # out of the live links' unique index before its successor comes in
+            session.add(link(workshop_key=key, machine_id=machine_id,
+                             token=secrets.token_urlsafe(PUBLIC_TOKEN_BYTES)))
+        return True
+
+    def public_passport(self, token: str) -> PublicLink | None:
+        """What a public link leads to: the machine's latest report and its workshop's name;
+        None for a token never given out."""
+        link, machine = models.PublicPassport, models.Machine
+        query = (select(link.revoked_at, machine.latest_report_id, Workshop.name)
+                 .join(machine, (machine.workshop_key == link.workshop_key)
+                       & (machine.machine_id == link.machine_id))
+                 .outerjoin(Workshop, Workshop.id == machine.workshop_id)
+                 .where(link.token == token))
+        with self._reader.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else PublicLink(row[1], row[2], row[0] is not None)
+
+
+    # -- donors' lots and certificates ---------------------------------------------------------
+
+    def latest_reports(self, workshop_id: int | None, column: str, values: Sequence[str], *,
+                       since: datetime.datetime | None = None,
+                       until: datetime.datetime | None = None) -> dict[str, list[str]]:
+        """For each value of `column` ("asset_id" or "machine_id") asked, the latest report of
+        each machine that carries it within the workshop (None: every workshop), optionally
+        created in [since, until). Values without a report are left out.
+
+        "Latest" is the passport's rule: the station's claimed creation time capped at the
+        hub's receive time, so a clock set ahead cannot put an old report in front."""
+        chosen = Report.asset_id if column == "asset_id" else Report.machine_id
+        query = select(chosen, Report.workshop_id, Report.machine_id, Report.created_at,
+                       Report.received_at, Report.report_id).where(chosen.in_(list(values)))
+        if workshop_id is not None:
+            query = query.where(Report.workshop_id == workshop_id)
+        if since is not None:
+            query = query.where(Report.created_at >= since)
+        if until is not None:
+            query = query.where(Report.created_at < until)
+        with self._reader.connect() as connection:
+            rows = connection.execute(query).all()
+        best: dict[tuple[Any, int, str], tuple[Any, ...]] = {}
+        for value, workshop, machine_id, created_at, received_at, report_id in rows:
+            received = _aware(received_at)
+            rank = (min(_aware(created_at), received) if created_at else received, received,
+                    report_id)
+            key = (value, workshop if workshop is not None else models.NO_WORKSHOP_KEY,
+                   machine_id)
+            if key not in best or rank > best[key]:
+                best[key] = rank
+        found: dict[str, list[str]] = {}
+        for (value, _workshop, _machine), rank in sorted(best.items()):
+            found.setdefault(value, []).append(rank[2])
+        return found
+
+    def reports_by_id(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Several stored reports at once, each as `report()` gives it (for a certificate that
+        lists many machines: one query, not one per machine)."""
+        if not report_ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(Report.report_id, Station.name, Report.received_at, Report.envelope,
+                       Report.key_id, StationKey.status, StationKey.public_key,
+                       Report.workshop_id, Report.machine_id, Workshop.name)
+                .join(Station, Station.id == Report.station_id)
+                .join(StationKey, StationKey.key_id == Report.key_id)
+                .outerjoin(Workshop, Workshop.id == Report.workshop_id)
+                .where(Report.report_id.in_(list(report_ids)))).all()
+        keys = ("report_id", "station", "received_at", "envelope", "key_id", "key_status",
+                "public_key", "workshop_id", "machine_id", "workshop")
+        found = {}
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            item["received_at"] = _iso(item["received_at"])
+            item["payload"] = payload_of(item["envelope"])
+            item["public_key"] = bytes(item["public_key"])
+            found[item["report_id"]] = item
+        return found
+
+    def add_lot(self, workshop_id: int, name: str, donor: str, note: str | None,
+                created_by: str) -> int:
+        with self.session() as session:
+            lot = models.Lot(workshop_id=workshop_id, name=name, donor=donor, note=note,
+                             created_by=created_by)
+            session.add(lot)
+            session.flush()
+            return lot.id
+
+    def lots(self, workshop_id: int | None) -> list[dict[str, Any]]:
+        """The workshop's lots (None: every workshop's), newest first, with their sizes."""
+        lot, member = models.Lot, models.LotMember
+        members = (select(member.lot_id, func.count(func.distinct(member.asset_id))
+                          .label("machines")).group_by(member.lot_id).subquery())
+        query = (select(lot, Workshop.name, func.coalesce(members.c.machines, 0))
+                 .join(Workshop, Workshop.id == lot.workshop_id)
+                 .outerjoin(members, members.c.lot_id == lot.id)
+                 .order_by(lot.created_at.desc(), lot.id.desc()))
+        if workshop_id is not None:
+            query = query.where(lot.workshop_id == workshop_id)
+        with self.session() as session:
+            return [{**_lot_fields(found), "workshop": workshop, "machines": int(count)}
+                    for found, workshop, count in session.execute(query).all()]
+
+    def lot(self, lot_id: int) -> dict[str, Any] | None:
+        """A lot with its members in the order they were entered; None when there is none."""
+        lot, member = models.Lot, models.LotMember
+        with self.session() as session:
+            row = session.execute(select(lot, Workshop.name)
+                                  .join(Workshop, Workshop.id == lot.workshop_id)
+                                  .where(lot.id == lot_id)).first()
+            if row is None:
+                return None
+            members = session.scalars(select(member).where(member.lot_id == lot_id)
+                                      .order_by(member.id)).all()
+            return {**_lot_fields(row[0]), "workshop": row[1], "members": [
+                {"id": found.id, "asset_id": found.asset_id, "machine_id": found.machine_id,
+                 "added_at": _iso(found.added_at)} for found in members]}
+
+    def add_lot_members(self, lot_id: int, asset_ids: Sequence[str]) -> int:
+        """Add asset ids to a lot (those already in it are skipped); each one the lot's
+        workshop has reports of is tied to its machine's identity id (one member per machine
+        when a sticker was used twice). How many asset ids were added."""
+        member = models.LotMember
+        with self.session() as session:
+            workshop_id = session.scalar(select(models.Lot.workshop_id)
+                                         .where(models.Lot.id == lot_id))
+            if workshop_id is None:
+                raise StoreError(f"no lot {lot_id}")
+            present = set(session.scalars(select(member.asset_id)
+                                          .where(member.lot_id == lot_id)))
+            wanted = [asset_id for asset_id in dict.fromkeys(asset_ids)
+                      if asset_id not in present]
+            machines: dict[str, list[str | None]] = {}
+            if wanted:
+                for asset_id, machine_id in session.execute(
+                        select(Report.asset_id, Report.machine_id).distinct()
+                        .where(Report.workshop_id == workshop_id,
+                               Report.asset_id.in_(wanted))
+                        .order_by(Report.machine_id)):
+                    machines.setdefault(str(asset_id), []).append(machine_id)
+            for asset_id in wanted:
+                for pinned in machines.get(asset_id) or [None]:
+                    session.add(member(lot_id=lot_id, asset_id=asset_id, machine_id=pinned))
+            return len(wanted)
+
+    def remove_lot_member(self, lot_id: int, member_id: int) -> bool:
+        with self.session() as session:
+            removed = session.execute(delete(models.LotMember).where(
+                models.LotMember.lot_id == lot_id, models.LotMember.id == member_id))
+            return bool(getattr(removed, "rowcount", 0))
+
 
 class WriteLock:
     """One writer at a time on an SQLite file, across threads and worker processes.
@@ -655,3 +843,22 @@ __all__ = ["Store", "StoreError", "models", "sha256_hex"]
 def _workshop_key(signer: SigningKey) -> int:
     """What a station may change is its own workshop's: the rows under this key."""
     return signer.workshop_id if signer.workshop_id is not None else models.NO_WORKSHOP_KEY
+
+
+# A public link's token: 192 random bits, 32 characters in a URL (a QR code stays small).
+PUBLIC_TOKEN_BYTES = 24
+
+
+@dataclass(frozen=True)
+class PublicLink:
+    """Where a public link leads: the report to show, the workshop that gave the link, and
+    whether the link was withdrawn since."""
+
+    latest_report_id: str
+    workshop: str | None
+    withdrawn: bool
+
+
+def _lot_fields(lot: models.Lot) -> dict[str, Any]:
+    return {"id": lot.id, "workshop_id": lot.workshop_id, "name": lot.name, "donor": lot.donor,
+            "note": lot.note, "created_at": _iso(lot.created_at), "created_by": lot.created_by}

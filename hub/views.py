@@ -7,7 +7,7 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from xml.sax.saxutils import escape
 
 import qrcode
@@ -312,3 +312,200 @@ def report_sections(report: dict[str, Any]) -> dict[str, Any]:
         "field": shown_field,
         "section_labels": SECTION_LABELS,
     }
+
+
+# -- the donor's certificate ------------------------------------------------------------------
+
+# Each erasure method in words, with the messages the agent's screen uses for them
+# (agent/wipe/labels.py, which the hub does not import: it needs the agent's wipe package), so
+# the catalogs translate them once.
+OVERWRITE_FORMAT = N_("overwrite ({passes})")
+OVERWRITE_LABELS = {
+    "random": N_("random pass"),
+    "zero": N_("zero pass"),
+    "one": N_("pass of ones"),
+    "dodshort": N_("DoD 5220.22-M short, 3 passes"),
+    "dod": N_("DoD 5220.22-M, 7 passes"),
+    "is5enh": N_("HMG IS5 enhanced, 3 passes"),
+}
+FIRMWARE_LABELS = {
+    "nvme-sanitize-crypto": N_("NVMe sanitize, cryptographic erase"),
+    "nvme-sanitize-block": N_("NVMe sanitize, block erase"),
+    "nvme-format-crypto": N_("NVMe format, cryptographic erase"),
+    "nvme-format-user-data": N_("NVMe format, user data erase"),
+    "ata-sanitize-crypto": N_("ATA sanitize, crypto scramble"),
+    "ata-sanitize-block": N_("ATA sanitize, block erase"),
+    "ata-security-erase-enhanced": N_("ATA enhanced security erase"),
+    "ata-security-erase": N_("ATA security erase"),
+    "scsi-sanitize-crypto": N_("SCSI sanitize, cryptographic erase"),
+    "scsi-sanitize-block": N_("SCSI sanitize, block erase"),
+    "mmc-sanitize": N_("eMMC secure erase and sanitize"),
+}
+LEVEL_LABELS = {"clear": N_("Clear"), "purge": N_("Purge")}
+
+
+def method_label(method: str, gettext: Any) -> str:
+    """An erasure method in words; one this table does not know is shown as the report names
+    it."""
+    if method in OVERWRITE_LABELS:
+        return str(gettext(OVERWRITE_FORMAT)).format(
+            passes=gettext(OVERWRITE_LABELS[method]))
+    text = FIRMWARE_LABELS.get(method)
+    return str(gettext(text)) if text else method
+
+
+def level_label(level: str, gettext: Any) -> str:
+    text = LEVEL_LABELS.get(level.lower())
+    return str(gettext(text)) if text else level
+
+
+# A bad range: first and last LBA as the report gives them, and the disk's logical sector size
+# when the report's inventory names it (None: the range is shown in sectors only).
+BadRange = tuple[int, int, int | None]
+
+
+def erasure_bad_ranges(report: dict[str, Any]) -> list[list[BadRange]]:
+    """The bad ranges of each disk, in the order and with the filter of erasures(), with the
+    sector size the inventory gives for the disk (found by serial, else by device path)."""
+    found = report.get("machine")
+    machine: dict[str, Any] = found if isinstance(found, dict) else {}
+    by_serial: dict[str, int] = {}
+    by_path: dict[str, int] = {}
+    for disk in machine.get("disks") or []:
+        if not isinstance(disk, dict):
+            continue
+        size = disk.get("logical_sector_size")
+        if not _whole(size) or size <= 0:
+            continue
+        if disk.get("serial"):
+            by_serial[str(disk["serial"])] = size
+        if disk.get("path"):
+            by_path[str(disk["path"])] = size
+    ranges: list[list[BadRange]] = []
+    for disk in report.get("erasure") or []:
+        if not isinstance(disk, dict):
+            continue
+        sector = by_serial.get(str(disk.get("serial"))) if disk.get("serial") else None
+        sector = sector or by_path.get(str(disk.get("device")))
+        ranges.append([(pair[0], pair[1], sector) for pair in disk.get("bad_ranges") or []
+                       if isinstance(pair, list | tuple) and len(pair) == 2
+                       and _whole(pair[0]) and _whole(pair[1])])
+    return ranges
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def bad_range_text(bad: BadRange, gettext: Any) -> str:
+    first, last, sector = bad
+    if sector is None:
+        return str(gettext(N_("LBA {first}-{last}"))).format(first=first, last=last)
+    return str(gettext(N_("LBA {first}-{last}, bytes {start}-{end}"))).format(
+        first=first, last=last, start=first * sector, end=(last + 1) * sector - 1)
+
+
+# A machine's state on the donor's certificate, from its disks' results. Only "erased" is
+# certified as erased; every other state is named at the top of the certificate.
+MACHINE_STATUS_LABELS = {
+    "erased": N_("erased"),
+    "erased_with_exceptions": N_("erased except bad sectors"),
+    "partly_erased": N_("partly erased"),
+    "not_erased": N_("not erased"),
+    "no_disk": N_("no disk erased"),
+}
+ERASED_RESULTS = ("erased", "erased_with_exceptions")
+
+
+def machine_status(disks: Sequence[DiskErasure]) -> str:
+    if not disks:
+        return "no_disk"
+    done = [disk for disk in disks if disk.result in ERASED_RESULTS]
+    if not done:
+        return "not_erased"
+    if len(done) < len(disks):
+        return "partly_erased"
+    if any(disk.result == "erased_with_exceptions" for disk in disks):
+        return "erased_with_exceptions"
+    return "erased"
+
+
+@dataclass(frozen=True)
+class CertifiedMachine:
+    """One line of a donor's certificate: the report that certifies the machine."""
+
+    asked: str | None  # the asset id asked for or entered in the lot (None: a date range)
+    row: dict[str, Any]  # the stored report, as Store.report() gives it
+    report: dict[str, Any]  # its signed payload
+    disks: list[DiskErasure]
+    bad_ranges: list[list[BadRange]]  # per disk, as `disks`
+    status: str  # a key of MACHINE_STATUS_LABELS
+
+    @property
+    def system(self) -> dict[str, Any]:
+        found = self.report.get("machine")
+        system = found.get("system") if isinstance(found, dict) else None
+        return system if isinstance(system, dict) else {}
+
+    @property
+    def asset_id(self) -> str:
+        found = self.report.get("asset_id")
+        return str(found) if found else (self.asked or "")
+
+
+def certified_machine(asked: str | None, row: dict[str, Any],
+                      report: dict[str, Any]) -> CertifiedMachine:
+    disks = erasures(report)
+    return CertifiedMachine(asked, row, report, disks, erasure_bad_ranges(report),
+                            machine_status(disks))
+
+
+@dataclass(frozen=True)
+class StationKeyShown:
+    key_id: str
+    station: str
+    status: str
+    pem: str
+
+
+@dataclass(frozen=True)
+class DonorCertificate:
+    """What a donor's certificate shows, for the page and the PDF alike."""
+
+    machines: list[CertifiedMachine]
+    missing: list[str]  # asset ids asked for that no visible report names
+    issued_at: datetime.datetime
+    donor: str | None = None
+    lot_name: str | None = None
+    note: str | None = None
+    workshop: str | None = None
+    since: datetime.date | None = None
+    until: datetime.date | None = None
+
+    @property
+    def keys(self) -> list[StationKeyShown]:
+        """The station keys that signed the listed reports, each once."""
+        keys: dict[str, StationKeyShown] = {}
+        for machine in self.machines:
+            row = machine.row
+            if row["key_id"] not in keys:
+                keys[row["key_id"]] = StationKeyShown(row["key_id"], row["station"],
+                                                      row["key_status"],
+                                                      public_key_pem(row["public_key"]))
+        return list(keys.values())
+
+    @property
+    def attention(self) -> list[CertifiedMachine]:
+        """The machines not certified as erased: a disk failed, was skipped, or none was
+        erased."""
+        return [machine for machine in self.machines
+                if machine.status not in ("erased", "erased_with_exceptions")]
+
+    @property
+    def with_exceptions(self) -> list[CertifiedMachine]:
+        return [machine for machine in self.machines
+                if machine.status == "erased_with_exceptions"]
+
+    @property
+    def erased(self) -> list[CertifiedMachine]:
+        return [machine for machine in self.machines if machine.status == "erased"]

@@ -4,7 +4,7 @@
 The first boot goes from the first screen to "switch this computer off": a disk kept by choice
 stays byte for byte what it was, the others are erased, the OS is installed, the report reaches
 the hub with the asset number and the operator, and the QR code on the result screen, read from
-a picture of the screen, opens the machine's passport. The second boot shows that nothing is
+a picture of the screen, is the machine's public passport. The second boot shows that nothing is
 written to any disk before the typed confirmation (a held Enter key does not pass it), and that
 an agent that fails lands on the error screen, whose choices still work.
 """
@@ -104,7 +104,9 @@ def test_a_volunteer_walks_through_to_power_off(hub: RunningHub, artifacts: Path
     assert erased["RB-NVME-0102"]["method"] == "nvme-format-user-data"
     assert report["install"]["result"] == "installed"
     assert report["install"]["target"]["serial"] == "RB-NVME-0102"
-    assert passport == f"http://10.0.2.2:{hub.port}/machines/{report['machine']['identity']['id']}"
+    # The QR code is the new owner's public passport, the link the hub answered with.
+    public_token = hub.database.public_link(None, report["machine"]["identity"]["id"])
+    assert passport == f"http://10.0.2.2:{hub.port}/p/{public_token}"
     assert digest(disks["disk-keep"]) == kept_before, "the disk kept by choice was written"
     assert marker_sectors(disks["disk-sata"]) == 0
     assert marker_sectors(disks["disk-nvme"]) == 0

@@ -26,12 +26,13 @@ class RunningHub:
     station_by_token(token) -> a row with the station's current public_key."""
 
     def __init__(self, database_path: Path | str, port: int, host: str = "127.0.0.1",
-                 images: Path | None = None) -> None:
+                 images: Path | None = None, public_url: str | None = None) -> None:
         self.database = Store(database_path)
         self.port = port
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(create_app(self.database, images), host=host, port=port,
-                                log_level="warning")
+        self.public_url = public_url
+        config = uvicorn.Config(create_app(self.database, images, public_url), host=host,
+                                port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -51,8 +52,10 @@ class RunningHub:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[RunningHub]:
-    """A hub on the host's loopback (QEMU guests reach it as 10.0.2.2 through user networking)."""
-    running = RunningHub(tmp_path / "hub.sqlite3", free_port())
+    """A hub on the host's loopback. QEMU guests reach it as 10.0.2.2 through user networking,
+    which is therefore its public address (in the passport links it gives stations)."""
+    port = free_port()
+    running = RunningHub(tmp_path / "hub.sqlite3", port, public_url=f"http://10.0.2.2:{port}")
     running.start()
     yield running
     running.stop()

@@ -135,3 +135,45 @@ def test_unknown_token_is_refused_and_report_waits(
     assert outcome.waiting == [report_id]
     assert "403" in (outcome.last_error or "")
     assert hub.database.reports() == []
+
+
+def test_the_hubs_public_passport_link_is_kept_and_shown_for_the_new_owner(
+        data_dir: Path, hub: RunningHub) -> None:
+    import requests
+
+    from agent.run.engine import Run
+    from tests.scripted_run import fixture_probe, workshop_machine
+
+    token = hub.database.add_station("lyon-3")
+    station = station_for(data_dir, hub.url, token)
+    run = Run(station, take_inventory=lambda _station: workshop_machine(), probe=fixture_probe,
+              live_progress=False)
+    run.inspect()
+    assert run.machine is not None and run.machine.identity is not None
+    report_id = run.file_report()
+    # Before the hub has answered: the workshop's page of the machine (it asks to sign in).
+    assert run.passport_url() == f"{hub.url}/machines/{run.machine.identity.id}"
+
+    assert flow.deliver_reports(station, deadline_seconds=0).sent == [report_id]
+    link = run.passport_url()
+    assert link is not None and link.startswith(f"{hub.public_url}/p/")
+    assert station.outbox.passport(report_id) == link
+    opened = requests.get(link.replace(str(hub.public_url), hub.url), timeout=10)
+    assert opened.status_code == 200 and run.machine.identity.id not in opened.text
+
+
+@pytest.mark.parametrize("answer", [
+    {"passport_url": "javascript:alert(1)"},
+    {"passport_url": "http://hub.example.org/p/x\n\x1b[2J"},
+    {"passport_url": "https://hub.example.org/p/" + "x" * 600},
+    {"passport_url": "https:///p/no-host"},
+    {"passport_url": 42},
+    {"status": "stored"},
+    ["not", "an", "object"],
+])
+def test_a_strange_passport_link_in_the_hubs_answer_is_not_kept(answer: object) -> None:
+    from agent.report.outbox import passport_url
+
+    assert passport_url(answer) is None
+    assert passport_url({"passport_url": "https://hub.example.org/p/AbC_12-x"}) == \
+        "https://hub.example.org/p/AbC_12-x"

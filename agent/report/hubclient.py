@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -74,10 +75,16 @@ class HubClient:
             raise HubError(f"enrollment refused ({response.status_code}): {response.text[:300]}")
         self.remember_enrolled(self.key)
 
-    def upload(self, envelope: dict) -> None:
+    def upload(self, envelope: dict) -> dict[str, Any]:
+        """Send a signed report; the hub's answer (its `passport_url`, when it has one)."""
         response = requests.post(f"{self.url}/api/v1/reports", json=envelope, timeout=TIMEOUT)
         if response.status_code not in (200, 201):
             raise _refusal(response, "report")
+        try:
+            answer = response.json()
+        except ValueError:
+            return {}  # stored all the same: the status says so
+        return answer if isinstance(answer, dict) else {}
 
     def rotate(self, station_name: str, new_key: Ed25519PrivateKey) -> str:
         """Ask the hub to replace our key by `new_key`; its new key id when the hub agrees.

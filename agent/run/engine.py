@@ -372,12 +372,16 @@ class Run:
         return grade, decide_outcome(grade, self.erasures, kept_by_choice(machine))
 
     def passport_url(self) -> str | None:
-        """The machine's page on the platform, once a report names it."""
+        """The machine's page on the platform, once a report names it: the public passport
+        the hub gave when it stored the report (anyone may open it), else, before the hub
+        has answered or from a hub without a public address, the workshop's own page of the
+        machine (it asks its people to sign in)."""
         hub = self.station.config.hub_url
         identity = self.machine.identity if self.machine is not None else None
         if not hub or identity is None or self.station.profile is not None:
             return None
-        return f"{hub.rstrip('/')}/machines/{identity.id}"
+        public = self.station.outbox.passport(self.report_id) if self.report_id else None
+        return public or f"{hub.rstrip('/')}/machines/{identity.id}"
 
     # --- what the report says ---------------------------------------------------------------
 

@@ -31,7 +31,8 @@ CSV_COLUMNS = ["report_id", "created_at", "received_at", "workshop", "station", 
                         409: {"description": "same report id, other content"}})
 async def submit_report(request: Request, hub: HubDep) -> JSONResponse:
     body = await read_body(request)
-    status, answer = await run_in_threadpool(ingest.submit_report, hub.store, body)
+    status, answer = await run_in_threadpool(ingest.submit_report, hub.store, body,
+                                             hub.public_url)
     return JSONResponse(answer, status)
 
 

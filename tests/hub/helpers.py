@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -155,3 +156,26 @@ class Hub:
 
     def stored_ids(self) -> list[str]:
         return [str(row["report_id"]) for row in self.store.reports()]
+
+
+# The cookie the sign-in answer sets: a browser holding it is signed in.
+SESSION_COOKIE = "reeeboot_session"
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD's argon2 hash, made once: tests that open many accounts need not pay the
+    deliberately slow hashing for each."""
+    return hash_password(PASSWORD)
+
+
+def account(hub: Hub, email: str, role: str = "workshop",
+            workshop: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """An account's API token headers, and the headers of a browser signed in as it (its
+    session cookie). The session is opened in the store, as the sign-in form does, without the
+    form's slow password check."""
+    if workshop is not None and hub.store.workshop_id(workshop) is None:
+        hub.store.add_workshop(workshop)
+    person_id = hub.store.add_person(email, password_hash(), role, workshop)
+    session, _csrf = hub.store.open_session(person_id)
+    return hub.api_token(email), {"cookie": f"{SESSION_COOKIE}={session}"}

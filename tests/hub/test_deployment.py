@@ -117,7 +117,7 @@ def test_two_workers_behind_nginx_store_each_report_once(
     assert sorted(row["system_serial"] for row in store.reports()) == sorted(
         f"PROXY-{n:03d}" for n in range(60))
 
-    # The pages through the proxy: sign in, and the passport's link names the proxy.
+    # The pages through the proxy: sign in, and the passport's public link names the proxy.
     session = requests.Session()
     form = session.get(f"{url}/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -128,7 +128,11 @@ def test_two_workers_behind_nginx_store_each_report_once(
     assert signed_in.status_code == 200 and "PROXY-000" in signed_in.text
     machine_id = store.machines()[0]["machine_id"]
     passport = session.get(f"{url}/machines/{machine_id}").text
-    assert f"{url}/machines/{machine_id}" in passport
+    link = re.search(rf"({re.escape(url)}/p/[A-Za-z0-9_-]{{32}})<", passport)
+    assert link is not None
+    # The new owner's passport, through the proxy, without a session, not for search engines.
+    public = requests.get(link.group(1), timeout=60)
+    assert public.status_code == 200 and "noindex" in public.headers["x-robots-tag"]
 
 
 def worker_processes(parent: int) -> list[int]:

@@ -14,7 +14,7 @@ def test_migrations_match_the_models(store: Store) -> None:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
         assert differences == []
-        assert context.get_current_revision() == "0004"
+        assert context.get_current_revision() == "0006"
 
 
 def test_migrating_twice_changes_nothing(database_url: str) -> None:

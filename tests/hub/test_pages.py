@@ -313,7 +313,9 @@ def test_links_follow_the_configured_public_url_not_the_requests_host(hub: Hub) 
     hub.login(public, hub.person("admin@example.org"))
     passport = public.get("/machines/rb1-a%3Fb%23c")
     assert passport.status_code == 200
-    assert "https://hub.example.org/machines/rb1-a%3Fb%23c" in passport.text
+    # The QR code's link (the public passport) and the machine's own address, URL-encoded.
+    assert re.search(r"https://hub\.example\.org/p/[A-Za-z0-9_-]{32}<", passport.text)
+    assert 'action="/machines/rb1-a%3Fb%23c/public-link/withdraw"' in passport.text
     assert "evil.example" not in passport.text
     pdf = public.get(f"/reports/{report['report_id']}/certificate.pdf")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
