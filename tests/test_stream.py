@@ -1,8 +1,20 @@
 import mmap
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from agent.wipe.stream import PIECE, KeyedStream
+from agent.wipe.stream import (
+    AES,
+    CHACHA20,
+    PIECE,
+    KeyedStream,
+    choose_generator,
+    cpu_flags,
+    new_key,
+)
 
 
 def chunk(stream: KeyedStream, offset: int, length: int) -> bytes:
@@ -49,3 +61,101 @@ def test_the_stream_is_the_aes_counter_mode_keystream_of_gcm() -> None:
 def test_offsets_must_be_block_aligned() -> None:
     with pytest.raises(ValueError):
         chunk(KeyedStream(), 8, 16)
+
+
+# --- ChaCha20: the generator for processors without AES instructions ---------------------------
+
+CHACHA_KEY = bytes(range(32))
+
+
+def test_chacha20_fills_at_any_aligned_offset_are_slices_of_one_long_fill() -> None:
+    stream = KeyedStream(CHACHA_KEY, CHACHA20)
+    whole = chunk(stream, 0, 3 * PIECE)
+    # Starts inside a 64-byte block, on one, on a piece's edge, and fills that cross pieces.
+    for offset in (16, 48, 64, 4096 + 32, PIECE - 16, PIECE, PIECE + 80, 2 * PIECE - 4096):
+        for length in (16, 100 * 16, PIECE + 4096):
+            length = min(length, 3 * PIECE - offset)
+            assert chunk(stream, offset, length) == whole[offset : offset + length], (offset,
+                                                                                     length)
+
+
+def test_chacha20_pieces_agree_with_fill() -> None:
+    stream = KeyedStream(CHACHA_KEY, CHACHA20)
+    offset, length = PIECE - 4096 + 48, 2 * PIECE + 512
+    whole = chunk(stream, offset, length)
+    scratch = memoryview(mmap.mmap(-1, PIECE + 4096))
+    sizes = []
+    for at, size in stream.pieces(offset, length, scratch):
+        assert scratch[:size].tobytes() == whole[at : at + size]
+        sizes.append(size)
+    assert sum(sizes) == length and sizes[0] == 4096 - 48
+
+
+def test_the_chacha20_stream_is_rfc_8439_with_the_piece_as_nonce_and_the_block_as_counter() -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+    # Piece 3, 64-byte block 5 of it: ChaCha20 with nonce 3 and block counter 5 (RFC 8439).
+    nonce = (5).to_bytes(4, "little") + (3).to_bytes(12, "little")
+    expected = Cipher(algorithms.ChaCha20(CHACHA_KEY, nonce), None).encryptor().update(bytes(64))
+    assert chunk(KeyedStream(CHACHA_KEY, CHACHA20), 3 * PIECE + 5 * 64, 64) == expected
+
+
+def test_generators_take_their_own_keys_and_make_different_streams() -> None:
+    assert len(KeyedStream(generator=CHACHA20).key) == 32
+    assert len(KeyedStream(generator=AES).key) == 16
+    assert len(new_key(CHACHA20)) == 32 and len(new_key(AES)) == 16
+    with pytest.raises(ValueError):
+        KeyedStream(b"k" * 16, CHACHA20)
+    with pytest.raises(ValueError):
+        KeyedStream(b"k" * 16, "rot13")
+    key = b"k" * 32
+    assert chunk(KeyedStream(key, AES), 0, 4096) != chunk(KeyedStream(key, CHACHA20), 0, 4096)
+    assert KeyedStream(generator=AES).generator == AES  # and AES stays the default:
+    assert KeyedStream().generator == AES  # journals without a generator were written with it
+
+
+def test_descriptions_name_the_generator() -> None:
+    assert KeyedStream(generator=CHACHA20).description.startswith("ChaCha20")
+    assert KeyedStream(b"k" * 16).description.startswith("AES-128")
+    assert KeyedStream(b"k" * 32).description.startswith("AES-256")
+
+
+def test_without_the_aes_flag_chacha20_is_taken_without_measuring() -> None:
+    def measure() -> dict[str, float]:
+        raise AssertionError("nothing to measure: AES would run from tables")
+
+    assert choose_generator(frozenset({"sse2", "ssse3", "pclmulqdq"}), measure) == CHACHA20
+
+
+def test_with_the_aes_flag_the_measurement_decides_and_a_near_tie_keeps_aes() -> None:
+    flags = frozenset({"aes", "pclmulqdq"})
+    assert choose_generator(flags, lambda: {AES: 1.0, CHACHA20: 0.3}) == CHACHA20
+    assert choose_generator(flags, lambda: {AES: 0.3, CHACHA20: 1.0}) == AES
+    assert choose_generator(flags, lambda: {AES: 1.0, CHACHA20: 0.9}) == AES
+    # No x86 flags line (another architecture, no /proc): measured all the same.
+    assert choose_generator(None, lambda: {AES: 1.0, CHACHA20: 0.3}) == CHACHA20
+
+
+# OpenSSL's capability vector, word 0: bit 57 is AES-NI, bit 33 PCLMULQDQ (OPENSSL_ia32cap(3)).
+AES_NI_MASKED = "~0x200000200000000"
+SELECTION = "from agent.wipe.stream import preferred_generator; print(preferred_generator())"
+
+
+def selected(env: dict[str, str]) -> str:
+    # OpenSSL reads OPENSSL_ia32cap once, when it initialises: only a new process sees it.
+    environment = {key: value for key, value in os.environ.items() if key != "OPENSSL_ia32cap"}
+    child = subprocess.run([sys.executable, "-c", SELECTION], env={**environment, **env},
+                           cwd=Path(__file__).resolve().parents[1], check=True,
+                           capture_output=True, text=True)
+    return child.stdout.strip()
+
+
+def test_the_selection_follows_openssl_told_to_ignore_aes_ni() -> None:
+    assert selected({"OPENSSL_ia32cap": AES_NI_MASKED}) == CHACHA20
+
+
+def test_the_selection_takes_aes_where_openssl_uses_aes_ni() -> None:
+    flags = cpu_flags()
+    if flags is None or not {"aes", "pclmulqdq"} <= flags:
+        pytest.skip("this processor has no AES-NI")
+    assert selected({}) == AES

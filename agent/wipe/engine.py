@@ -21,7 +21,7 @@ from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.wipe.badsectors import BadSectors
 from agent.wipe.buffers import AlignedBuffer
 from agent.wipe.passes import OverwritePass
-from agent.wipe.stream import PIECE, KeyedStream
+from agent.wipe.stream import AES, PIECE, KeyedStream
 from agent.wipe.sweep import Tick, Workspace, chunks, sweep
 
 CHUNK_BYTES = 4 << 20
@@ -51,11 +51,12 @@ class Disk:
 
 
 class PassData:
-    """What one pass puts on the disk: the keyed stream, or one byte repeated."""
+    """What one pass puts on the disk: the keyed stream (of `generator`), or one byte repeated."""
 
-    def __init__(self, overwrite_pass: OverwritePass, key: bytes | None, chunk: int) -> None:
+    def __init__(self, overwrite_pass: OverwritePass, key: bytes | None, chunk: int,
+                 generator: str = AES) -> None:
         self.overwrite_pass = overwrite_pass
-        self._stream = KeyedStream(key) if overwrite_pass.is_random else None
+        self._stream = KeyedStream(key, generator) if overwrite_pass.is_random else None
         self._pattern: AlignedBuffer | None = None
         if overwrite_pass.byte is not None:
             self._pattern = AlignedBuffer(max(chunk, PIECE))

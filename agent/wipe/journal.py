@@ -1,10 +1,10 @@
 """The erasure journal on the stick's data partition: where each overwrite stands.
 
 Written durably (fsync) at every checkpoint, so after a power cut the next boot knows which disks
-were interrupted, with which passes and keys, and up to which offset everything was on the disk.
-A resumed overwrite regenerates the same stream from the key kept here; the report says it was
-interrupted. The keys only make the random pattern reproducible for verification; they protect
-nothing, so keeping them next to the report is safe.
+were interrupted, with which passes, keys and keystream generators, and up to which offset
+everything was on the disk. A resumed overwrite regenerates the same stream from the generator
+and key kept here; the report says it was interrupted. The keys only make the random pattern
+reproducible for verification; they protect nothing, so keeping them next to the report is safe.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.fsutil import write_durably
 from agent.wipe.passes import OverwritePass
+from agent.wipe.stream import AES
 
 JOURNAL_DIR = "journal"
 UNFINISHED = ("writing", "verifying")
@@ -29,7 +30,8 @@ class WipeJournal:
     serial: str | None
     size_bytes: int
     method: str
-    passes: list[dict[str, Any]]  # {"name", "byte", "key"}: enough to rebuild each pass exactly
+    # {"name", "byte", "key", "generator"}: enough to rebuild each pass exactly
+    passes: list[dict[str, Any]]
     pass_index: int = 0
     written_up_to: int = 0  # every byte below this, in pass `pass_index`, is on the disk
     state: str = "writing"  # "writing", "verifying", "done", "failed"
@@ -51,6 +53,11 @@ class WipeJournal:
     def key(self, index: int) -> bytes | None:
         key = self.passes[index].get("key")
         return bytes.fromhex(key) if key else None
+
+    def generator(self, index: int) -> str:
+        """The keystream generator of pass `index`: the one it was started with, never what
+        this processor would choose now. Journals written before it was recorded used AES."""
+        return self.passes[index].get("generator") or AES
 
     def matches(self, serial: str | None, size_bytes: int, device: str) -> bool:
         """Same disk: same serial and size (a disk without serial: same path and size)."""

@@ -1,12 +1,13 @@
 """One disk's overwrite: the passes of a method, then verification of the last one, journaled.
 
 A run that finds an unfinished journal for the same disk resumes the pass where the journal's
-last checkpoint left it, after checking that the disk really holds that pass just below it.
+last checkpoint left it, after checking that the disk really holds that pass just below it. The
+random passes use the keystream generator this processor runs fastest (`preferred_generator`),
+chosen when the journal is made; a resumed pass keeps the journal's generator and key.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from agent.wipe.engine import (
 )
 from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.passes import OverwritePass, compose
-from agent.wipe.stream import KEY_BYTES
+from agent.wipe.stream import GENERATORS, KeyedStream, new_key, preferred_generator
 
 VERIFY_MODES = ("full", "sample", "off")
 
@@ -56,6 +57,8 @@ class OverwriteOutcome:
     interrupted: bool = False  # an earlier run on this disk was cut off
     resumed_from: dict[str, int] | None = None  # {"pass": index, "offset": bytes}
     interruptions: list[str] = field(default_factory=list)  # when runs found it unfinished
+    generator: str | None = None  # of the random passes; None: the method has none
+    stream: str | None = None  # that keystream in words
 
     @property
     def write_bytes_per_second(self) -> float:
@@ -65,8 +68,8 @@ class OverwriteOutcome:
         verification = self.verification
         return {
             "engine": "overwrite",
-            "stream": "AES-128 counter-mode keystream, nonce = byte offset // 256 KiB, "
-                      "counter layout of GCM (SP 800-38D), key in the journal",
+            "stream": self.stream,
+            "generator": self.generator,
             "passes": self.passes,
             "verification": None if verification is None else {
                 "mode": verification.mode,
@@ -82,10 +85,13 @@ class OverwriteOutcome:
 
 def new_journal(device: str, serial: str | None, size: int, method: str,
                 passes: tuple[OverwritePass, ...]) -> WipeJournal:
+    # Chosen only when there is a random pass: a zero pass has no reason to measure anything.
+    generator = preferred_generator() if any(item.is_random for item in passes) else None
     return WipeJournal(
         device=device, serial=serial, size_bytes=size, method=method,
         passes=[{"name": item.name, "byte": item.byte,
-                 "key": os.urandom(KEY_BYTES).hex() if item.is_random else None}
+                 "key": new_key(generator).hex() if generator and item.is_random else None,
+                 "generator": generator if item.is_random else None}
                 for item in passes],
     )
 
@@ -111,6 +117,10 @@ def overwrite_disk(
         journal.interruptions.append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     passes = journal.overwrite_passes()
     outcome = OverwriteOutcome([item.name for item in passes], interrupted=interrupted)
+    random_passes = [index for index, item in enumerate(passes) if item.is_random]
+    if random_passes:
+        stream = KeyedStream(journal.key(random_passes[0]), journal.generator(random_passes[0]))
+        outcome.generator, outcome.stream = stream.generator, stream.description
     bad = BadSectors(disk.sector)
     for first, last in journal.bad_ranges:
         bad.add(first * disk.sector, (last - first + 1) * disk.sector)
@@ -130,7 +140,8 @@ def overwrite_disk(
             if index != journal.pass_index:
                 journal.pass_index, journal.written_up_to = index, 0
                 save()
-            data = PassData(passes[index], journal.key(index), options.chunk)
+            data = PassData(passes[index], journal.key(index), options.chunk,
+                            journal.generator(index))
             detail = (index + 1, len(passes), passes[index].name)
             try:
                 written = write_pass(
@@ -149,7 +160,7 @@ def overwrite_disk(
         save()
     if options.verify != "off":
         last = len(passes) - 1
-        data = PassData(passes[last], journal.key(last), options.chunk)
+        data = PassData(passes[last], journal.key(last), options.chunk, journal.generator(last))
         try:
             outcome.verification = verify(
                 disk, data, bad, mode=options.verify, cancel=cancel, sink=sink,
@@ -174,8 +185,14 @@ def resumable(journals: Journals | None, disk: Disk, serial: str | None,
 
 
 def _continues(journal: WipeJournal, options: OverwriteOptions) -> bool:
-    """An unfinished overwrite with the same method, and the caller allows resuming it."""
-    return options.resume and journal.unfinished and journal.method == _method_label(options)
+    """An unfinished overwrite with the same method, and the caller allows resuming it.
+
+    A journal naming a generator this version does not have (written by a newer one) cannot be
+    continued: its pass starts over with a generator of ours.
+    """
+    known = all(journal.generator(index) in GENERATORS for index in range(len(journal.passes)))
+    return (options.resume and journal.unfinished and known
+            and journal.method == _method_label(options))
 
 
 def _method_label(options: OverwriteOptions) -> str:
@@ -189,7 +206,8 @@ def _resume_offset(disk: Disk, journal: WipeJournal, options: OverwriteOptions) 
     if offset <= 0:
         return 0
     data = PassData(journal.overwrite_passes()[journal.pass_index],
-                    journal.key(journal.pass_index), options.chunk)
+                    journal.key(journal.pass_index), options.chunk,
+                    journal.generator(journal.pass_index))
     probe_start = max(0, offset - options.chunk)
     try:
         holds = region_holds(disk, data, probe_start, offset - probe_start)

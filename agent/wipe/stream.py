@@ -1,36 +1,72 @@
-"""A keyed pseudo-random stream: AES in counter mode, addressable by byte offset.
+"""A keyed pseudo-random stream, addressable by byte offset: AES or ChaCha20, whichever is fast.
 
-The disk is cut into 256 KiB pieces; piece n is the AES keystream for the 96-bit nonce n, its
-32-bit block counter starting at 2, exactly the keystream AES-GCM encrypts with (NIST SP 800-38D).
-Any piece can therefore be regenerated on its own: the verifier reads a chunk back and recomputes
-what should be there. The keystream is produced through the GCM interface because OpenSSL runs GCM
-with the AVX-512 vector AES instructions where the CPU has them, and plain counter mode without:
-on the CI machine's CPU the same keystream comes 1.8 times faster (the GHASH tag computed on the
-way is thrown away).
+The disk is cut into 256 KiB pieces, and every piece has its own nonce (its index), so any piece
+can be regenerated on its own: the verifier reads a chunk back and recomputes what should be
+there, and a resumed pass goes on from the journal's offset. Two generators make the same kind of
+stream:
 
-Keys are 128-bit: the stream only has to be unpredictable to the drive (so no controller can
-compress or deduplicate it), not to keep a secret, and AES-128's ten rounds are cheaper than
-AES-256's fourteen.
+- `aes-ctr`: piece n is the AES keystream for the 96-bit nonce n, its 32-bit block counter
+  starting at 2, exactly the keystream AES-GCM encrypts with (NIST SP 800-38D). It is produced
+  through the GCM interface because OpenSSL runs GCM with the AVX-512 vector AES instructions
+  where the CPU has them, and plain counter mode without: on the CI machine's CPU the same
+  keystream comes 1.8 times faster (the GHASH tag computed on the way is thrown away).
+- `chacha20`: piece n is the ChaCha20 keystream (RFC 8439) for the 96-bit nonce n, the 32-bit
+  block counter counting the piece's 64-byte blocks from 0. Without AES instructions OpenSSL's AES
+  runs from tables or bit-sliced code, several times slower than its ChaCha20, which only needs
+  the SSSE3 that every x86-64 processor since 2006 has (AVX2 and AVX-512 where present).
+
+`preferred_generator()` picks one per process; the overwrite journals it with each random pass,
+so a resumed pass continues with the generator and key it started with whatever this processor
+would choose. A journal without one was written with AES, the only generator there was.
+
+The stream only has to be unpredictable to the drive (so no controller can compress or
+deduplicate it), not to keep a secret: AES keys are 128-bit, whose ten rounds are cheaper than
+AES-256's fourteen; ChaCha20 only has 256-bit keys.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+AES = "aes-ctr"
+CHACHA20 = "chacha20"
+GENERATORS = (AES, CHACHA20)
+KEY_SIZES = {AES: (16, 32), CHACHA20: (32,)}  # the first one is what a new key gets
 AES_BLOCK = 16
-KEY_BYTES = 16
+CHACHA_BLOCK = 64
 PIECE = 256 << 10  # one nonce's worth of stream; fits a core's L2 cache
 _ZEROS = memoryview(bytes(PIECE))
+# ChaCha20 is taken only when it is clearly faster: near a tie either generator keeps up with
+# the disk, and AES then stays the choice from one start to the next instead of flipping.
+CHACHA_MARGIN = 1.25
+MEASURE_ROUNDS = 3
+
+
+def new_key(generator: str) -> bytes:
+    return os.urandom(_key_sizes(generator)[0])
 
 
 class KeyedStream:
-    def __init__(self, key: bytes | None = None) -> None:
-        self.key = key if key is not None else os.urandom(KEY_BYTES)
-        if len(self.key) not in (16, 32):
-            raise ValueError("AES keys are 16 or 32 bytes")
+    def __init__(self, key: bytes | None = None, generator: str = AES) -> None:
+        sizes = _key_sizes(generator)
+        self.generator = generator
+        self.key = key if key is not None else os.urandom(sizes[0])
+        if len(self.key) not in sizes:
+            raise ValueError(f"{generator} keys are {' or '.join(map(str, sizes))} bytes")
+
+    @property
+    def description(self) -> str:
+        """The stream in words, for the erasure's evidence."""
+        if self.generator == CHACHA20:
+            return ("ChaCha20 keystream (RFC 8439), nonce = byte offset // 256 KiB, block "
+                    "counter = 64-byte block within the piece, key in the journal")
+        return (f"AES-{len(self.key) * 8} counter-mode keystream, nonce = byte offset // "
+                "256 KiB, counter layout of GCM (SP 800-38D), key in the journal")
 
     def fill(self, offset: int, out: memoryview, length: int) -> None:
         """Write the stream's bytes [offset, offset+length) into `out` (len >= length + 15)."""
@@ -58,10 +94,92 @@ class KeyedStream:
         at = 0
         while at < length:
             index, skip = divmod(offset + at, PIECE)
-            encryptor = Cipher(algorithms.AES(self.key),
-                               modes.GCM(index.to_bytes(12, "big"))).encryptor()
-            if skip:  # a start inside a piece: run the keystream up to it
-                encryptor.update_into(_ZEROS[:skip], memoryview(bytearray(skip + AES_BLOCK)))
+            encryptor = (self._chacha20_at(index, skip) if self.generator == CHACHA20
+                         else self._aes_at(index, skip))
             size = min(PIECE - skip, length - at)
             yield at, size, encryptor
             at += size
+
+    def _aes_at(self, index: int, skip: int) -> CipherContext:
+        encryptor = Cipher(algorithms.AES(self.key),
+                           modes.GCM(index.to_bytes(12, "big"))).encryptor()
+        if skip:  # GCM's interface cannot set the counter: run the keystream up to the start
+            encryptor.update_into(_ZEROS[:skip], memoryview(bytearray(skip + AES_BLOCK)))
+        return encryptor
+
+    def _chacha20_at(self, index: int, skip: int) -> CipherContext:
+        # cryptography's 16-byte ChaCha20 nonce is RFC 8439's block counter (32 bits, little
+        # endian) followed by its 96-bit nonce: the counter puts the start on its block.
+        block, within = divmod(skip, CHACHA_BLOCK)
+        nonce = block.to_bytes(4, "little") + index.to_bytes(12, "little")
+        encryptor = Cipher(algorithms.ChaCha20(self.key, nonce), mode=None).encryptor()
+        if within:  # a start inside the block: drop the block's first bytes
+            encryptor.update_into(_ZEROS[:within], memoryview(bytearray(CHACHA_BLOCK)))
+        return encryptor
+
+
+def _key_sizes(generator: str) -> tuple[int, ...]:
+    if generator not in KEY_SIZES:
+        raise ValueError(f"unknown keystream generator {generator!r}")
+    return KEY_SIZES[generator]
+
+
+def choose_generator(flags: frozenset[str] | None,
+                     measure: Callable[[], dict[str, float]]) -> str:
+    """The generator for this processor: ChaCha20 when it has no AES instructions; otherwise the
+    one OpenSSL runs faster here (`measure()`: seconds per piece of each), AES near a tie.
+
+    The processor's flags alone are not enough: OpenSSL may be told to ignore AES-NI
+    (OPENSSL_ia32cap) and a hypervisor may pass the flag through to a slow emulation. Measuring
+    OpenSSL's own code answers for all of them. `flags` is None where they are not known.
+    """
+    if flags is not None and "aes" not in flags:
+        return CHACHA20  # AES from tables is never the faster one: no need to measure
+    seconds = measure()
+    return CHACHA20 if seconds[CHACHA20] * CHACHA_MARGIN < seconds[AES] else AES
+
+
+def measure_generators(rounds: int = MEASURE_ROUNDS) -> dict[str, float]:
+    """Processor seconds to generate one piece with each generator, the best of `rounds`.
+
+    Turns alternate and this thread's processor time is counted, not the clock's: other
+    processes running meanwhile (the screen, other disks' jobs) take no time from either.
+    About 3 ms on the CI machine, 10 ms with AES-NI masked (the AES turns are the slow ones).
+    """
+    scratch = memoryview(bytearray(PIECE + AES_BLOCK))
+    streams = [KeyedStream(generator=generator) for generator in GENERATORS]
+    best = dict.fromkeys(GENERATORS, float("inf"))
+    for stream in streams:  # warm-up: the first use pays for page faults and library set-up
+        stream.fill(0, scratch, PIECE)
+    for turn in range(rounds):
+        for stream in streams:
+            started = time.thread_time()
+            stream.fill(turn * PIECE, scratch, PIECE)
+            best[stream.generator] = min(best[stream.generator], time.thread_time() - started)
+    return best
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The x86 processor's feature flags, or None (not x86, or no /proc)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as info:
+            for line in info:
+                name, _, value = line.partition(":")
+                if name.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return None
+
+
+_choice: list[str] = []
+_choice_lock = threading.Lock()
+
+
+def preferred_generator() -> str:
+    """The generator for new random passes in this process, chosen once (the disks' jobs start
+    together: the first one measures, the others wait a few milliseconds for its answer)."""
+    with _choice_lock:
+        if not _choice:
+            _choice.append(choose_generator(cpu_flags(), measure_generators))
+        return _choice[0]

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from agent.cli import main
 from agent.events import ProgressEvent
 from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Disk
+from agent.wipe import overwrite_job
 from agent.wipe.badsectors import BadSectors
 from agent.wipe.engine import Disk as EngineDisk
 from agent.wipe.engine import PassData, verify, write_pass
 from agent.wipe.jobs import WipeOptions, wipe_disks
+from agent.wipe.journal import Journals, WipeJournal
 from agent.wipe.passes import RANDOM, ZERO
+from agent.wipe.stream import AES, CHACHA20, new_key
 from tests.conftest import LoopFactory
 
 MARKER = b"REEEBOOT-MARKER!" * 32  # one 512-byte sector
@@ -238,3 +245,66 @@ def test_a_disk_reported_unplugged_stops_its_own_job_only(loop_disk: LoopFactory
     assert results[0].result == "failed" and "removed" in str(results[0].error)
     assert results[1].result == "erased" and marker_count(neighbour) == 0
     assert watcher.stopped
+
+
+def journal_half_written_pass(disk: Disk, data_dir: Path, generator: str | None) -> int:
+    """Write the first half of a random pass with `generator` and journal it as a power cut
+    would have left it; `None` writes AES and a journal of the versions before the generator
+    was recorded. Returns the offset the pass stopped at."""
+    half = disk.size_bytes // 2
+    key = new_key(generator or AES)
+    data = PassData(RANDOM, key, 1 << 20, generator or AES)
+    write_pass(EngineDisk(disk.path, half), data, BadSectors(512))
+    data.close()
+    entry: dict[str, object] = {"name": "random", "byte": None, "key": key.hex()}
+    if generator is not None:
+        entry["generator"] = generator
+    Journals(data_dir).save(WipeJournal(device=disk.path, serial=disk.serial,
+                                        size_bytes=disk.size_bytes, method="random",
+                                        passes=[entry], written_up_to=half))
+    return half
+
+
+@pytest.mark.parametrize(("journaled", "detected", "expected"), [
+    (CHACHA20, AES, CHACHA20),
+    (AES, CHACHA20, AES),
+    (None, CHACHA20, AES),  # a journal from before the generator was recorded: AES
+])
+def test_a_resumed_pass_keeps_the_generator_of_its_journal(
+    loop_disk: LoopFactory, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    journaled: str | None, detected: str, expected: str,
+) -> None:
+    disk = dataclasses.replace(loop_disk(24 << 20), serial="CUT-1")
+    fill_with_marker(disk)
+    half = journal_half_written_pass(disk, data_dir, journaled)
+    # This processor would now choose otherwise: the journal's generator must win.
+    monkeypatch.setattr(overwrite_job, "preferred_generator", lambda: detected)
+    [result] = wipe_disks([disk], WipeOptions(method="random"), data_dir=data_dir)
+    assert result.result == "erased" and result.verified and result.interrupted
+    # Resumed where the journal stopped (the probe below it found the journal's stream there).
+    assert result.evidence["resumed_from"] == {"pass": 0, "offset": half}
+    assert result.bytes_written == disk.size_bytes - half
+    assert result.evidence["generator"] == expected
+    assert marker_count(disk) == 0
+
+
+def test_a_new_erasure_records_its_generator_in_the_journal_and_the_evidence(
+    loop_disk: LoopFactory, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    disk = dataclasses.replace(loop_disk(8 << 20), serial="NEW-1")
+    fill_with_marker(disk)
+    monkeypatch.setattr(overwrite_job, "preferred_generator", lambda: CHACHA20)
+    [result] = wipe_disks([disk], WipeOptions(method="is5enh"), data_dir=data_dir)
+    assert result.result == "erased" and result.verified
+    assert result.evidence["generator"] == CHACHA20
+    assert result.evidence["stream"].startswith("ChaCha20")
+    journal = json.loads((data_dir / "journal" / "NEW-1.json").read_text())
+    assert [item["generator"] for item in journal["passes"]] == [None, None, CHACHA20]
+    assert len(bytes.fromhex(journal["passes"][2]["key"])) == 32
+
+    monkeypatch.setattr(overwrite_job, "preferred_generator", lambda: AES)
+    [result] = wipe_disks([disk], WipeOptions(method="random"), data_dir=data_dir)
+    assert result.evidence["generator"] == AES
+    assert result.evidence["stream"].startswith("AES-128")
+    [result] = wipe_disks([disk], WipeOptions(method="zero"), data_dir=data_dir)
+    assert result.evidence["generator"] is None and result.evidence["stream"] is None
