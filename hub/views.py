@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from markupsafe import Markup
 
 from agent.i18n import N_
+from agent.report.labels import FIRMWARE_METHODS, LEVELS, OVERWRITE_FORMAT, OVERWRITE_PASSES
 
 # What people read for the codes reports and progress messages carry.
 RESULT_LABELS = {
@@ -316,46 +317,19 @@ def report_sections(report: dict[str, Any]) -> dict[str, Any]:
 
 # -- the donor's certificate ------------------------------------------------------------------
 
-# Each erasure method in words, with the messages the agent's screen uses for them
-# (agent/wipe/labels.py, which the hub does not import: it needs the agent's wipe package), so
-# the catalogs translate them once.
-OVERWRITE_FORMAT = N_("overwrite ({passes})")
-OVERWRITE_LABELS = {
-    "random": N_("random pass"),
-    "zero": N_("zero pass"),
-    "one": N_("pass of ones"),
-    "dodshort": N_("DoD 5220.22-M short, 3 passes"),
-    "dod": N_("DoD 5220.22-M, 7 passes"),
-    "is5enh": N_("HMG IS5 enhanced, 3 passes"),
-}
-FIRMWARE_LABELS = {
-    "nvme-sanitize-crypto": N_("NVMe sanitize, cryptographic erase"),
-    "nvme-sanitize-block": N_("NVMe sanitize, block erase"),
-    "nvme-format-crypto": N_("NVMe format, cryptographic erase"),
-    "nvme-format-user-data": N_("NVMe format, user data erase"),
-    "ata-sanitize-crypto": N_("ATA sanitize, crypto scramble"),
-    "ata-sanitize-block": N_("ATA sanitize, block erase"),
-    "ata-security-erase-enhanced": N_("ATA enhanced security erase"),
-    "ata-security-erase": N_("ATA security erase"),
-    "scsi-sanitize-crypto": N_("SCSI sanitize, cryptographic erase"),
-    "scsi-sanitize-block": N_("SCSI sanitize, block erase"),
-    "mmc-sanitize": N_("eMMC secure erase and sanitize"),
-}
-LEVEL_LABELS = {"clear": N_("Clear"), "purge": N_("Purge")}
-
 
 def method_label(method: str, gettext: Any) -> str:
     """An erasure method in words; one this table does not know is shown as the report names
     it."""
-    if method in OVERWRITE_LABELS:
+    if method in OVERWRITE_PASSES:
         return str(gettext(OVERWRITE_FORMAT)).format(
-            passes=gettext(OVERWRITE_LABELS[method]))
-    text = FIRMWARE_LABELS.get(method)
+            passes=gettext(OVERWRITE_PASSES[method]))
+    text = FIRMWARE_METHODS.get(method)
     return str(gettext(text)) if text else method
 
 
 def level_label(level: str, gettext: Any) -> str:
-    text = LEVEL_LABELS.get(level.lower())
+    text = LEVELS.get(level.lower())
     return str(gettext(text)) if text else level
 
 

@@ -421,3 +421,15 @@ def test_default_overwrite_is_random_verified_in_full() -> None:
 def test_options_refuse_nonsense(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ErasureOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_every_erasure_method_and_level_has_words_on_the_screen_and_the_hub() -> None:
+    from agent.report.labels import FIRMWARE_METHODS, LEVELS, OVERWRITE_PASSES
+    from agent.wipe.firmware import model
+    from agent.wipe.passes import METHODS
+
+    firmware = {value for name, value in vars(model).items()
+                if name.isupper() and isinstance(value, str) and "-" in value}
+    assert firmware == set(FIRMWARE_METHODS)
+    assert set(METHODS) == set(OVERWRITE_PASSES)
+    assert set(LEVELS) == {"clear", "purge"}

@@ -477,30 +477,3 @@ def test_the_certificates_recipe_verifies_a_line_with_openssl(hub: Hub, tmp_path
     assert result.returncode == 0, result.stderr
     assert "Signature Verified Successfully" in result.stdout
     assert lyon.key_id in result.stdout
-
-
-def test_migration_0006_goes_down_and_up_again(database_url: str) -> None:
-    import sqlalchemy as sa
-    from alembic import command
-
-    from hub.database import alembic_config, make_engine
-    from hub.database import database_url as url_of
-    from hub.store import Store
-
-    store = Store(database_url)
-    store.close()
-    engine = make_engine(url_of(database_url), pool_size=1)
-
-    def to(revision: str, *, down: bool = False) -> None:
-        with engine.begin() as connection:
-            config = alembic_config(url_of(database_url))
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, revision)
-
-    try:
-        to("0005", down=True)
-        assert "lots" not in sa.inspect(engine).get_table_names()
-        to("0006")
-        assert {"lots", "lot_members"} <= set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()

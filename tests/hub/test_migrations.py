@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from hub.database import alembic_config, make_engine
+from hub.database import database_url as url_of
 from hub.models import Base
 from hub.store import Store
 
@@ -29,17 +38,10 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
         store.close()
 
 
-def test_machines_keep_their_workshop_through_migration_0003_and_back(database_url: str) -> None:
-    import datetime
-
-    import sqlalchemy as sa
-    from alembic import command
-
-    from hub.database import alembic_config, make_engine
-    from hub.database import database_url as url_of
-
+@contextmanager
+def migrating(database_url: str) -> Iterator[tuple[sa.Engine, Callable[..., None]]]:
+    """An engine on the test database and `to(revision, down=False)`, which migrates it there."""
     engine = make_engine(url_of(database_url), pool_size=1)
-    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 
     def to(revision: str, *, down: bool = False) -> None:
         with engine.begin() as connection:
@@ -48,6 +50,14 @@ def test_machines_keep_their_workshop_through_migration_0003_and_back(database_u
             (command.downgrade if down else command.upgrade)(config, revision)
 
     try:
+        yield engine, to
+    finally:
+        engine.dispose()
+
+
+def test_machines_keep_their_workshop_through_migration_0003_and_back(database_url: str) -> None:
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    with migrating(database_url) as (engine, to):
         to("0002")
         with engine.begin() as connection:
             connection.execute(sa.text("INSERT INTO workshops (id, name, created_at) "
@@ -64,5 +74,17 @@ def test_machines_keep_their_workshop_through_migration_0003_and_back(database_u
         to("0002", down=True)
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM machines")).scalar() == 2
-    finally:
-        engine.dispose()
+
+
+@pytest.mark.parametrize(("revision", "tables"), [
+    ("0005", {"public_passports"}),
+    ("0006", {"lots", "lot_members"}),
+])
+def test_a_migration_adding_tables_goes_down_and_up_again(database_url: str, revision: str,
+                                                          tables: set[str]) -> None:
+    Store(database_url).close()
+    with migrating(database_url) as (engine, to):
+        to(f"{int(revision) - 1:04d}", down=True)
+        assert not tables & set(sa.inspect(engine).get_table_names())
+        to(revision)
+        assert tables <= set(sa.inspect(engine).get_table_names())

@@ -369,31 +369,6 @@ def test_one_live_link_however_many_ask_at_once(hub: Hub) -> None:
     assert len(tokens) == 8 and len(set(tokens)) == 1
 
 
-def test_migration_0005_goes_down_and_up(database_url: str) -> None:
-    import sqlalchemy as sa
-    from alembic import command
-
-    from hub.database import alembic_config, make_engine
-    from hub.database import database_url as url_of
-    from hub.store import Store
-
-    Store(database_url).close()
-    engine = make_engine(url_of(database_url), pool_size=1)
-
-    def to(revision: str, *, down: bool = False) -> None:
-        with engine.begin() as connection:
-            config = alembic_config(url_of(database_url))
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, revision)
-
-    try:
-        to("0004", down=True)
-        assert "public_passports" not in sa.inspect(engine).get_table_names()
-        to("0005")
-        assert "public_passports" in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-
 
 def test_an_old_report_without_optional_parts_still_has_a_public_page(hub: Hub) -> None:
     station = hub.station("lyon-3", "Lyon")

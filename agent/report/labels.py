@@ -1,0 +1,32 @@
+"""Erasure methods and levels in words, keyed as the report names them: the agent's screen
+(agent/wipe/labels.py) and the hub's pages and certificates show the same words, and the
+catalogs translate each once. Only agent.i18n is imported: the hub uses this module too."""
+
+from __future__ import annotations
+
+from agent.i18n import N_
+
+OVERWRITE_FORMAT = N_("overwrite ({passes})")
+OVERWRITE_PASSES = {
+    "random": N_("random pass"),
+    "zero": N_("zero pass"),
+    "one": N_("pass of ones"),
+    "dodshort": N_("DoD 5220.22-M short, 3 passes"),
+    "dod": N_("DoD 5220.22-M, 7 passes"),
+    "is5enh": N_("HMG IS5 enhanced, 3 passes"),
+}
+# The keys are agent/wipe/firmware/model.py's method names (tests/test_erase_policy.py).
+FIRMWARE_METHODS = {
+    "nvme-sanitize-crypto": N_("NVMe sanitize, cryptographic erase"),
+    "nvme-sanitize-block": N_("NVMe sanitize, block erase"),
+    "nvme-format-crypto": N_("NVMe format, cryptographic erase"),
+    "nvme-format-user-data": N_("NVMe format, user data erase"),
+    "ata-sanitize-crypto": N_("ATA sanitize, crypto scramble"),
+    "ata-sanitize-block": N_("ATA sanitize, block erase"),
+    "ata-security-erase-enhanced": N_("ATA enhanced security erase"),
+    "ata-security-erase": N_("ATA security erase"),
+    "scsi-sanitize-crypto": N_("SCSI sanitize, cryptographic erase"),
+    "scsi-sanitize-block": N_("SCSI sanitize, block erase"),
+    "mmc-sanitize": N_("eMMC secure erase and sanitize"),
+}
+LEVELS = {"clear": N_("Clear"), "purge": N_("Purge")}
