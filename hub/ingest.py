@@ -143,13 +143,7 @@ def submit_report(store: Store, body: bytes,
     problems = validate_report(report)
     if problems:
         raise Refused(422, "; ".join(problems))
-    if report["station"].get("key_id") != signer.key_id:
-        raise Refused(422, "the report names another station key than its signature")
-    named = report["station"].get("name")
-    if named != signer.station_name and store.station_by_name(str(named)) is not None:
-        # Anyone verifying the envelope would read that another station made it. A name the
-        # hub does not know is only the station's own label (reeeboot.toml) and stays allowed.
-        raise Refused(422, "the report names another station than the one whose key signed it")
+    check_named_station(store, signer, report["station"], "report")
     canonical = dsse.canonical_json(envelope.document).decode()
     columns = report_columns(report)
     check_claimed_time(columns.created_at, datetime.datetime.now(datetime.UTC))
@@ -281,6 +275,20 @@ def rotate_key(store: Store, body: bytes) -> dict[str, str]:
     return {"station": old.station_name, "key_id": new_key_id}
 
 
+def check_named_station(store: Store, signer: SigningKey, named: dict[str, Any], what: str, *,
+                        key_required: bool = True) -> None:
+    """A document must name the station whose key signed it: anyone verifying the envelope
+    would otherwise read that another station made it. A name the hub does not know is only the
+    station's own label (reeeboot.toml) and stays allowed."""
+    key_id = named.get("key_id")
+    if key_id != signer.key_id and (key_required or key_id is not None):
+        raise Refused(422, f"the {what} names another station key than its signature")
+    name = named.get("name")
+    if name is not None and name != signer.station_name \
+            and store.station_by_name(str(name)) is not None:
+        raise Refused(422, f"the {what} names another station than the one whose key signed it")
+
+
 def record_progress(store: Store, body: bytes) -> None:
     envelope = parse_envelope(body)
     signer = find_signer(store, envelope, current_only=True)
@@ -289,8 +297,8 @@ def record_progress(store: Store, body: bytes) -> None:
     if problems:
         raise Refused(422, "; ".join(problems))
     named = progress.get("station")
-    if isinstance(named, dict) and named.get("key_id") not in (None, signer.key_id):
-        raise Refused(422, "the progress names another station key than its signature")
+    if isinstance(named, dict):
+        check_named_station(store, signer, named, "progress", key_required=False)
     store.set_live_state(progress["machine_id"][:100], signer, progress["step"],
                          envelope.payload.decode())
 
