@@ -7,7 +7,7 @@
 Each report is built by the agent's own code (three disks erased, firmware command records with
 their output hashes, evidence files listed with their SHA-256), about the size a station sends,
 signed in a DSSE envelope by one of several stations. The bench starts `reeeboot-hub serve
---workers 2` on a fresh database, sends every envelope over keep-alive HTTP connections (one
+--workers 2 --public-url ...` on a fresh database, sends every envelope over keep-alive HTTP connections (one
 request in flight per connection), checks that each was stored once, and prints reports/s,
 p50/p99 latency and the ratios to the targets: 300 reports/s sustained, p99 under 100 ms.
 The signature check, the schema check and the database transaction are all in each request.
@@ -159,7 +159,9 @@ async def _send_all(port: int, bodies: list[bytes], concurrency: int) -> tuple[l
 
 def start_hub(database: str, port: int) -> subprocess.Popen[bytes]:
     hub = subprocess.Popen([str(ROOT / ".venv/bin/reeeboot-hub"), "--database", database,
-                            "serve", "--port", str(port), "--workers", "2"],
+                            "serve", "--port", str(port), "--workers", "2",
+                            # As deployed: each answer names the machine's public passport.
+                            "--public-url", f"http://127.0.0.1:{port}"],
                            cwd=ROOT, env={**os.environ, "REEEBOOT_LANGUAGE": "en"})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

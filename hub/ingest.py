@@ -147,13 +147,13 @@ def submit_report(store: Store, body: bytes,
     canonical = dsse.canonical_json(envelope.document).decode()
     columns = report_columns(report)
     check_claimed_time(columns.created_at, datetime.datetime.now(datetime.UTC))
-    status = store.add_report(signer, columns, canonical, sha256_hex(canonical))
+    status, public_token = store.add_report(signer, columns, canonical, sha256_hex(canonical),
+                                            public_link=public_url is not None)
     if status == "conflict":
         raise Refused(409, "a different report with this id is already stored")
     answer = {"report_id": columns.report_id, "status": status}
-    if public_url is not None:
-        token = store.public_link(signer.workshop_id, columns.machine_id)
-        answer["passport_url"] = f"{public_url}/p/{token}"
+    if public_token is not None:
+        answer["passport_url"] = f"{public_url}/p/{public_token}"
     return 200 if status == "already stored" else 201, answer
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -164,6 +164,14 @@ class Store:
                    Station.id, Station.name, Station.workshop_id, Station.revoked_at)
             .join(Station, Station.id == StationKey.station_id)
             .where(StationKey.key_id == bindparam("key_id")))
+        links = tables["public_passports"]
+        # Nothing when the machine has a live link: the partial unique index on live links.
+        self._insert_public_link = self._insert(links).on_conflict_do_nothing(
+            index_elements=["workshop_key", "machine_id"],
+            index_where=links.c.revoked_at.is_(None)).returning(links.c.token)
+        self._live_public_token = select(links.c.token).where(
+            links.c.workshop_key == bindparam("workshop_key"),
+            links.c.machine_id == bindparam("machine_id"), links.c.revoked_at.is_(None))
         live = tables["live_states"]
         live_upsert = self._insert(live)
         self._upsert_live = live_upsert.on_conflict_do_update(
@@ -340,8 +348,11 @@ class Store:
     # -- reports ----------------------------------------------------------------------------
 
     def add_report(self, signer: SigningKey, columns: ReportColumns, envelope: str,
-                   envelope_sha256: str) -> str:
-        """"stored", "already stored" (same content) or "conflict" (other content, same id)."""
+                   envelope_sha256: str, *, public_link: bool = False) -> tuple[str, str | None]:
+        """"stored", "already stored" (same content) or "conflict" (other content, same id), and
+        with `public_link` the token of the machine's public link, made in the same transaction
+        when it has none yet (a transaction of its own would cost SQLite a third of its
+        ingest)."""
         now = utcnow()
         with self._writing(), self.engine.begin() as connection:
             inserted = connection.execute(self._insert_report, {
@@ -357,7 +368,10 @@ class Store:
             if inserted is None:
                 stored = connection.scalar(self._stored_sha256,
                                            {"report_id": columns.report_id})
-                return "already stored" if stored == envelope_sha256 else "conflict"
+                if stored != envelope_sha256:
+                    return "conflict", None
+                return "already stored", self._live_link(
+                    connection, signer, columns.machine_id, now) if public_link else None
             connection.execute(self._upsert_machine, {
                 "workshop_key": _workshop_key(signer),
                 "machine_id": columns.machine_id, "workshop_id": signer.workshop_id,
@@ -371,7 +385,19 @@ class Store:
                 else now,
                 "updated_at": now,
             })
-        return "stored"
+            return "stored", self._live_link(
+                connection, signer, columns.machine_id, now) if public_link else None
+
+    def _live_link(self, connection: Connection, signer: SigningKey, machine_id: str,
+                   now: datetime.datetime) -> str:
+        """The workshop machine's live public link, made now if it has none."""
+        made = connection.scalar(self._insert_public_link, {
+            "workshop_key": _workshop_key(signer), "machine_id": machine_id,
+            "token": secrets.token_urlsafe(PUBLIC_TOKEN_BYTES), "created_at": now})
+        if made is not None:
+            return str(made)
+        return str(connection.scalar(self._live_public_token, {
+            "workshop_key": _workshop_key(signer), "machine_id": machine_id}))
 
     def report_count(self) -> int:
         with self.session() as session:

@@ -152,7 +152,7 @@ class Hub:
         assert signer is not None
         envelope = dsse.canonical_json(station.sign(report)).decode()
         assert self.store.add_report(signer, report_columns(report), envelope,
-                                     sha256_hex(envelope)) == "stored"
+                                     sha256_hex(envelope)) == ("stored", None)
 
     def stored_ids(self) -> list[str]:
         return [str(row["report_id"]) for row in self.store.reports()]
