@@ -7,9 +7,10 @@
 Each report is built by the agent's own code (three disks erased, firmware command records with
 their output hashes, evidence files listed with their SHA-256), about the size a station sends,
 signed in a DSSE envelope by one of several stations. The bench starts `reeeboot-hub serve
---workers 2 --public-url ...` on a fresh database, sends every envelope over keep-alive HTTP connections (one
-request in flight per connection), checks that each was stored once, and prints reports/s,
-p50/p99 latency and the ratios to the targets: 300 reports/s sustained, p99 under 100 ms.
+--workers 2 --public-url ...` on a fresh database, sends every envelope over keep-alive HTTP
+connections (one request in flight per connection), checks that each was stored once, and
+prints reports/s, p50/p99 latency and the ratios to the targets: 300 reports/s sustained, p99
+under 100 ms.
 The signature check, the schema check and the database transaction are all in each request.
 PostgreSQL: tests/hub-services starts one and prints its URL (the default below).
 """
