@@ -155,6 +155,7 @@ def test_a_lot_is_entered_then_certified(hub: Hub) -> None:
     reports = [send(hub, lyon, lyon.report(serial, erasures=[
         erased(f"{serial}-D1"), erased(f"{serial}-D2", "/dev/sdb")]))
         for serial in ("LOT-1", "LOT-2", "LOT-3")]
+    assert 'href="/lots"' in client.get("/reports").text  # in every page's menu
     lots = client.get("/lots?lang=en")
     assert lots.status_code == 200
     created = client.post("/lots?lang=en", data={
