@@ -40,10 +40,9 @@ from agent.install.image import OsImage, image_from_path
 from agent.install.pack import compress_frames
 from agent.install.writer import verify_written, write_image
 from tests.disk_images import copy_host_files, make_disk_image, write_bmap
+from tests.throttle import throttled
 
 MIB = 1 << 20
-THROTTLE_V1 = Path("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device")
-THROTTLE_V2 = Path("/sys/fs/cgroup/io.max")
 
 
 def build_image(work: Path, size: int, data: int) -> tuple[Path, Path, Path]:
@@ -143,25 +142,6 @@ def main() -> int:
             missed += measure(image, device, raw, packed, bmap_path, mapped, args.repeat,
                               disk_mbps)
     return 1 if missed else 0
-
-
-@contextlib.contextmanager
-def throttled(device: str, mbps: int | None) -> Iterator[None]:
-    """Limit writes to `device` to `mbps` MB/s (cgroup blkio throttle at the root, so the
-    kernel's write-back of bmaptool's buffered writes is limited too), as a real disk is."""
-    if mbps is None:
-        yield
-        return
-    number = os.stat(device).st_rdev
-    rule = f"{os.major(number)}:{os.minor(number)}"
-    knob = THROTTLE_V1 if THROTTLE_V1.exists() else THROTTLE_V2
-    setting = (f"{rule} {mbps * 1_000_000}" if knob == THROTTLE_V1
-               else f"{rule} wbps={mbps * 1_000_000}")
-    knob.write_text(setting)
-    try:
-        yield
-    finally:
-        knob.write_text(f"{rule} 0" if knob == THROTTLE_V1 else f"{rule} wbps=max")
 
 
 def measure(image: OsImage, device: str, raw: Path, packed: Path, bmap_path: Path, mapped: int,

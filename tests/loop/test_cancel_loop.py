@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent import flow
 from agent.inventory import take_inventory
-from agent.inventory.model import Machine
+from agent.inventory.model import Disk, Machine
 from agent.run.engine import Run
 from agent.tui.app import ReeebootApp
 from agent.tui.screens.dialogs import Question
@@ -18,16 +18,23 @@ from agent.tui.screens.progress import ProgressScreen
 from tests.conftest import LoopFactory
 from tests.screens import flat, screen_text, settle
 from tests.test_screens import FakePower
+from tests.throttle import throttled
 
 GIB = 1 << 30
 
 
 async def test_a_stopped_erasure_asks_first_and_resumes_next_time(
         loop_disk: LoopFactory, data_dir: Path) -> None:
-    # Seven passes over 4 GiB (in RAM, written only as far as the erasure gets): long enough
-    # to be stopped in the middle even when the screen answers slowly on a busy machine.
+    # Seven passes over 4 GiB (in RAM, written only as far as the erasure gets), at a slow
+    # disk's 100 MB/s: minutes, so the erasure is stopped in the middle however slowly the
+    # screen answers on a busy machine (in RAM alone, a busy screen once let it finish first).
     (data_dir / "reeeboot.toml").write_text('language = "en"\n[erase]\nmethod = "dod"\n')
     disk = loop_disk(4 * GIB)
+    with throttled(disk.path, 100):
+        await stop_and_resume(disk, data_dir)
+
+
+async def stop_and_resume(disk: Disk, data_dir: Path) -> None:
     station = flow.open_station(data_dir)
 
     def only_ours(_station: flow.Station) -> Machine:
