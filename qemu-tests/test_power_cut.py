@@ -147,7 +147,8 @@ def test_power_cuts_lose_nothing(hub: RunningHub, artifacts: Path) -> None:
         proxy.close()
 
     assert dsse.key_id(after_the_cut().public_key()) == key_id
-    assert stick.state_dir("outbox") == [] and stick.state_dir("sent") == [report_name]
+    assert stick.state_dir("outbox") == [] and stick.state_dir("sent") == [
+        report_name, report_name.replace(".json", ".passport")]
     assert marker_sectors(disks[spec.id]) == 0
     # One report, verified with the key the hub enrolled: the stick's key since the first start.
     report = stored_report(hub, token, scenario.system["serial"])

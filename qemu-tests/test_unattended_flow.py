@@ -64,19 +64,25 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
         assert MARKER not in (first, last), f"{spec.id}: first or last sector not erased"
 
     assert stick.digest_outside_state() == stick_before, "the stick changed outside its state"
-    assert stick.state_dir("outbox") == [] and len(stick.state_dir("sent")) == 1
     stick.check_state()
 
     rows = [row for row in hub.database.reports()
             if row["system_serial"] == scenario.system.get("serial")]
     assert len(rows) == 1, "exactly one report for this machine"
-    stored = hub.database.report(str(rows[0]["report_id"]))
+    report_id = str(rows[0]["report_id"])
+    # Sent, with the public passport link the hub answered beside it (for the QR code).
+    assert stick.state_dir("outbox") == [] and stick.state_dir("sent") == [
+        f"{report_id}.json", f"{report_id}.passport"]
+    stored = hub.database.report(report_id)
     assert stored is not None
     station = hub.database.station_by_token(token)
     assert station is not None and station.public_key is not None
     payload = dsse.verify(json.loads(str(stored["envelope"])),
                           Ed25519PublicKey.from_public_bytes(station.public_key))
     report = json.loads(payload)
+    public_token = hub.database.public_link(None, report["machine"]["identity"]["id"])
+    assert stick.state_file(f"sent/{report_id}.passport") == \
+        f"http://10.0.2.2:{hub.port}/p/{public_token}".encode()
 
     results = {entry["serial"]: entry for entry in report["erasure"]}
     assert {serial: entry["result"] for serial, entry in results.items()} == {
