@@ -483,3 +483,8 @@ class DonorCertificate:
     @property
     def erased(self) -> list[CertifiedMachine]:
         return [machine for machine in self.machines if machine.status == "erased"]
+
+
+def day_start(day: datetime.date) -> datetime.datetime:
+    """Midnight UTC of a day a form or a query names: date filters cover whole UTC days."""
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)

@@ -16,6 +16,7 @@ from hub import ingest
 from hub.api.openapi import ENVELOPE_BODY, REFUSALS
 from hub.deps import HubDep, Person, clean, read_body, visible_report, workshop_scope
 from hub.store import ReportFilter
+from hub.views import day_start
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -107,10 +108,6 @@ def get_envelope(row: VisibleReport) -> Response:
     """The signed envelope exactly as stored, to verify with standard tools."""
     return Response(row["envelope"], media_type="application/json", headers={
         "content-disposition": f'attachment; filename="{row["report_id"]}.dsse.json"'})
-
-
-def day_start(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@")

@@ -58,15 +58,11 @@ class Choice:
 
     @property
     def starts(self) -> datetime.datetime | None:
-        return _day_start(self.since) if self.since else None
+        return views.day_start(self.since) if self.since else None
 
     @property
     def ends(self) -> datetime.datetime | None:
-        return _day_start(self.until) + datetime.timedelta(days=1) if self.until else None
-
-
-def _day_start(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+        return views.day_start(self.until) + datetime.timedelta(days=1) if self.until else None
 
 
 def asset_id_lines(text: str) -> list[str]:

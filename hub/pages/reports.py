@@ -7,6 +7,7 @@ import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from hub import views
 from hub.deps import HubDep, Session, clean, workshop_scope
 from hub.pages.render import page
 from hub.store import ReportFilter
@@ -21,7 +22,7 @@ def reports_page(request: Request, hub: HubDep, session: Session, serial: str = 
         day = datetime.date.fromisoformat(date) if date else None
     except ValueError:
         day = None  # the form's date field sends ISO dates; anything else filters nothing
-    start = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC) if day else None
+    start = views.day_start(day) if day else None
     rows = hub.store.find_reports(ReportFilter(
         serial=clean(serial) or None, asset_id=clean(asset_id) or None,
         station=clean(station) or None,

@@ -67,6 +67,16 @@ class Station:
         report.update(changes)
         return report
 
+    def old_report(self, serial: str) -> dict[str, Any]:
+        """A report as agents wrote them before the optional sections and the identity:
+        store it with Hub.store_directly (today's schema would refuse it)."""
+        report = self.report(serial, erasures=[])
+        for key in ("asset_id", "benchmarks", "install", "grade", "outcome", "operator"):
+            report.pop(key, None)
+        report["machine"]["identity"] = None
+        report["machine"]["system"] = {}
+        return report
+
     def sign(self, document: dict[str, Any], payload_type: str = dsse.REPORT_PAYLOAD_TYPE,
              key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
         return dsse.sign(dsse.canonical_json(document), key or self.key, payload_type)
