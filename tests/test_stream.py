@@ -159,3 +159,40 @@ def test_the_selection_takes_aes_where_openssl_uses_aes_ni() -> None:
     if flags is None or not {"aes", "pclmulqdq"} <= flags:
         pytest.skip("this processor has no AES-NI")
     assert selected({}) == AES
+
+
+@pytest.mark.parametrize("generator", [AES, CHACHA20])
+def test_a_chunk_read_back_has_the_digest_made_while_writing(generator: str) -> None:
+    stream = KeyedStream(generator=generator)
+    length = 3 * PIECE + 4096  # whole pieces and the short one that ends a disk
+    buffer = mmap.mmap(-1, length + 4096)
+    view = memoryview(buffer)
+    written = stream.fill_with_digest(4 * PIECE, view, length)
+    assert written is not None and len(written) == 8
+    assert stream.digest_of(4 * PIECE, view, length) == written
+    assert buffer[:length] == chunk(stream, 4 * PIECE, length)  # the same stream as `fill`
+    buffer[PIECE + 777] ^= 0x01  # one bit anywhere in the chunk
+    assert stream.digest_of(4 * PIECE, view, length) != written
+    buffer[PIECE + 777] ^= 0x01
+    view.release()
+
+
+def test_an_aes_digest_binds_the_bytes_to_their_place_and_key() -> None:
+    stream = KeyedStream(generator=AES)
+    buffer = mmap.mmap(-1, 2 * PIECE + 4096)
+    view = memoryview(buffer)
+    written = stream.fill_with_digest(0, view, 2 * PIECE)
+    # The right bytes said to come from elsewhere, or checked with another key, do not match:
+    # the digest is GHASH keyed by the stream's key, over pieces with their own nonces.
+    assert stream.digest_of(2 * PIECE, view, 2 * PIECE) != written
+    assert KeyedStream(generator=AES).digest_of(0, view, 2 * PIECE) != written
+    view.release()
+
+
+def test_no_digest_for_a_chunk_that_starts_inside_a_piece() -> None:
+    stream = KeyedStream()
+    buffer = mmap.mmap(-1, PIECE + 4096)
+    assert stream.fill_with_digest(4096, memoryview(buffer), PIECE - 4096) is None
+    assert buffer[:PIECE - 4096] == chunk(stream, 4096, PIECE - 4096)
+    with pytest.raises(ValueError):
+        stream.digest_of(4096, memoryview(buffer), 4096)

@@ -131,42 +131,51 @@ def overwrite_disk(
         journal.bad_ranges = bad.lba_ranges()
         save()
 
-    if journal.state == "writing":
-        start = _resume_offset(disk, journal, options) if interrupted else 0
-        if interrupted:
-            journal.resumed_from = {"pass": journal.pass_index, "offset": start}
-        save()
-        for index in range(journal.pass_index, len(passes)):
-            if index != journal.pass_index:
-                journal.pass_index, journal.written_up_to = index, 0
-                save()
-            data = PassData(passes[index], journal.key(index), options.chunk,
-                            journal.generator(index))
-            detail = (index + 1, len(passes), passes[index].name)
-            try:
-                written = write_pass(
-                    disk, data, bad, start=start, cancel=cancel, on_checkpoint=checkpoint,
-                    checkpoint_seconds=options.checkpoint_seconds,
-                    progress_seconds=options.progress_seconds, chunk=options.chunk,
-                    depth=options.depth, sink=_with_detail(sink, detail))
-            finally:
-                data.close()
-            outcome.bytes_written += written.bytes_written
-            outcome.write_seconds += written.seconds
-            start = 0
-        journal.pass_index = len(passes) - 1
-        journal.state = "verifying"
-        journal.bad_ranges = bad.lba_ranges()
-        save()
-    if options.verify != "off":
-        last = len(passes) - 1
-        data = PassData(passes[last], journal.key(last), options.chunk, journal.generator(last))
-        try:
+    last = len(passes) - 1
+    # The last pass's data stays open for the verification: it holds the digests of the chunks
+    # it wrote. After a cut during the verification there is none, and a new one compares all.
+    last_data: PassData | None = None
+    try:
+        if journal.state == "writing":
+            start = _resume_offset(disk, journal, options) if interrupted else 0
+            if interrupted:
+                journal.resumed_from = {"pass": journal.pass_index, "offset": start}
+            save()
+            for index in range(journal.pass_index, len(passes)):
+                if index != journal.pass_index:
+                    journal.pass_index, journal.written_up_to = index, 0
+                    save()
+                data = PassData(passes[index], journal.key(index), options.chunk,
+                                journal.generator(index))
+                if index == last:
+                    last_data = data
+                detail = (index + 1, len(passes), passes[index].name)
+                try:
+                    written = write_pass(
+                        disk, data, bad, start=start, cancel=cancel, on_checkpoint=checkpoint,
+                        checkpoint_seconds=options.checkpoint_seconds,
+                        progress_seconds=options.progress_seconds, chunk=options.chunk,
+                        depth=options.depth, sink=_with_detail(sink, detail))
+                finally:
+                    if index != last:
+                        data.close()
+                outcome.bytes_written += written.bytes_written
+                outcome.write_seconds += written.seconds
+                start = 0
+            journal.pass_index = last
+            journal.state = "verifying"
+            journal.bad_ranges = bad.lba_ranges()
+            save()
+        if options.verify != "off":
+            if last_data is None:
+                last_data = PassData(passes[last], journal.key(last), options.chunk,
+                                     journal.generator(last))
             outcome.verification = verify(
-                disk, data, bad, mode=options.verify, cancel=cancel, sink=sink,
+                disk, last_data, bad, mode=options.verify, cancel=cancel, sink=sink,
                 chunk=options.chunk, depth=options.depth, sample_sectors=options.sample_sectors)
-        finally:
-            data.close()
+    finally:
+        if last_data is not None:
+            last_data.close()
     outcome.bad_ranges = bad.lba_ranges()
     outcome.resumed_from, outcome.interruptions = journal.resumed_from, journal.interruptions
     journal.bad_ranges = outcome.bad_ranges

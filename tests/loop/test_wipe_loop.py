@@ -68,6 +68,43 @@ def test_verification_catches_a_planted_unerased_block(loop_disk: LoopFactory) -
     data.close()
 
 
+@pytest.mark.parametrize("generator", [AES, CHACHA20])
+def test_verification_by_digest_catches_stale_and_misplaced_chunks(
+    loop_disk: LoopFactory, monkeypatch: pytest.MonkeyPatch, generator: str,
+) -> None:
+    """A drive that kept a chunk's old data, or returns another chunk's data in its place, is
+    caught by the digests and located to the sector by the full comparison behind them."""
+    disk = loop_disk(24 << 20)
+    fill_with_marker(disk)
+    with open(disk.path, "rb") as device:
+        old = device.read(1 << 20)  # what the first MiB held before the pass
+    target = EngineDisk(disk.path, disk.size_bytes)
+    data = PassData(RANDOM, new_key(generator), 4 << 20, generator)
+    write_pass(target, data, BadSectors(512))
+    assert data.digests is not None
+
+    # With every digest matching, the stream is never made again: the read and the digest are
+    # the whole cost of the verification.
+    def no_regeneration(*args: object) -> None:
+        raise AssertionError("the stream was made again although every digest matched")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PassData, "mismatches", no_regeneration)
+        assert verify(target, data, BadSectors(512)).ok
+
+    plant(disk, 8 << 20, old[: 64 << 10])  # stale: 64 KiB of the old content, inside chunk 2
+    with open(disk.path, "rb") as device:
+        device.seek(20 << 20)
+        misplaced = device.read(4096)
+    plant(disk, (16 << 20) + 8192, misplaced)  # data from another place of the same pass
+    outcome = verify(target, data, BadSectors(512))
+    assert not outcome.ok
+    stale = (8 << 20) // 512
+    moved = ((16 << 20) + 8192) // 512
+    assert outcome.mismatched == [[stale, stale + 127], [moved, moved + 7]]
+    data.close()
+
+
 def test_sampled_verification_reads_the_edges_and_random_sectors(loop_disk: LoopFactory) -> None:
     disk = loop_disk(64 << 20)
     target = EngineDisk(disk.path, disk.size_bytes)
