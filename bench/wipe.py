@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.blockdev.device import BlockDevice
 from agent.wipe.badsectors import BadSectors
-from agent.wipe.engine import Disk, PassData, verify, write_pass
+from agent.wipe.engine import PassData, verify, write_pass
 from agent.wipe.passes import RANDOM, ZERO
 from agent.wipe.stream import new_key, preferred_generator
 
@@ -60,12 +61,13 @@ assert all(r.result == "erased" for r in results), results
 MASKED = """
 import json, sys
 from agent.wipe.badsectors import BadSectors
-from agent.wipe.engine import Disk, PassData, verify, write_pass
+from agent.blockdev.device import BlockDevice
+from agent.wipe.engine import PassData, verify, write_pass
 from agent.wipe.passes import RANDOM
 from agent.wipe.stream import new_key, preferred_generator
 device, size, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 generator = preferred_generator()
-disk = Disk(device, size)
+disk = BlockDevice(device, size)
 data = PassData(RANDOM, new_key(generator), 4 << 20, generator)
 write = min(write_pass(disk, data, BadSectors(512)).seconds for _ in range(repeat))
 checks = [verify(disk, data, BadSectors(512)) for _ in range(repeat)]
@@ -160,7 +162,7 @@ def main() -> int:
         dd_w = best(lambda: timed(dd_write(device, size)))
         dd_r = best(lambda: timed(["dd", f"if={device}", "of=/dev/null", "bs=4M",
                                    "iflag=direct"]))
-        disk = Disk(device, size)
+        disk = BlockDevice(device, size)
         generator = preferred_generator()
         random_data = PassData(RANDOM, new_key(generator), 4 << 20, generator)
         zero_data = PassData(ZERO, None, 4 << 20)

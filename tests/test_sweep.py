@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from agent.wipe.sweep import Cancelled, DiskStalled, Tick, Workspace, chunks, sweep
+from agent.blockdev.sweep import Cancelled, DiskStalled, Tick, Workspace, chunks, sweep
 
 CHUNK = 4096
 

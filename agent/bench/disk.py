@@ -12,9 +12,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent.blockdev.buffers import AlignedBuffer
+from agent.blockdev.device import is_block_device, open_device
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
-from agent.wipe.buffers import AlignedBuffer
 
 BLOCK = 1 << 20
 LIMIT_BYTES = 256 << 20
@@ -38,8 +39,9 @@ class DiskBenchmark:
 
 
 def _open_for_reading(path: str) -> tuple[int, bool]:
+    """The device O_DIRECT where it takes it; through the cache where it refuses (EINVAL)."""
     try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC), True
+        return open_device(path, os.O_RDONLY), is_block_device(path)
     except OSError as error:
         if error.errno != errno.EINVAL:
             raise

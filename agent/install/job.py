@@ -103,7 +103,7 @@ def install_image(
             checked = verify_written(image, target.path, written=written, progress=sink,
                                      cancel=cancel)
             result.verification = {"result": "passed" if checked.ok else "failed",
-                                   "bytes_checked": checked.bytes_checked,
+                                   "bytes_checked": checked.bytes_read,
                                    "first_mismatch": None}
             if not checked.ok:
                 raise InstallStepFailed(_("the disk does not hold what was written"))

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import bisect
 import errno
-import fcntl
 import hashlib
 import os
 import queue
-import stat
 import struct
 import threading
 import time
@@ -32,6 +30,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from agent.blockdev.buffers import PAGE, AlignedBuffer
+from agent.blockdev.device import (
+    BlockDevice,
+    VerifyOutcome,
+    device_size,
+    open_device,
+    read_all,
+    sector_size,
+    write_all,
+)
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import _
 from agent.install.errors import (
@@ -57,8 +65,6 @@ from agent.install.streams import (
     skip,
     zstd_layout,
 )
-from agent.wipe.buffers import PAGE, AlignedBuffer
-from agent.wipe.engine import device_size
 
 CHUNK_BYTES = 4 << 20
 EDGE_BYTES = 1 << 20  # partition tables live in the first and last MiB
@@ -67,7 +73,6 @@ DECOMPRESSORS = 2  # threads decompressing independent zstd frames
 MAX_FRAME_BYTES = 64 << 20
 WRITERS = 4  # writes in flight: a disk (or its queue) is kept busy while the next chunk comes
 BUFFERS = WRITERS + 2  # chunks between the decompressor and the disk
-_BLKSSZGET = 0x1268
 _HEAD_BYTES = 8192 + 512
 
 
@@ -80,15 +85,6 @@ class WriteOutcome:
     ranges: int  # checked ranges (1 without a block map)
     checksum_type: str
     image_sha256: str | None  # the whole raw image's, when written without a block map
-
-
-@dataclass(frozen=True)
-class VerifyOutcome:
-    target: str
-    ok: bool
-    bytes_checked: int
-    seconds: float
-    ranges: int
 
 
 @dataclass(frozen=True)
@@ -138,20 +134,6 @@ def partition_table_kind(head: bytes) -> str | None:
     return "mbr" if used else None
 
 
-def _sector_size(fd: int) -> int:
-    if not stat.S_ISBLK(os.fstat(fd).st_mode):
-        return 512
-    value = fcntl.ioctl(fd, _BLKSSZGET, struct.pack("i", 0))
-    return struct.unpack("i", value)[0]
-
-
-def _open_target(path: str, flags: int) -> int:
-    """O_DIRECT on a block device, so what is checked is the disk and not the cache."""
-    is_block = stat.S_ISBLK(os.stat(path).st_mode)
-    extra = (os.O_DIRECT | os.O_EXCL) if is_block else 0
-    return os.open(path, flags | extra)
-
-
 @dataclass(frozen=True)
 class ImageCheck:
     size: int | None  # the raw image's, when known
@@ -178,7 +160,7 @@ def check_image(image: OsImage, target: str) -> ImageCheck:
     head = read_head(path, image.compression, _HEAD_BYTES)
     if partition_table_kind(head) is None:
         raise NoPartitionTable(path)
-    available = device_size(target)
+    available = BlockDevice.at(target).size_bytes
     if size is not None and size > available:
         raise TargetTooSmall(target, available, size)
     return ImageCheck(size, frames)
@@ -213,7 +195,7 @@ def write_image(image: OsImage, target: str, *, progress: EventSink = ignore_eve
     total = image.bmap.mapped_size if image.bmap is not None else (size or 0)
     started = time.monotonic()
     try:
-        fd = _open_target(target, os.O_WRONLY)
+        fd = open_device(target, os.O_WRONLY, exclusive=True)
     except OSError as error:
         raise WriteFailed(target, os.strerror(error.errno or errno.EIO)) from error
     try:
@@ -251,8 +233,8 @@ def _stream_and_write(image: OsImage, fd: int, target: str, pieces: list[_Piece]
                       frames: list[tuple[int, int, ZstdFrame]] | None,
                       ) -> tuple[int, str | None, int]:
     assert image.path is not None
-    sector = _sector_size(fd)
-    available = os.lseek(fd, 0, os.SEEK_END)
+    sector = sector_size(fd)
+    available = device_size(fd)
     held = AlignedBuffer(EDGE_BYTES)
     held.fill(0)
     held_spans: list[tuple[int, int]] = []
@@ -401,16 +383,11 @@ def _write_aligned(fd: int, view: memoryview, offset: int, length: int, sector: 
     padded = -(-length // sector) * sector
     if padded != length:
         view[at + length:at + padded] = bytes(padded - length)
-    data = view[at:at + padded]
-    while data:
-        done = os.pwrite(fd, data, offset)
-        if done <= 0:
-            raise OSError(errno.EIO, f"short write at byte {offset}")
-        data, offset = data[done:], offset + done
+    write_all(fd, view[at:at + padded], offset)
 
 
 def _zero_edges(fd: int, target: str) -> None:
-    size = os.lseek(fd, 0, os.SEEK_END)
+    size = device_size(fd)
     edge = min(EDGE_BYTES, size)
     with AlignedBuffer(edge) as zeros:
         zeros.fill(0)
@@ -424,7 +401,7 @@ def make_unbootable(target: str) -> None:
     """Zero the first and last MiB (the partition tables): a half-written system never boots.
     Best effort: the disk may be the reason things failed."""
     try:
-        fd = _open_target(target, os.O_WRONLY)
+        fd = open_device(target, os.O_WRONLY, exclusive=True)
     except OSError:
         return
     try:
@@ -583,13 +560,7 @@ def _read_back(fd: int, pieces: list[_Piece], chunk: int, sector: int) -> Fill:
                 length = min(chunk, piece.end - position)
                 padded = -(-length // sector) * sector
                 buffer = take()
-                view = buffer.view[:padded]
-                at = 0
-                while at < padded:
-                    got = os.preadv(fd, [view[at:]], position + at)
-                    if got <= 0:
-                        raise OSError(errno.EIO, f"short read at byte {position + at}")
-                    at += got
+                read_all(fd, buffer.view[:padded], position)
                 yield _Filled(position, length, buffer, index, position + length == piece.end)
                 position += length
 
@@ -616,9 +587,9 @@ def verify_written(image: OsImage, target: str, *, written: WriteOutcome | None 
         pieces, checksum_type = [_Piece(0, size, expected)], "sha256"
     total = sum((p.end or 0) - p.start for p in pieces)
     started = time.monotonic()
-    fd = _open_target(target, os.O_RDONLY)
+    fd = open_device(target, os.O_RDONLY, exclusive=True)
     ticker = _Ticker(progress, target, "verify", total)
-    producer = _Producer(_read_back(fd, pieces, chunk, _sector_size(fd)), chunk)
+    producer = _Producer(_read_back(fd, pieces, chunk, sector_size(fd)), chunk)
     checked = 0
     try:
         digest = _new_hash(checksum_type)
@@ -644,4 +615,4 @@ def verify_written(image: OsImage, target: str, *, written: WriteOutcome | None 
         raise
     producer.stop()
     os.close(fd)
-    return VerifyOutcome(target, True, checked, time.monotonic() - started, len(pieces))
+    return VerifyOutcome(True, checked, time.monotonic() - started)

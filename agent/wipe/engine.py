@@ -14,15 +14,15 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
+from agent.blockdev.buffers import AlignedBuffer
+from agent.blockdev.device import BlockDevice, VerifyOutcome, open_device, read_all, write_all
+from agent.blockdev.sweep import Tick, Workspace, chunks, sweep
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.wipe.badsectors import BadSectors
-from agent.wipe.buffers import AlignedBuffer
 from agent.wipe.passes import OverwritePass
 from agent.wipe.stream import AES, DIGEST_BYTES, PIECE, KeyedStream
-from agent.wipe.sweep import Tick, Workspace, chunks, sweep
 
 CHUNK_BYTES = 4 << 20
 DEPTH = 4  # requests in flight per disk
@@ -35,19 +35,6 @@ MEDIA_ERRORS = {errno.EIO, errno.EILSEQ, errno.ENODATA, errno.EREMOTEIO, errno.E
 
 class DiskVanished(OSError):
     pass
-
-
-@dataclass(frozen=True)
-class Disk:
-    """The engine's view of a target: a path, its size and its logical sector size."""
-
-    path: str
-    size_bytes: int
-    sector: int = 512
-
-    @property
-    def sysfs(self) -> Path:
-        return Path("/sys/class/block") / Path(os.path.realpath(self.path)).name
 
 
 class ChunkDigests:
@@ -156,25 +143,8 @@ class PassOutcome:
     seconds: float
 
 
-@dataclass
-class VerifyOutcome:
-    mode: str  # "full" or "sample"
-    ok: bool
-    bytes_read: int
-    seconds: float
-    mismatched: list[list[int]] = field(default_factory=list)  # [first LBA, last LBA]
-
-
-def device_size(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
-
-
 def write_pass(
-    disk: Disk,
+    disk: BlockDevice,
     data: PassData,
     bad: BadSectors,
     *,
@@ -195,13 +165,13 @@ def write_pass(
     """
     cancel = cancel or threading.Event()
     data.start_digests(disk.size_bytes, chunk)
-    fd = os.open(disk.path, os.O_WRONLY | os.O_DIRECT | os.O_EXCL)
+    fd = open_device(disk.path, os.O_WRONLY, exclusive=True)
     last_checkpoint = [time.monotonic()]
 
     def write_chunk(offset: int, length: int, workspace: Workspace) -> None:
         view = data.expected(offset, length, workspace).view[:length]
         try:
-            _write_all(fd, view, offset)
+            write_all(fd, view, offset)
         except OSError as error:
             _raise_unless_media_error(error, disk)
             _narrow_write(fd, view, offset, disk, bad)
@@ -228,7 +198,7 @@ def write_pass(
 
 
 def verify(
-    disk: Disk,
+    disk: BlockDevice,
     data: PassData,
     bad: BadSectors,
     *,
@@ -248,12 +218,12 @@ def verify(
     regions = (chunks(0, disk.size_bytes, chunk) if mode == "full"
                else sample_regions(disk, sample_sectors))
     mismatched = BadSectors(disk.sector, limit=1 << 62)
-    fd = os.open(disk.path, os.O_RDONLY | os.O_DIRECT)
+    fd = open_device(disk.path, os.O_RDONLY)
 
     def verify_chunk(offset: int, length: int, workspace: Workspace) -> None:
         got = workspace.buffer("read")
         try:
-            _read_all(fd, got.view[:length], offset)
+            read_all(fd, got.view[:length], offset)
         except OSError as error:
             _raise_unless_media_error(error, disk)
             for start, size in _narrow_read(fd, got, offset, length, disk, bad):
@@ -282,16 +252,16 @@ def verify(
     finally:
         os.close(fd)
     ranges = mismatched.lba_ranges()
-    return VerifyOutcome(mode, not ranges, done.done_bytes, done.seconds, ranges[:100])
+    return VerifyOutcome(not ranges, done.done_bytes, done.seconds, mode, ranges[:100])
 
 
-def region_holds(disk: Disk, data: PassData, offset: int, length: int) -> bool:
+def region_holds(disk: BlockDevice, data: PassData, offset: int, length: int) -> bool:
     """Whether [offset, offset+length) reads back as `data` (one read; any error means no)."""
     workspace = Workspace(max(length, disk.sector))
-    fd = os.open(disk.path, os.O_RDONLY | os.O_DIRECT)
+    fd = open_device(disk.path, os.O_RDONLY)
     try:
         got = workspace.buffer("read")
-        _read_all(fd, got.view[:length], offset)
+        read_all(fd, got.view[:length], offset)
         return not data.mismatches(offset, got, 0, length, disk.sector, workspace)
     except OSError:
         return False
@@ -300,7 +270,8 @@ def region_holds(disk: Disk, data: PassData, offset: int, length: int) -> bool:
         workspace.close()
 
 
-def sample_regions(disk: Disk, sectors: int, *, seed: int | None = None) -> list[tuple[int, int]]:
+def sample_regions(disk: BlockDevice, sectors: int, *,
+                   seed: int | None = None) -> list[tuple[int, int]]:
     """The first and last MiB, and `sectors` sectors spread at random over the whole LBA range."""
     edge = min(SAMPLE_EDGE_BYTES, disk.size_bytes) // disk.sector * disk.sector
     regions = {(0, edge), (disk.size_bytes - edge, edge)}
@@ -311,30 +282,15 @@ def sample_regions(disk: Disk, sectors: int, *, seed: int | None = None) -> list
     return sorted(regions)
 
 
-def _write_all(fd: int, view: memoryview, offset: int) -> None:
-    while view:
-        written = os.pwrite(fd, view, offset)
-        if written <= 0:
-            raise OSError(errno.EIO, f"short write at byte {offset}")
-        view, offset = view[written:], offset + written
-
-
-def _read_all(fd: int, view: memoryview, offset: int) -> None:
-    while view:
-        got = os.preadv(fd, [view], offset)
-        if got <= 0:
-            raise OSError(errno.EIO, f"short read at byte {offset}")
-        view, offset = view[got:], offset + got
-
-
-def _raise_unless_media_error(error: OSError, disk: Disk) -> None:
+def _raise_unless_media_error(error: OSError, disk: BlockDevice) -> None:
     if error.errno in (errno.ENODEV, errno.ENXIO) or not disk.sysfs.exists():
         raise DiskVanished(errno.ENODEV, f"{disk.path} disappeared") from error
     if error.errno not in MEDIA_ERRORS:
         raise error
 
 
-def _narrow_write(fd: int, view: memoryview, offset: int, disk: Disk, bad: BadSectors) -> None:
+def _narrow_write(fd: int, view: memoryview, offset: int, disk: BlockDevice,
+                  bad: BadSectors) -> None:
     """The chunk at `offset` failed: halve it until each failing piece is one logical sector."""
     length = len(view)
     if length <= disk.sector:
@@ -344,13 +300,13 @@ def _narrow_write(fd: int, view: memoryview, offset: int, disk: Disk, bad: BadSe
     for piece_at in (0, half):
         piece = view[piece_at:] if piece_at else view[:half]
         try:
-            _write_all(fd, piece, offset + piece_at)
+            write_all(fd, piece, offset + piece_at)
         except OSError as error:
             _raise_unless_media_error(error, disk)
             _narrow_write(fd, piece, offset + piece_at, disk, bad)
 
 
-def _narrow_read(fd: int, got: AlignedBuffer, offset: int, length: int, disk: Disk,
+def _narrow_read(fd: int, got: AlignedBuffer, offset: int, length: int, disk: BlockDevice,
                  bad: BadSectors) -> list[tuple[int, int]]:
     """Read what can be read of [offset, offset+length); returns the readable pieces."""
     readable: list[tuple[int, int]] = []
@@ -358,7 +314,7 @@ def _narrow_read(fd: int, got: AlignedBuffer, offset: int, length: int, disk: Di
     def narrow(start: int, size: int) -> None:
         at = start - offset
         try:
-            _read_all(fd, got.view[at : at + size], start)
+            read_all(fd, got.view[at : at + size], start)
             readable.append((start, size))
             return
         except OSError as error:

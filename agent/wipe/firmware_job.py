@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.blockdev.device import BlockDevice
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.model import Disk
 from agent.runner import CommandRecord, Recorder, Runner
-from agent.wipe import engine
 from agent.wipe.firmware import ata, hidden, mmc, nvme, scsi, unfreeze
 from agent.wipe.firmware.capabilities import DiskCapabilities
 from agent.wipe.firmware.levels import LEVEL_OF
@@ -73,7 +73,7 @@ def erase_with_firmware(
                                            logical_sector_size=disk.logical_sector_size)
         path.evidence["hidden_area"] = _plain(opened)
         if opened.restored:
-            path.size_bytes = engine.device_size(disk.path)
+            path.size_bytes = BlockDevice.at(disk.path).size_bytes
     if plan.needs_unfreeze:
         # Said before the screen goes dark, and after: whether the drive thawed (a message id).
         sink(ProgressEvent(disk.path, "unfreeze", 0, path.size_bytes))
@@ -88,7 +88,7 @@ def erase_with_firmware(
     target = FirmwareTarget(disk.path, capabilities.nvme_controller,
                             capabilities.nvme_namespace_id, path.size_bytes,
                             disk.logical_sector_size)
-    sampled = engine.Disk(disk.path, path.size_bytes, disk.logical_sector_size)
+    sampled = BlockDevice(disk.path, path.size_bytes, disk.logical_sector_size)
     attempts: list[dict[str, Any]] = []
     path.evidence["attempts"] = attempts
     for step in plan.firmware_steps:

@@ -17,20 +17,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.blockdev.device import BlockDevice
+from agent.blockdev.sweep import Cancelled
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.inventory.hotplug import DiskEvent, DiskWatch
 from agent.inventory.model import Disk
 from agent.runner import Runner
 from agent.runner import run as run_command
 from agent.wipe.engine import SAMPLE_SECTORS
-from agent.wipe.engine import Disk as EngineDisk
 from agent.wipe.firmware.probe import probe_capabilities
 from agent.wipe.firmware_job import FirmwarePath, Probe, erase_with_firmware
 from agent.wipe.journal import Journals
 from agent.wipe.overwrite_job import VERIFY_MODES, OverwriteOptions, overwrite_disk, resumable
 from agent.wipe.passes import METHODS
 from agent.wipe.policy import ErasureOptions
-from agent.wipe.sweep import Cancelled
 
 AUTO = "auto"
 
@@ -121,7 +121,7 @@ def wipe_disk(
     started = time.monotonic()
     try:
         size = disk.size_bytes
-        resuming = resumable(journals, EngineDisk(disk.path, size, disk.logical_sector_size),
+        resuming = resumable(journals, BlockDevice(disk.path, size, disk.logical_sector_size),
                              disk.serial, options.overwrite())
         firmware = erase_with_firmware(
             disk, options.policy(), sample_sectors=options.sample_sectors, run=run,
@@ -166,7 +166,7 @@ def _firmware_done(result: WipeResult, firmware: FirmwarePath) -> None:
 
 def _overwrite(disk: Disk, options: WipeOptions, result: WipeResult, journals: Journals | None,
                cancel: threading.Event | None, sink: EventSink) -> None:
-    engine_disk = EngineDisk(disk.path, disk.size_bytes, disk.logical_sector_size)
+    engine_disk = BlockDevice(disk.path, disk.size_bytes, disk.logical_sector_size)
     result.method, result.level, result.verification = (
         options.overwrite_method, "clear", options.verify)
     outcome = overwrite_disk(engine_disk, disk.serial, options.overwrite(), journals=journals,

@@ -13,15 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.blockdev.device import BlockDevice, VerifyOutcome
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.wipe.badsectors import BadSectors
 from agent.wipe.engine import (
     CHUNK_BYTES,
     DEPTH,
     SAMPLE_SECTORS,
-    Disk,
     PassData,
-    VerifyOutcome,
     region_holds,
     verify,
     write_pass,
@@ -97,7 +96,7 @@ def new_journal(device: str, serial: str | None, size: int, method: str,
 
 
 def overwrite_disk(
-    disk: Disk,
+    disk: BlockDevice,
     serial: str | None,
     options: OverwriteOptions,
     *,
@@ -184,7 +183,7 @@ def overwrite_disk(
     return outcome
 
 
-def resumable(journals: Journals | None, disk: Disk, serial: str | None,
+def resumable(journals: Journals | None, disk: BlockDevice, serial: str | None,
               options: OverwriteOptions) -> bool:
     """Whether `overwrite_disk` would resume an interrupted overwrite of this disk."""
     if journals is None:
@@ -209,7 +208,7 @@ def _method_label(options: OverwriteOptions) -> str:
     return f"{label} + zero blanking" if options.blank else label
 
 
-def _resume_offset(disk: Disk, journal: WipeJournal, options: OverwriteOptions) -> int:
+def _resume_offset(disk: BlockDevice, journal: WipeJournal, options: OverwriteOptions) -> int:
     """Where to go on: the journal's checkpoint, if the chunk just below it holds the pass."""
     offset = journal.written_up_to
     if offset <= 0:

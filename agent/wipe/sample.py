@@ -14,8 +14,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.wipe.buffers import AlignedBuffer
-from agent.wipe.engine import Disk, sample_regions
+from agent.blockdev.buffers import AlignedBuffer
+from agent.blockdev.device import BlockDevice, open_device
+from agent.wipe.engine import sample_regions
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,13 @@ class SampleCheck:
         return data
 
 
-def fingerprint(disk: Disk, sample_sectors: int, *, seed: int | None = None) -> list[SectorPrint]:
+def fingerprint(disk: BlockDevice, sample_sectors: int, *,
+                seed: int | None = None) -> list[SectorPrint]:
     """Read the sample and fingerprint each sector of it."""
     prints: list[SectorPrint] = []
     regions = sample_regions(disk, sample_sectors, seed=seed)
     largest = max(length for _, length in regions)
-    fd = os.open(disk.path, os.O_RDONLY | os.O_DIRECT)
+    fd = open_device(disk.path, os.O_RDONLY)
     try:
         with AlignedBuffer(largest) as buffer:
             for offset, length in regions:
@@ -54,7 +56,7 @@ def fingerprint(disk: Disk, sample_sectors: int, *, seed: int | None = None) -> 
     return prints
 
 
-def compare(before: list[SectorPrint], disk: Disk) -> SampleCheck:
+def compare(before: list[SectorPrint], disk: BlockDevice) -> SampleCheck:
     """Read the same sectors again and count those the erase left as they were."""
     after = {item.lba: item for item in _reread(disk, [item.lba for item in before])}
     meaningful = [item for item in before if item.digest is not None and not item.uniform]
@@ -65,8 +67,8 @@ def compare(before: list[SectorPrint], disk: Disk) -> SampleCheck:
                        unreadable_after=unreadable)
 
 
-def _reread(disk: Disk, lbas: list[int]) -> list[SectorPrint]:
-    fd = os.open(disk.path, os.O_RDONLY | os.O_DIRECT)
+def _reread(disk: BlockDevice, lbas: list[int]) -> list[SectorPrint]:
+    fd = open_device(disk.path, os.O_RDONLY)
     try:
         with AlignedBuffer(disk.sector) as buffer:
             found: list[SectorPrint] = []

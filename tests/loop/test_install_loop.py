@@ -112,7 +112,7 @@ def test_every_mapped_range_reaches_the_disk(loop_disk: LoopFactory, images: Bui
     assert disk_bytes(disk)[holes[0][0]:holes[0][0] + len(OLD_DATA)] == OLD_DATA
     assert events[-1].phase == "write" and events[-1].done_bytes == block_map.mapped_size
     verified = verify_written(image, disk.path, written=outcome)
-    assert verified.ok and verified.bytes_checked == block_map.mapped_size
+    assert verified.ok and verified.bytes_read == block_map.mapped_size
     assert has_partition_table(disk)
     table = subprocess.run(["sfdisk", "--json", disk.path], capture_output=True, text=True)
     assert '"name":"root"' in table.stdout.replace(" ", "")
@@ -146,7 +146,7 @@ def test_a_user_raw_image_without_bmap_is_written_whole(loop_disk: LoopFactory,
     expected = hashlib.sha256(images.raw.read_bytes()).hexdigest()
     assert outcome.image_sha256 == expected
     assert disk_bytes(disk, IMAGE_SIZE) == images.raw.read_bytes()
-    assert verify_written(image, disk.path, written=outcome).bytes_checked == IMAGE_SIZE
+    assert verify_written(image, disk.path, written=outcome).bytes_read == IMAGE_SIZE
 
 
 def corrupted_copy(source: Path, destination: Path, at_fraction: float) -> Path:

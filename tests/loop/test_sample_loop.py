@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from agent.wipe.engine import Disk
+from agent.blockdev.device import BlockDevice
 from agent.wipe.sample import compare, fingerprint
 from tests.conftest import LoopFactory
 from tests.loop.test_wipe_loop import fill_with_marker
@@ -13,7 +13,7 @@ from tests.loop.test_wipe_loop import fill_with_marker
 def test_an_erased_disk_passes_the_sample(loop_disk: LoopFactory) -> None:
     disk = loop_disk(16 << 20)
     fill_with_marker(disk)
-    target = Disk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     before = fingerprint(target, 1000)
     subprocess.run(["blkdiscard", "-z", disk.path], check=True)  # what a block erase leaves
     check = compare(before, target)
@@ -25,7 +25,7 @@ def test_an_erased_disk_passes_the_sample(loop_disk: LoopFactory) -> None:
 def test_a_drive_that_claims_success_without_erasing_is_caught(loop_disk: LoopFactory) -> None:
     disk = loop_disk(16 << 20)
     fill_with_marker(disk)
-    target = Disk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     before = fingerprint(target, 1000)
     # "Erases" only the first half, as some firmware has been seen to do.
     subprocess.run(["blkdiscard", "-z", "--length", str(8 << 20), disk.path], check=True)
@@ -37,6 +37,6 @@ def test_a_drive_that_claims_success_without_erasing_is_caught(loop_disk: LoopFa
 
 def test_a_blank_disk_proves_nothing_but_does_not_fail(loop_disk: LoopFactory) -> None:
     disk = loop_disk(8 << 20)
-    target = Disk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     check = compare(fingerprint(target, 1000), target)
     assert check.ok and check.with_content_before == 0

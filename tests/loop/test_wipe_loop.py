@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from agent.blockdev.device import BlockDevice
 from agent.cli import main
 from agent.events import ProgressEvent
 from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Disk
 from agent.wipe import overwrite_job
 from agent.wipe.badsectors import BadSectors
-from agent.wipe.engine import Disk as EngineDisk
 from agent.wipe.engine import PassData, verify, write_pass
 from agent.wipe.jobs import WipeOptions, wipe_disks
 from agent.wipe.journal import Journals, WipeJournal
@@ -56,7 +56,7 @@ def plant(disk: Disk, offset: int, data: bytes = MARKER) -> None:
 
 def test_verification_catches_a_planted_unerased_block(loop_disk: LoopFactory) -> None:
     disk = loop_disk(16 << 20)
-    target = EngineDisk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     data = PassData(RANDOM, os.urandom(16), 4 << 20)
     write_pass(target, data, BadSectors(512))
     planted_at = 9 * (1 << 20) + 4096
@@ -78,7 +78,7 @@ def test_verification_by_digest_catches_stale_and_misplaced_chunks(
     fill_with_marker(disk)
     with open(disk.path, "rb") as device:
         old = device.read(1 << 20)  # what the first MiB held before the pass
-    target = EngineDisk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     data = PassData(RANDOM, new_key(generator), 4 << 20, generator)
     write_pass(target, data, BadSectors(512))
     assert data.digests is not None
@@ -107,7 +107,7 @@ def test_verification_by_digest_catches_stale_and_misplaced_chunks(
 
 def test_sampled_verification_reads_the_edges_and_random_sectors(loop_disk: LoopFactory) -> None:
     disk = loop_disk(64 << 20)
-    target = EngineDisk(disk.path, disk.size_bytes)
+    target = BlockDevice(disk.path, disk.size_bytes)
     data = PassData(ZERO, None, 4 << 20)
     write_pass(target, data, BadSectors(512))
     assert verify(target, data, BadSectors(512), mode="sample").ok
@@ -209,7 +209,7 @@ def test_cli_refuses_a_disk_with_a_mounted_partition(
 
 KILLER = """
 import os, signal, sys
-from agent.wipe.engine import Disk
+from agent.blockdev.device import BlockDevice
 from agent.wipe.journal import Journals
 from agent.wipe.overwrite_job import OverwriteOptions, overwrite_disk
 
@@ -221,7 +221,7 @@ def die_halfway(event):
     if saved and saved.pass_index == 1 and 0 < saved.written_up_to < size:
         os.kill(os.getpid(), signal.SIGKILL)  # a power cut, as far as the journal can tell
 
-overwrite_disk(Disk(path, size), "KILLED-1",
+overwrite_disk(BlockDevice(path, size), "KILLED-1",
                OverwriteOptions(method="is5enh", checkpoint_seconds=0.0, progress_seconds=0.001,
                                 chunk=1 << 20, depth=2),
                journals=journals, sink=die_halfway)
@@ -291,7 +291,7 @@ def journal_half_written_pass(disk: Disk, data_dir: Path, generator: str | None)
     half = disk.size_bytes // 2
     key = new_key(generator or AES)
     data = PassData(RANDOM, key, 1 << 20, generator or AES)
-    write_pass(EngineDisk(disk.path, half), data, BadSectors(512))
+    write_pass(BlockDevice(disk.path, half), data, BadSectors(512))
     data.close()
     entry: dict[str, object] = {"name": "random", "byte": None, "key": key.hex()}
     if generator is not None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.wipe.buffers import AlignedBuffer
+from agent.blockdev.buffers import AlignedBuffer
 
 
 class Cancelled(Exception):
