@@ -8,23 +8,34 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-THROTTLE_V1 = Path("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device")
+THROTTLE_V1 = Path("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device")  # and read_bps
 THROTTLE_V2 = Path("/sys/fs/cgroup/io.max")
 
 
 @contextlib.contextmanager
-def throttled(device: str, mbps: int | None) -> Iterator[None]:
-    """Writes to `device` limited to `mbps` MB/s while inside (None: no limit)."""
+def throttled(device: str, mbps: int | None, *, reads: bool = False) -> Iterator[None]:
+    """Writes to `device` (and its reads too, with `reads`) limited to `mbps` MB/s while inside
+    (None: no limit)."""
     if mbps is None:
         yield
         return
     number = os.stat(device).st_rdev
     rule = f"{os.major(number)}:{os.minor(number)}"
-    knob = THROTTLE_V1 if THROTTLE_V1.exists() else THROTTLE_V2
-    setting = (f"{rule} {mbps * 1_000_000}" if knob == THROTTLE_V1
-               else f"{rule} wbps={mbps * 1_000_000}")
-    knob.write_text(setting)
+    limit = mbps * 1_000_000
+    directions = ("write", "read") if reads else ("write",)
+    if THROTTLE_V1.exists():
+        knobs = [THROTTLE_V1.with_name(f"blkio.throttle.{direction}_bps_device")
+                 for direction in directions]
+        for knob in knobs:
+            knob.write_text(f"{rule} {limit}")
+    else:
+        keys = [f"{direction[0]}bps" for direction in directions]
+        THROTTLE_V2.write_text(f"{rule} " + " ".join(f"{key}={limit}" for key in keys))
     try:
         yield
     finally:
-        knob.write_text(f"{rule} 0" if knob == THROTTLE_V1 else f"{rule} wbps=max")
+        if THROTTLE_V1.exists():
+            for knob in knobs:
+                knob.write_text(f"{rule} 0")
+        else:
+            THROTTLE_V2.write_text(f"{rule} " + " ".join(f"{key}=max" for key in keys))

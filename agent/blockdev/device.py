@@ -52,6 +52,8 @@ class VerifyOutcome:
     seconds: float
     mode: str = "full"  # "full" or "sample" (erasure); an install reads its ranges in full
     mismatched: list[list[int]] = field(default_factory=list)  # [first LBA, last LBA]
+    digest: str | None = None  # what chunks were checked with, where not compared byte by byte
+    bytes_by_digest: int = 0  # of `bytes_read`, those whose chunk's digest matched
 
 
 def is_block_device(path: str) -> bool:

@@ -103,6 +103,10 @@ class PassData:
                                 self._stream.fill_with_digest(offset, scratch.view, length))
         return scratch
 
+    @property
+    def digest_name(self) -> str | None:
+        return self._stream.digest_name if self._stream is not None and self.digests else None
+
     def digest_matches(self, offset: int, got: AlignedBuffer, length: int) -> bool:
         """Whether got[:length], read from `offset`, has the digest recorded while writing
         (False when none was: the caller then compares in full)."""
@@ -218,6 +222,7 @@ def verify(
     regions = (chunks(0, disk.size_bytes, chunk) if mode == "full"
                else sample_regions(disk, sample_sectors))
     mismatched = BadSectors(disk.sector, limit=1 << 62)
+    by_digest, lock = [0], threading.Lock()
     fd = open_device(disk.path, os.O_RDONLY)
 
     def verify_chunk(offset: int, length: int, workspace: Workspace) -> None:
@@ -230,6 +235,8 @@ def verify(
                 compare(start, size, got, start - offset, workspace)
             return
         if mode == "full" and data.digest_matches(offset, got, length):
+            with lock:
+                by_digest[0] += length
             return
         compare(offset, length, got, 0, workspace)
 
@@ -252,7 +259,8 @@ def verify(
     finally:
         os.close(fd)
     ranges = mismatched.lba_ranges()
-    return VerifyOutcome(not ranges, done.done_bytes, done.seconds, mode, ranges[:100])
+    return VerifyOutcome(not ranges, done.done_bytes, done.seconds, mode, ranges[:100],
+                         data.digest_name if by_digest[0] else None, by_digest[0])
 
 
 def region_holds(disk: BlockDevice, data: PassData, offset: int, length: int) -> bool:

@@ -75,6 +75,9 @@ class OverwriteOutcome:
                 "bytes_read": verification.bytes_read,
                 "seconds": round(verification.seconds, 3),
                 "mismatched": verification.mismatched,
+                # Chunks whose digest matched were not compared byte by byte: say with what.
+                "digest": verification.digest,
+                "bytes_by_digest": verification.bytes_by_digest,
             },
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,

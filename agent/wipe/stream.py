@@ -71,6 +71,14 @@ class KeyedStream:
         return (f"AES-{len(self.key) * 8} counter-mode keystream, nonce = byte offset // "
                 "256 KiB, counter layout of GCM (SP 800-38D), key in the journal")
 
+    @property
+    def digest_name(self) -> str:
+        """The chunk digest in words, for the verification's evidence."""
+        if self.generator == CHACHA20:
+            return "CRC-32 of each 4 MiB chunk, kept while writing"
+        return ("GHASH (keyed by the stream's key) of each 4 MiB chunk, 64 bits, kept while "
+                "writing")
+
     def fill(self, offset: int, out: memoryview, length: int) -> None:
         """Write the stream's bytes [offset, offset+length) into `out` (len >= length + 15)."""
         if len(out) < length + AES_BLOCK - 1:

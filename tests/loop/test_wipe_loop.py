@@ -42,6 +42,8 @@ def test_pass_overwrites_everything_and_verifies(loop_disk: LoopFactory) -> None
     fill_with_marker(disk)
     [result] = wipe_disks([disk])
     assert result.result == "erased" and result.verified
+    checked = result.evidence["verification"]
+    assert checked["bytes_by_digest"] == disk.size_bytes and "4 MiB chunk" in checked["digest"]
     assert result.bytes_written == disk.size_bytes
     assert marker_count(disk) == 0
 
@@ -90,7 +92,9 @@ def test_verification_by_digest_catches_stale_and_misplaced_chunks(
 
     with monkeypatch.context() as patch:
         patch.setattr(PassData, "mismatches", no_regeneration)
-        assert verify(target, data, BadSectors(512)).ok
+        clean = verify(target, data, BadSectors(512))
+    assert clean.ok and clean.bytes_by_digest == disk.size_bytes
+    assert clean.digest is not None and ("GHASH" if generator == AES else "CRC-32") in clean.digest
 
     plant(disk, 8 << 20, old[: 64 << 10])  # stale: 64 KiB of the old content, inside chunk 2
     with open(disk.path, "rb") as device:
@@ -102,6 +106,7 @@ def test_verification_by_digest_catches_stale_and_misplaced_chunks(
     stale = (8 << 20) // 512
     moved = ((16 << 20) + 8192) // 512
     assert outcome.mismatched == [[stale, stale + 127], [moved, moved + 7]]
+    assert outcome.bytes_by_digest == disk.size_bytes - 2 * (4 << 20)  # two chunks compared
     data.close()
 
 
