@@ -72,3 +72,22 @@ def test_cancellation_ends_the_sweep_between_chunks() -> None:
         sweep(chunks(0, 100 * CHUNK, CHUNK), work, chunk=CHUNK, depth=1, cancel=cancel,
               on_tick=no_ticks)
     assert len(visited) == 6
+
+
+def test_the_sweep_ends_when_its_workers_do_not_at_the_next_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The coordinator wakes when the last worker ends. It once asked the threads instead, and
+    a thread is still alive for a moment after its last word: finding it so, the coordinator
+    slept a whole tick, which added half a second to a disk's pass now and then. Here every
+    thread looks alive for ever, and the tick is an hour: the sweep must end all the same."""
+    monkeypatch.setattr(threading.Thread, "is_alive", lambda self: True)
+    ended = threading.Event()
+
+    def one_sweep() -> None:
+        sweep(chunks(0, 8 * CHUNK, CHUNK), lambda *_: None, chunk=CHUNK, depth=4,
+              cancel=threading.Event(), on_tick=no_ticks, tick_seconds=3600)
+        ended.set()
+
+    threading.Thread(target=one_sweep, daemon=True).start()
+    assert ended.wait(30), "the sweep waited for its tick after its workers had ended"

@@ -102,6 +102,10 @@ def sweep(
     errors: list[BaseException] = []
     stop = threading.Event()
     wake = threading.Event()
+    # Counted by the workers themselves: a thread is still "alive" for a moment after its last
+    # word, and a coordinator that asked `is_alive()` then slept a whole tick for nothing.
+    ended = [0]
+    ended_lock = threading.Lock()
 
     def worker() -> None:
         workspace = Workspace(chunk)
@@ -118,6 +122,8 @@ def sweep(
             stop.set()
         finally:
             workspace.close()
+            with ended_lock:
+                ended[0] += 1
             wake.set()
 
     threads = [threading.Thread(target=worker, name=f"{name} {n}", daemon=True)
@@ -131,9 +137,9 @@ def sweep(
         wake.clear()
         now = time.monotonic()
         tick = Tick(cursor.done_bytes, cursor.low_water, now - started)
-        alive = [thread for thread in threads if thread.is_alive()]
-        if not alive:
-            break
+        with ended_lock:
+            if ended[0] == len(threads):
+                break
         on_tick(tick)
         if tick.done_bytes != last_done:
             last_done, last_change = tick.done_bytes, now
