@@ -94,6 +94,7 @@ class Scenario:
     config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
     faults: tuple[Fault, ...] = ()
     mac: str | None = None  # the NIC's MAC address, which the inventory must report
+    cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: QEMU's default
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -112,6 +113,7 @@ class Scenario:
             config_unattended=bool(data.get("config_unattended", data.get("mode") != "attended")),
             faults=tuple(Fault(**fault) for fault in data.get("faults", [])),
             mac=data.get("mac"),
+            cpu=data.get("cpu"),
         )
 
 
@@ -354,6 +356,8 @@ class Boot:
             "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
                        "removable=on",
         ]
+        if scenario.cpu:
+            command += ["-cpu", scenario.cpu]
         if any(disk.bus == "scsi" for disk in scenario.disks):
             command += ["-device", "virtio-scsi-pci,id=scsi"]
         system = scenario.system
