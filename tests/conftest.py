@@ -29,13 +29,16 @@ def loop_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopFactory]
     created: list[str] = []
     files: list[Path] = []
 
-    def make(size: int, *, backing: Path | None = None, sector_size: int = 512) -> Disk:
+    def make(size: int, *, backing: Path | None = None, sector_size: int = 512,
+             partscan: bool = False) -> Disk:
+        """`partscan`: the kernel reads a partition table written on it later (sfdisk)."""
         path = backing or backing_dir / f"reeeboot-test-{os.getpid()}-{len(files)}.img"
         with open(path, "wb") as handle:
             handle.truncate(size)
         files.append(path)
         device = subprocess.run(
-            ["losetup", "--find", "--show", f"--sector-size={sector_size}", str(path)],
+            ["losetup", "--find", "--show", f"--sector-size={sector_size}",
+             *(["--partscan"] if partscan else []), str(path)],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
         created.append(device)

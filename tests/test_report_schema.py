@@ -4,6 +4,7 @@ declared (no key the agent emits is unknown to the schema), and mistakes are nam
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import json
 import tomllib
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from agent import flow
-from agent.inventory.model import Machine
+from agent.inventory.model import Exclusion, Machine
 from agent.inventory.source import ProfileSource
 from agent.report.model import InvalidReport, build_report, check_report
 from agent.report.validation import SCHEMA_PATH, validate_report
@@ -87,6 +88,11 @@ def test_the_minimal_report_is_valid_too() -> None:
     assert report["software"]["python"] and "tools" in report["software"]
 
 
+# Keys added to version 1 after stations were using it: optional, so that the reports of sticks
+# not yet updated stay valid on a newer hub. The agent always emits them.
+ADDED_IN_VERSION_1 = {"station": {"stick"}}
+
+
 def test_every_key_the_agent_emits_is_declared() -> None:
     """Every object of the schema lists all its keys as required and forbids others, so a key
     added to an inventory dataclass or to the report without the schema makes the reports of
@@ -98,7 +104,8 @@ def test_every_key_the_agent_emits_is_declared() -> None:
         if node.get("additionalProperties") is not False:
             open_objects.append(path)
         else:
-            assert set(node.get("required", [])) == set(node["properties"]), path
+            optional = ADDED_IN_VERSION_1.get(path, set())
+            assert set(node.get("required", [])) == set(node["properties"]) - optional, path
     assert sorted(open_objects) == ["$defs.erasure.evidence", "software", "software.tools",
                                     "timings"]
     broken = full_report(sample_machine())
@@ -191,3 +198,19 @@ def test_the_schema_is_draft_2020_12_and_ships_in_the_package() -> None:
     relative = SCHEMA_PATH.relative_to(ROOT / "agent")
     assert any(relative.match(pattern) for pattern in patterns)
     assert "fastjsonschema" in " ".join(pyproject["project"]["dependencies"])
+
+
+def test_the_report_names_the_stick_the_station_ran_from() -> None:
+    stick = sample_disk("/dev/sdb", serial="STICK-LYON-3", bus="usb")
+    machine = dataclasses.replace(
+        sample_machine(disks=(sample_disk(), stick),
+                       exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),)),
+        stick="/dev/sdb")
+    report = full_report(machine)
+    assert report["station"]["stick"] == {"device": "/dev/sdb", "model": "WDC WD5000AAKX",
+                                          "serial": "STICK-LYON-3", "size_bytes": 500 << 30}
+    assert validate_report(report) == []
+    # A station from before the stick was named sends no such key: still a valid report.
+    del report["station"]["stick"]
+    assert validate_report(report) == []
+    assert full_report(sample_machine())["station"]["stick"] is None

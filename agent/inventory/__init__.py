@@ -12,7 +12,7 @@ from pathlib import Path
 from agent.fsutil import write_durably
 from agent.inventory.disks import list_disks
 from agent.inventory.evidence import collect_evidence
-from agent.inventory.exclusions import find_exclusions
+from agent.inventory.exclusions import find_exclusions, read_mounts, running_root_disk
 from agent.inventory.model import NO_PROCESSOR, Disk, Exclusion, Machine
 from agent.inventory.network import first_wired_mac
 from agent.inventory.peripherals import read_peripherals
@@ -53,6 +53,7 @@ def take_inventory(
         peripherals=peripherals,
         identity=platform.identity((mac,) if mac else ()),
         evidence=tuple(collect_evidence(source)),
+        stick=_stick(source),
     )
 
 
@@ -69,6 +70,7 @@ def record_profile(path: Path, description: str, *, data_dir: Path | None = None
     # What exclusions depend on (mounts, exclusive opens) is the live system's state at that
     # moment: the profile keeps the answer, not the questions.
     profile["exclusions"] = [asdict(exclusion) for exclusion in machine.exclusions]
+    profile["stick"] = machine.stick
     write_durably(path, json.dumps(profile, indent=1, sort_keys=True).encode())
     return machine
 
@@ -82,6 +84,14 @@ def _record_erasure_probe(source: LiveSource, disks: Iterable[Disk]) -> None:
 
     for disk in disks:
         probe_from_source(disk, source)
+
+
+def _stick(source: MachineSource) -> str | None:
+    if isinstance(source, ProfileSource):
+        stick = source.profile.get("stick")
+        return stick if isinstance(stick, str) else None
+    name = running_root_disk(read_mounts())
+    return f"/dev/{name}" if name else None
 
 
 def _exclusions(source: MachineSource, disks: list[Disk],

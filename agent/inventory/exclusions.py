@@ -1,9 +1,10 @@
 """Which disks must never be erased, by identity rather than by guessing.
 
 A disk is excluded when the running system was started from it (the kernel's `root=`, the device
-under `/` or under the lower layer of an overlay root, the station's data partition), when one of
-its partitions is mounted or used as swap, when another device is stacked on it, or when the
-kernel refuses us an exclusive open (something else claims it).
+under `/` or under the lower layer of an overlay root, the station's data partition), when it
+carries a reeeboot stick's partitions (another copy of the image), when one of its partitions is
+mounted or used as swap, when another device is stacked on it, or when the kernel refuses us an
+exclusive open (something else claims it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.i18n import _
+from agent.inventory.gpt import partition_names
 from agent.inventory.model import Disk, Exclusion
 
 SYS_BLOCK = Path("/sys/class/block")
+# A second reeeboot stick beside the boot stick (another station's copy): the volunteer's own
+# stick may be either one when the firmware booted one and the root came from the other.
+OTHER_STICK = "reeeboot_stick"
+# The data and state partitions of image/repart/: GPT names, and file systems with their labels.
+STICK_PARTITION_NAMES = {"REEEBOOT", "reeeboot-state"}
+STICK_FILE_SYSTEMS = {("vfat", "REEEBOOT"), ("ext4", "reeeboot-state")}
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,21 @@ def name_of_devnum(devnum: str) -> str | None:
         return Path(f"/sys/dev/block/{devnum}").resolve(strict=True).name
     except OSError:
         return None
+
+
+def running_root_disk(mounts: list[Mount]) -> str | None:
+    """The disk under the mounted root file system: the stick this system runs from.
+
+    Not the kernel's `root=`, a name that every copy of the image shares: with two reeeboot
+    sticks plugged in it may name either. Under the RAM overlay of a live system the stick's
+    erofs is still listed with mount point / and its real device number (an overlay's is 0:N);
+    the udev rule that names the data and state partitions asks the same question
+    (image/extra/usr/lib/reeeboot/on-booted-stick)."""
+    for mount in mounts:
+        if mount.mountpoint == "/" and mount.device.split(":")[0] != "0":
+            name = name_of_devnum(mount.device)
+            return disk_of(name) if name else None
+    return None
 
 
 def boot_disks(
@@ -166,6 +189,9 @@ def _exclusion_for(
     if disk.name in booted:
         reason = _("the running system was started from this disk ({evidence})")
         return "boot_device", reason.format(evidence=booted[disk.name])
+    if carries_a_reeeboot_stick(disk):
+        return OTHER_STICK, _("another reeeboot stick (another station's copy of the image): "
+                              "it is never erased")
     if disk.name in mounted:
         part, point = mounted[disk.name][0]
         return "mounted", _("{partition} is mounted on {mountpoint}").format(
@@ -179,6 +205,17 @@ def _exclusion_for(
     if _busy(disk.path):
         return "busy", _("the system refuses exclusive access (in use)")
     return None
+
+
+def carries_a_reeeboot_stick(disk: Disk) -> bool:
+    """Whether the disk has the partitions of a reeeboot stick: its data or its state partition,
+    by their file systems' labels or by the names in the disk's GPT (read from the disk: no
+    udev database needed). Every copy of the image has them; the stick the system runs from is
+    excluded as the boot device before this is asked."""
+    if any((partition.fstype, partition.label) in STICK_FILE_SYSTEMS
+           for partition in disk.partitions):
+        return True
+    return bool(STICK_PARTITION_NAMES & set(partition_names(disk.path)))
 
 
 def _mounted_by_disk(mounts: Iterable[Mount]) -> dict[str, list[tuple[str, str]]]:

@@ -97,6 +97,8 @@ class Machine:
     peripherals: Peripherals = field(default_factory=lambda: Peripherals((), (), (), (), (), ()))
     identity: Identity | None = None
     evidence: tuple[EvidenceFile, ...] = field(default=())
+    # The disk this system runs from (the stick whose root file system is mounted), by path.
+    stick: str | None = None
 
     def excluded_paths(self) -> set[str]:
         return {exclusion.path for exclusion in self.exclusions}

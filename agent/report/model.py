@@ -57,7 +57,8 @@ def build_report(
         "created_at": now.isoformat(),
         "started_at": started_at.isoformat(),
         "finished_at": (finished_at or now).isoformat(),
-        "station": {"name": station_name, "key_id": station_key_id},
+        "station": {"name": station_name, "key_id": station_key_id,
+                    "stick": _stick(machine)},
         "software": software if software is not None else software_versions(),
         "operator": operator.strip() if operator and operator.strip() else None,
         "asset_id": asset_id_for(machine, asset_id),
@@ -89,3 +90,14 @@ def check_report(document: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidReport(problems)
     return document
+
+
+def _stick(machine: Machine) -> dict[str, Any] | None:
+    """The stick this system ran from (its root file system's disk), as the workshop can find it
+    among its sticks: with two plugged in, the report says which one held the station's key."""
+    for disk in machine.disks:
+        if disk.path == machine.stick:
+            return {"device": disk.path, "model": disk.model, "serial": disk.serial,
+                    "size_bytes": disk.size_bytes}
+    return None if machine.stick is None else {"device": machine.stick, "model": None,
+                                               "serial": None, "size_bytes": None}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from agent.blockdev.buffers import AlignedBuffer
 from agent.blockdev.device import BlockDevice, open_device, read_all, write_all
+from agent.inventory.gpt import partition_names
 from tests.conftest import LoopFactory
 
 
@@ -56,3 +58,10 @@ def test_a_regular_file_goes_through_the_cache(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert BlockDevice.at(str(image)) == BlockDevice(str(image), 1 << 20, 512)
+
+
+def test_gpt_names_are_read_on_a_disk_of_4096_byte_sectors(loop_disk: LoopFactory) -> None:
+    disk = loop_disk(16 << 20, sector_size=4096)
+    layout = "label: gpt\nsize=2MiB, type=linux, name=reeeboot-state\n"
+    subprocess.run(["sfdisk", "--quiet", disk.path], input=layout, text=True, check=True)
+    assert partition_names(disk.path) == ["reeeboot-state"]

@@ -10,12 +10,35 @@ from pathlib import Path
 from agent import flow
 from agent.inventory import take_inventory
 from agent.inventory.exclusions import find_exclusions
-from agent.inventory.model import Machine
+from agent.inventory.gpt import partition_names
+from agent.inventory.model import Disk, Machine
 from agent.report import dsse
 from agent.unattended import STATUS_PREFIX, StatusLine, is_unattended, run_unattended
 from tests.conftest import LoopFactory
 from tests.hubserver import RunningHub
 from tests.loop.test_wipe_loop import fill_with_marker, marker_count
+
+
+def stick_copy(loop_disk: LoopFactory) -> Disk:
+    """A disk laid out as a reeeboot stick's data and state partitions (image/repart/)."""
+    disk = loop_disk(48 << 20, partscan=True)
+    layout = ("label: gpt\n"
+              "size=16MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=REEEBOOT\n"
+              "size=16MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=reeeboot-state\n")
+    subprocess.run(["sfdisk", "--quiet", disk.path], input=layout, text=True, check=True)
+    # sfdisk's re-read does not always reach a loop device: tell the kernel of each partition.
+    subprocess.run(["partx", "--add", disk.path], check=False, capture_output=True)
+    subprocess.run(["udevadm", "settle"], check=True)
+    subprocess.run(["mkfs.vfat", "-n", "REEEBOOT", f"{disk.path}p1"], check=True,
+                   capture_output=True)
+    subprocess.run(["mkfs.ext4", "-q", "-L", "reeeboot-state", f"{disk.path}p2"], check=True)
+    subprocess.run(["udevadm", "settle"], check=True)
+    return disk
+
+
+def file_system_label(partition: str) -> str:
+    return subprocess.run(["blkid", "--probe", "--output", "value", "--match-tag", "LABEL",
+                           partition], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
@@ -33,6 +56,7 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
 
     targets = [loop_disk(12 << 20), loop_disk(20 << 20)]
     kept = loop_disk(16 << 20)
+    other_stick = stick_copy(loop_disk)
     for disk in targets:
         fill_with_marker(disk)
     subprocess.run(["mkfs.ext4", "-q", kept.path], check=True)
@@ -41,7 +65,7 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
     subprocess.run(["mount", kept.path, str(mountpoint)], check=True)
 
     def inventory_of_our_loops(_station: flow.Station) -> Machine:
-        ours = {disk.path for disk in [*targets, kept]}
+        ours = {disk.path for disk in [*targets, kept, other_stick]}
         machine = take_inventory(data_dir, with_smart=False, include_loop=True)
         disks = tuple(disk for disk in machine.disks if disk.path in ours)
         return Machine(machine.system, machine.cpu, machine.memory, disks,
@@ -68,7 +92,12 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
     assert stored is not None
     report = json.loads(dsse.verify(json.loads(str(stored["envelope"])), station.key.public_key()))
     assert sorted(e["device"] for e in report["erasure"]) == sorted(d.path for d in targets)
-    assert [(e["path"], e["code"]) for e in report["excluded"]] == [(kept.path, "mounted")]
+    # Another station's stick, plugged in beside this one, is never erased: it carries a
+    # reeeboot stick's partitions, though nothing of it is mounted.
+    assert sorted((e["path"], e["code"]) for e in report["excluded"]) == sorted(
+        [(kept.path, "mounted"), (other_stick.path, "reeeboot_stick")])
+    assert partition_names(other_stick.path) == ["REEEBOOT", "reeeboot-state"]
+    assert file_system_label(f"{other_stick.path}p1") == "REEEBOOT"
     # Benchmarks after the erasure: the erased disks read, the mounted one never touched.
     measured = {entry["path"]: entry for entry in report["benchmarks"]["disks"]}
     assert set(measured) == {disk.path for disk in targets}
