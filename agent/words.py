@@ -139,7 +139,10 @@ def method_words(plan: ErasurePlan, method: str) -> dict[str, str]:
 def plan_reasons(plan: DiskPlan) -> list[str]:
     """Why this method, and what the volunteer should know (a sleep to unfreeze, a hidden area,
     firmware capabilities that are not known)."""
-    if plan.exclusion is not None:
+    if plan.releasable and plan.exclusion is not None:
+        return [_("This disk is kept: {reason}.").format(reason=plan.exclusion.reason),
+                _("Press Space to erase it after all; you will be asked to confirm.")]
+    if plan.exclusion is not None and not plan.released:
         return [_("The system never touches this disk: {reason}.").format(
             reason=plan.exclusion.reason)]
     if plan.keep:

@@ -3,6 +3,7 @@ choose, what the report then says, and how the time left is worked out."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import requests
 from agent import flow
 from agent.events import ProgressEvent
 from agent.i18n import set_language
-from agent.inventory.model import KEPT_BY_CHOICE
+from agent.inventory.exclusions import OTHER_STICK
+from agent.inventory.model import KEPT_BY_CHOICE, Disk, Exclusion
 from agent.network_errors import describe_failure
 from agent.report.grade import decide_outcome, grade_machine
 from agent.report.hubclient import HubError
@@ -177,3 +179,34 @@ def test_the_qr_code_holds_exactly_the_modules_of_the_address() -> None:
     matrix = qr_matrix(address)
     assert [[not dark for dark in row] for row in matrix] == light[:len(matrix)]
     assert all(char.encode("cp437") for line in text for char in line)
+
+
+def test_another_reeeboot_stick_is_erased_only_when_a_person_asks(data_dir: Path) -> None:
+    machine = workshop_machine()
+    other = Disk("sdc", "/dev/sdc", "usb", "SanDisk Ultra", "4C530002", 32 * GB, 512, False,
+                 True, None)
+    machine = dataclasses.replace(
+        machine, disks=(*machine.disks, other),
+        exclusions=(*machine.exclusions, Exclusion("/dev/sdc", OTHER_STICK, "another stick")))
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    run = Run(flow.open_station(data_dir), take_inventory=lambda _station: machine,
+              probe=fixture_probe, live_progress=False)
+    run.inspect()
+    stick = run.disks["/dev/sdc"]
+    assert stick.releasable and not stick.erase and stick.plan is None
+    with pytest.raises(RunError, match="/dev/sdc cannot be erased"):
+        run.keep("/dev/sdc", False)
+    with pytest.raises(RunError, match="/dev/sdb is not another reeeboot stick"):
+        run.erase_other_stick("/dev/sdb")  # the stick the system runs from: never
+    run.erase_other_stick("/dev/sdc")
+    assert stick.erase and stick.plan is not None
+    assert "/dev/sdc" in [plan.path for plan in run.to_erase()]
+    assert [(item.path, item.code) for item in run.reported_machine().exclusions] == [
+        ("/dev/sdb", "boot_device")]
+    # Looked at again (a disk was plugged in): the answer stays.
+    run.inspect()
+    assert run.disks["/dev/sdc"].erase
+    # And it can be kept after all, as any disk: then the report says so.
+    run.keep("/dev/sdc")
+    assert [(item.path, item.code) for item in run.reported_machine().exclusions] == [
+        ("/dev/sdb", "boot_device"), ("/dev/sdc", KEPT_BY_CHOICE)]

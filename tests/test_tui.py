@@ -9,6 +9,7 @@ import datetime
 from pathlib import Path
 
 from agent import flow
+from agent.inventory.exclusions import OTHER_STICK
 from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Disk, Exclusion, Machine
 from agent.run.engine import Run
@@ -374,3 +375,36 @@ async def test_the_stop_question_may_be_open_when_the_erasure_ends(data_dir: Pat
         await pilot.pause()
         assert isinstance(app.screen, Question)  # asked again; the app closes meanwhile
         runs[-1].release.set()
+
+
+async def test_another_reeeboot_stick_is_erased_only_after_a_question(data_dir: Path) -> None:
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    with_other_stick = sample_machine(
+        disks=(sample_disk("/dev/sda", "WD-1"), sample_disk("/dev/sdb", "STICK", bus="usb"),
+               sample_disk("/dev/sdc", "OTHER-STICK", bus="usb")),
+        exclusions=(Exclusion("/dev/sdb", "boot_device", "started from it"),
+                    Exclusion("/dev/sdc", OTHER_STICK, "another reeeboot stick")))
+    app = app_for(flow.open_station(data_dir), [with_other_stick])
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        run = app.current_run
+        # The cursor goes past the running stick to the other one, and says what Space does.
+        await pilot.press("down")
+        await pilot.pause()
+        assert "Press Space to erase it after all" in flat(screen_text(app))
+        await pilot.press("space")
+        await pilot.pause()
+        assert "Erase another reeeboot stick?" in flat(screen_text(app))
+        assert "OTHER-STICK" in flat(screen_text(app))
+        await pilot.press("enter")  # the cursor starts on "No"
+        await pilot.pause()
+        assert not run.disks["/dev/sdc"].erase
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.press("up", "enter")  # "Yes"
+        await pilot.pause()
+        assert [plan.path for plan in run.to_erase()] == ["/dev/sda", "/dev/sdc"]
+        assert "[X] /dev/sdc" in screen_text(app)
+        assert [item.path for item in run.reported_machine().exclusions] == ["/dev/sdb"]

@@ -191,7 +191,7 @@ def _exclusion_for(
         return "boot_device", reason.format(evidence=booted[disk.name])
     if carries_a_reeeboot_stick(disk):
         return OTHER_STICK, _("another reeeboot stick (another station's copy of the image): "
-                              "it is never erased")
+                              "it is erased only if a person asks for it on the screen")
     if disk.name in mounted:
         part, point = mounted[disk.name][0]
         return "mounted", _("{partition} is mounted on {mountpoint}").format(

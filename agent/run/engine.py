@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agent import flow
 from agent.events import EventSink, fan_out, ignore_events
 from agent.i18n import _
+from agent.inventory.exclusions import OTHER_STICK
 from agent.inventory.model import KEPT_BY_CHOICE, Disk, Exclusion, Machine
 from agent.report.asset import asset_id_for
 from agent.report.grade import Grade, Outcome, decide_outcome, grade_machine
@@ -127,6 +128,8 @@ class Run:
             earlier = before.get(path)
             if earlier is not None and earlier.disk.serial == plan.disk.serial:
                 plan.keep, plan.method = earlier.keep, earlier.method
+                plan.released = earlier.released and plan.exclusion is not None \
+                    and plan.exclusion.code == OTHER_STICK
         probe = self._probe or _default_probe(self.station)
         selectable = [plan for plan in self.disks.values() if plan.selectable]
         # A command or two per disk, each waiting on its drive: side by side.
@@ -163,6 +166,18 @@ class Run:
             raise RunError(_("{path} cannot be erased: {reason}").format(
                 path=path, reason=plan.exclusion.reason))
         plan.keep = keep
+
+    def erase_other_stick(self, path: str) -> None:
+        """Erase another reeeboot stick after all. Only a person asks for it, on the screen and
+        after a confirmation: neither the configuration nor unattended mode can."""
+        plan = self._disk(path)
+        if not plan.releasable:
+            raise RunError(_("{path} is not another reeeboot stick: the system keeps it")
+                           .format(path=path))
+        probe = self._probe or _default_probe(self.station)
+        plan.capabilities = probe(plan.disk)
+        plan.released, plan.keep = True, False
+        self._plan_one(plan)
 
     def method_choices(self, path: str) -> list[MethodChoice]:
         """The methods the volunteer may pick for this disk: the policy's own chain (unless the
@@ -386,12 +401,15 @@ class Run:
     # --- what the report says ---------------------------------------------------------------
 
     def reported_machine(self) -> Machine:
-        """The machine as the report tells it: disks kept by choice join the exclusions."""
+        """The machine as the report tells it: disks kept by choice join the exclusions, and
+        another reeeboot stick the volunteer asked to erase leaves them."""
         machine = self._machine()
         reason = _("kept as it is, by the operator's choice")
         kept = tuple(Exclusion(plan.path, KEPT_BY_CHOICE, reason)
                      for plan in self.disks.values() if plan.selectable and plan.keep)
-        return dataclasses.replace(machine, exclusions=(*machine.exclusions, *kept))
+        released = {plan.path for plan in self.disks.values() if plan.released}
+        system = tuple(item for item in machine.exclusions if item.path not in released)
+        return dataclasses.replace(machine, exclusions=(*system, *kept))
 
     # --- inside -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from agent.inventory.exclusions import OTHER_STICK
 from agent.inventory.model import Disk, Exclusion
 from agent.wipe.firmware.capabilities import DiskCapabilities
 from agent.wipe.jobs import AUTO
@@ -34,6 +35,8 @@ class DiskPlan:
     interrupted: WipeJournal | None = None  # an overwrite a power cut or a crash stopped
     keep: bool = False  # kept as it is by the volunteer's choice
     method: str = AUTO  # "auto" (the policy's chain) or an overwrite method of passes.py
+    # Another reeeboot stick that the volunteer asked, on the screen, to erase after all.
+    released: bool = False
 
     @property
     def path(self) -> str:
@@ -41,11 +44,18 @@ class DiskPlan:
 
     @property
     def selectable(self) -> bool:
-        return self.exclusion is None
+        return self.exclusion is None or self.released
+
+    @property
+    def releasable(self) -> bool:
+        """Kept by the system only because it is another reeeboot stick: a person may ask for it
+        to be erased (the configuration and unattended mode never can)."""
+        return (self.exclusion is not None and self.exclusion.code == OTHER_STICK
+                and not self.released)
 
     @property
     def erase(self) -> bool:
-        return self.exclusion is None and not self.keep
+        return self.selectable and not self.keep
 
     @property
     def frozen_question(self) -> bool:

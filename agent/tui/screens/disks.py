@@ -77,7 +77,7 @@ class DisksScreen(StepScreen):
     def _option(self, plan: DiskPlan) -> Option:
         mark = "[X]" if plan.erase else "[-]" if not plan.selectable else "[ ]"
         return Option(plain_lines(disk_lines(plan, f"{mark} ")), id=plan.path,
-                      disabled=not plan.selectable)
+                      disabled=not (plan.selectable or plan.releasable))
 
     def _highlighted(self) -> DiskPlan | None:
         option = self.query_one(OptionList).highlighted_option
@@ -99,12 +99,33 @@ class DisksScreen(StepScreen):
         plan = self._highlighted()
         if plan is None:
             return
+        if plan.releasable:
+            self._ask_to_erase_other_stick(plan)
+            return
         try:
             self.walkthrough.current_run.keep(plan.path, plan.erase)
         except RunError as error:
             self.notify(str(error), markup=False)
             return
         self.refresh_disks()
+
+    def _ask_to_erase_other_stick(self, plan: DiskPlan) -> None:
+        """Another reeeboot stick is only erased when the volunteer says so twice: Space, then
+        "yes" to a question whose cursor starts on "no"."""
+        run = self.walkthrough.current_run
+
+        def answered(erase: bool | None) -> None:
+            if erase:
+                run.erase_other_stick(plan.path)
+                self.refresh_disks()
+
+        self.app.push_screen(yes_no(
+            _("Erase another reeeboot stick?"),
+            _("{path} ({disk}, {serial}) is another reeeboot stick: another station's copy, "
+              "with its own configuration, station key and reports not sent yet. Erase it as "
+              "well? Everything on it will be lost.").format(
+                path=plan.path, disk=disk_title(plan.disk), serial=disk_serial(plan.disk))),
+            answered)
 
     def action_method(self) -> None:
         plan = self._highlighted()
