@@ -144,8 +144,8 @@ class Stick:
     _replayed_at: int = 0  # the stick's mtime when its state partition was last copied
 
     @classmethod
-    def copy_of(cls, image: Path, workdir: Path) -> Stick:
-        path = workdir / "stick.img"
+    def copy_of(cls, image: Path, workdir: Path, name: str = "stick.img") -> Stick:
+        path = workdir / name
         subprocess.run(["cp", "--sparse=always", str(image), str(path)], check=True)
         table = json.loads(subprocess.run(
             ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
@@ -191,7 +191,7 @@ class Stick:
         system). The stick itself is left as it is, for the next boot to recover. Made again
         when the stick changed."""
         changed = self.path.stat().st_mtime_ns
-        copy = self.path.with_name("state-replayed.img")
+        copy = self.path.with_name(f"{self.path.stem}-state-replayed.img")
         if self._replayed_at != changed or not copy.exists():
             with open(self.path, "rb") as stick, open(copy, "wb") as out:
                 stick.seek(self.state_start)
@@ -336,6 +336,9 @@ class Boot:
     monitor: Path = field(init=False)
     display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
     extra_cmdline: str = ""  # appended to the kernel command line (direct boot only)
+    # More reeeboot sticks plugged in beside `stick` (another station's copies), with their USB
+    # serials. The firmware then boots `stick` first.
+    other_sticks: tuple[tuple[Stick, str], ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -354,8 +357,14 @@ class Boot:
             "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
             "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
             "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
-                       "removable=on",
+                       "removable=on" + (",bootindex=1" if self.other_sticks else ""),
         ]
+        for number, (other, serial) in enumerate(self.other_sticks, start=1):
+            command += [
+                "-drive", f"if=none,id=stick{number},file={other.path},format=raw,cache=unsafe",
+                "-device", f"usb-storage,bus=xhci.0,drive=stick{number},serial={serial},"
+                           "removable=on",
+            ]
         if scenario.cpu:
             command += ["-cpu", scenario.cpu]
         if any(disk.bus == "scsi" for disk in scenario.disks):
@@ -381,7 +390,13 @@ class Boot:
         if scenario.firmware == "direct":
             command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
         elif scenario.firmware == "uefi":
+            # OVMF boots the stick's systemd-boot and UKI, whose own command line holds the
+            # rest; systemd-stub appends what SMBIOS type 11 gives it (Secure Boot off).
             command += ["-bios", "/usr/share/ovmf/OVMF.fd"]
+            extra = cmdline[len(BASE_CMDLINE):].strip()
+            if extra:
+                command += ["-smbios", "type=11,value=io.systemd.stub.kernel-cmdline-extra="
+                            + extra.replace(",", ",,")]
         else:
             raise ValueError(f"unknown firmware {scenario.firmware!r}")
         return command

@@ -20,6 +20,7 @@ from agent.inventory.gpt import partition_names
 from agent.inventory.model import Disk, Exclusion
 
 SYS_BLOCK = Path("/sys/class/block")
+SYS_FS_EROFS = Path("/sys/fs/erofs")  # one entry per mounted erofs, named by its block device
 # A second reeeboot stick beside the boot stick (another station's copy): the volunteer's own
 # stick may be either one when the firmware booted one and the root came from the other.
 OTHER_STICK = "reeeboot_stick"
@@ -76,19 +77,23 @@ def name_of_devnum(devnum: str) -> str | None:
         return None
 
 
-def running_root_disk(mounts: list[Mount]) -> str | None:
+def running_root_disk(mounts: list[Mount], sys_fs_erofs: Path = SYS_FS_EROFS) -> str | None:
     """The disk under the mounted root file system: the stick this system runs from.
 
     Not the kernel's `root=`, a name that every copy of the image shares: with two reeeboot
-    sticks plugged in it may name either. Under the RAM overlay of a live system the stick's
-    erofs is still listed with mount point / and its real device number (an overlay's is 0:N);
-    the udev rule that names the data and state partitions asks the same question
-    (image/extra/usr/lib/reeeboot/on-booted-stick)."""
+    sticks plugged in it may name either. A root mounted from a disk is listed with mount point
+    / and its device number (an overlay's is 0:N). Under the RAM overlay of the live system the
+    stick's erofs was mounted in the initrd and is no longer listed after the switch to the root
+    file system; erofs names each file system it has mounted in /sys/fs/erofs/ by its block
+    device, and the live system mounts one, its root. The udev rule that names the data and
+    state partitions asks the same (image/extra/usr/lib/reeeboot/on-booted-stick)."""
     for mount in mounts:
         if mount.mountpoint == "/" and mount.device.split(":")[0] != "0":
             name = name_of_devnum(mount.device)
             return disk_of(name) if name else None
-    return None
+    devices = [entry.name for entry in sorted(sys_fs_erofs.glob("*"))
+               if (SYS_BLOCK / entry.name).exists()]  # not "features"
+    return disk_of(devices[0]) if len(devices) == 1 else None
 
 
 def boot_disks(

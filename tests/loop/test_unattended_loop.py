@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 
 from agent import flow
 from agent.inventory import take_inventory
-from agent.inventory.exclusions import find_exclusions
+from agent.inventory.exclusions import Mount, find_exclusions, running_root_disk
 from agent.inventory.gpt import partition_names
 from agent.inventory.model import Disk, Machine
 from agent.report import dsse
@@ -106,3 +107,21 @@ def test_unattended_run_erases_reports_and_spares_the_mounted_disk(
     assert report["benchmarks"]["cpu"]["single_core_bytes_per_second"] > 0
     assert set(report["timings"]) == {"inventory", "erase", "bench"}
     assert report["outcome"]["value"] in ("reuse", "recycle")
+
+
+def test_the_stick_under_the_overlay_root_is_found_through_erofs(
+        loop_disk: LoopFactory, tmp_path: Path) -> None:
+    """Under the live system's RAM overlay, mountinfo no longer lists the stick's erofs; the
+    file systems erofs has mounted are named in sysfs by their block device."""
+    stick = loop_disk(8 << 20)
+    overlay_root = [Mount("0:31", "/", "overlay", "overlay", "rw,lowerdir=/sysroot")]
+    erofs = tmp_path / "erofs"
+    (erofs / "features").mkdir(parents=True)
+    assert running_root_disk(overlay_root, erofs) is None
+    (erofs / stick.name).mkdir()
+    assert running_root_disk(overlay_root, erofs) == stick.name
+    (erofs / loop_disk(8 << 20).name).mkdir()  # two: no guess
+    assert running_root_disk(overlay_root, erofs) is None
+    number = os.stat(stick.path).st_rdev
+    plain_root = [Mount(f"{os.major(number)}:{os.minor(number)}", "/", "ext4", stick.path, "rw")]
+    assert running_root_disk(plain_root, erofs) == stick.name
