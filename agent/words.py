@@ -12,6 +12,7 @@ from agent.i18n import N_, _, ngettext, number
 from agent.inventory.battery import Battery
 from agent.inventory.identity import is_placeholder
 from agent.inventory.model import Disk, Machine
+from agent.report.labels import BUS_NAMES
 from agent.run.progress import DiskProgress, InstallProgress
 from agent.run.state import DiskPlan, MethodChoice
 from agent.units import duration, human_size, memory_size, rate
@@ -23,10 +24,6 @@ from agent.wipe.policy import ErasurePlan
 if TYPE_CHECKING:
     from agent.install.job import InstallResult
 
-BUS_NAMES = {"sata": "SATA", "nvme": "NVMe", "usb": "USB", "scsi": "SAS/SCSI", "mmc": "eMMC",
-             "virtio": "virtio", "loop": "loop", "ide": "IDE"}
-OUTCOMES = {"reuse": N_("to be reused"), "parts": N_("for parts"),
-            "recycle": N_("to be recycled")}
 RESULTS = {"erased": N_("erased"), "erased_with_exceptions": N_("erased, with exceptions"),
            "failed": N_("NOT ERASED"), "skipped": N_("not erased")}
 PHASES = {"waiting": N_("waiting"), "sanitize": N_("the drive's own erase (sanitize)"),

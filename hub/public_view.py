@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.i18n import N_
+from agent.report.labels import BUS_NAMES, OUTCOMES
 from hub import views
 from hub.ingest import report_columns
 
@@ -37,12 +38,6 @@ COMPUTER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 BENCHMARK_FIELDS = ("cpu.single_core_bytes_per_second", "cpu.all_cores_bytes_per_second",
                     "memory.copy_bytes_per_second")
 
-# Outcomes and buses as the station's screen words them (agent/words.py, which the hub cannot
-# import: it needs the agent's inventory packages); the catalogs already translate the outcomes.
-OUTCOMES = {"reuse": N_("to be reused"), "parts": N_("for parts"),
-            "recycle": N_("to be recycled")}
-BUS_NAMES = {"sata": "SATA", "nvme": "NVMe", "usb": "USB", "scsi": "SAS/SCSI", "mmc": "eMMC",
-             "virtio": "virtio", "ide": "IDE"}
 SMART_HEALTH = {"passed": N_("good"), "failed": N_("failing")}
 SECURE_BOOT = {"enabled": N_("on"), "disabled": N_("off")}
 NETWORK_KINDS = {"wireless": N_("Wi-Fi"), "wired": N_("Ethernet")}

@@ -1,11 +1,17 @@
-"""Erasure methods and levels in words, keyed as the report names them: the agent's screen
-(agent/wipe/labels.py) and the hub's pages and certificates show the same words, and the
-catalogs translate each once. Only agent.i18n is imported: the hub uses this module too."""
+"""Erasure methods and levels, outcomes and buses in words, keyed as the report names them: the
+agent's screen (agent/wipe/labels.py, agent/words.py) and the hub's pages and certificates show
+the same words, and the catalogs translate each once. Only agent.i18n is imported: the hub uses
+this module too."""
 
 from __future__ import annotations
 
 from agent.i18n import N_
 
+OUTCOMES = {"reuse": N_("to be reused"), "parts": N_("for parts"),
+            "recycle": N_("to be recycled")}
+# Names of buses, not words: the same in every language.
+BUS_NAMES = {"sata": "SATA", "nvme": "NVMe", "usb": "USB", "scsi": "SAS/SCSI", "mmc": "eMMC",
+             "virtio": "virtio", "loop": "loop", "ide": "IDE"}
 OVERWRITE_FORMAT = N_("overwrite ({passes})")
 OVERWRITE_PASSES = {
     "random": N_("random pass"),

@@ -11,11 +11,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from agent.i18n import N_, _
+from agent.report.labels import OUTCOMES
 from agent.report.outbox import FlushOutcome
 from agent.tui.console import plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.tui.widgets.qr import QrCode
-from agent.words import OUTCOMES, RESULTS
+from agent.words import RESULTS
 
 
 class ResultScreen(StepScreen):
