@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
+from agent.inventory.exclusions import partition_names_in_time
 from agent.inventory.gpt import partition_names
 
 STICK_LAYOUT = ("label: gpt\n"
@@ -32,3 +34,12 @@ def test_no_table_or_a_damaged_one_gives_no_names(tmp_path: Path) -> None:
         disk.write((1 << 20).to_bytes(4, "little"))
     assert partition_names(str(image)) == []
     assert partition_names(str(tmp_path / "missing.img")) == []
+
+
+def test_a_disk_that_does_not_answer_is_not_waited_for(tmp_path: Path) -> None:
+    """A read that blocks (here a pipe nobody writes to, as a dying disk in its retries) gives no
+    names after the time allowed, and the inventory goes on."""
+    pipe = tmp_path / "silent"
+    os.mkfifo(pipe)
+    assert partition_names_in_time(str(pipe), seconds=0.2) == []
+    os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))  # let the reader go

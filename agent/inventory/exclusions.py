@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ OTHER_STICK = "reeeboot_stick"
 # The data and state partitions of image/repart/: GPT names, and file systems with their labels.
 STICK_PARTITION_NAMES = {"REEEBOOT", "reeeboot-state"}
 STICK_FILE_SYSTEMS = {("vfat", "REEEBOOT"), ("ext4", "reeeboot-state")}
+GPT_READ_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,19 @@ def carries_a_reeeboot_stick(disk: Disk) -> bool:
     if any((partition.fstype, partition.label) in STICK_FILE_SYSTEMS
            for partition in disk.partitions):
         return True
-    return bool(STICK_PARTITION_NAMES & set(partition_names(disk.path)))
+    return bool(STICK_PARTITION_NAMES & set(partition_names_in_time(disk.path)))
+
+
+def partition_names_in_time(path: str, seconds: float = GPT_READ_SECONDS) -> list[str]:
+    """The disk's GPT names, unless reading its first sectors takes longer than `seconds`: a
+    dying disk can keep a read for minutes in the kernel's retries, and the screen waits for
+    the inventory. Such a disk is no working stick; its read is left to end on its own."""
+    found: list[list[str]] = []
+    reader = threading.Thread(target=lambda: found.append(partition_names(path)),
+                              name=f"gpt {path}", daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return found[0] if found else []
 
 
 def _mounted_by_disk(mounts: Iterable[Mount]) -> dict[str, list[tuple[str, str]]]:
