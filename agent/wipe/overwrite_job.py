@@ -157,7 +157,8 @@ def overwrite_disk(
                         disk, data, bad, start=start, cancel=cancel, on_checkpoint=checkpoint,
                         checkpoint_seconds=options.checkpoint_seconds,
                         progress_seconds=options.progress_seconds, chunk=options.chunk,
-                        depth=options.depth, sink=_with_detail(sink, detail))
+                        depth=options.depth, sink=_with_detail(sink, detail),
+                        keep_digests=index == last and options.verify == "full")
                 finally:
                     if index != last:
                         data.close()

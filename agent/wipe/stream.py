@@ -97,19 +97,17 @@ class KeyedStream:
         if offset % PIECE:
             self.fill(offset, out, length)
             return None
-        if self.generator == CHACHA20:
-            crc = 0
-            for at, size, encryptor in self._pieces(offset, length):
-                encryptor.update_into(_ZEROS[:size], out[at : at + size + AES_BLOCK - 1])
-                crc = zlib.crc32(out[at : at + size], crc)  # while the piece is in the cache
-            return crc.to_bytes(DIGEST_BYTES, "big")
-        digest = 0
+        digest = 0  # CRC-32 for ChaCha20, the XOR of the pieces' GHASH tags for AES
         for at, size, encryptor in self._pieces(offset, length):
             encryptor.update_into(_ZEROS[:size], out[at : at + size + AES_BLOCK - 1])
-            encryptor.finalize()
-            tag = int.from_bytes(encryptor.tag, "big")  # type: ignore[attr-defined]
-            digest ^= tag ^ self._length_term(size)
-        return (digest >> 64).to_bytes(DIGEST_BYTES, "big")
+            if self.generator == CHACHA20:
+                digest = zlib.crc32(out[at : at + size], digest)  # while it is in the cache
+            else:
+                encryptor.finalize()
+                tag = int.from_bytes(encryptor.tag, "big")  # type: ignore[attr-defined]
+                digest ^= tag ^ self._length_term(size)
+        return (digest if self.generator == CHACHA20 else digest >> 64).to_bytes(
+            DIGEST_BYTES, "big")
 
     def digest_of(self, offset: int, data: memoryview, length: int) -> bytes:
         """The digest of data[:length] read from `offset` (a piece's start), to compare with the
