@@ -12,7 +12,12 @@ from pathlib import Path
 from agent.fsutil import write_durably
 from agent.inventory.disks import list_disks
 from agent.inventory.evidence import collect_evidence
-from agent.inventory.exclusions import find_exclusions, read_mounts, running_root_disk
+from agent.inventory.exclusions import (
+    Mount,
+    find_exclusions,
+    read_mounts,
+    running_root_disk,
+)
 from agent.inventory.model import NO_PROCESSOR, Disk, Exclusion, Machine
 from agent.inventory.network import first_wired_mac
 from agent.inventory.peripherals import read_peripherals
@@ -38,12 +43,14 @@ def take_inventory(
         peripherals = read_peripherals(source)
         platform, disks = platform_job.result(), disks_job.result()
     mac = first_wired_mac(peripherals.network)
+    # Read once for both: what the system runs from and what it must not touch.
+    mounts = [] if isinstance(source, ProfileSource) else read_mounts()
     return Machine(
         system=platform.system,
         cpu=platform.cpu or NO_PROCESSOR,
         memory=platform.memory,
         disks=tuple(disks),
-        exclusions=tuple(_exclusions(source, disks, data_dir)),
+        exclusions=tuple(_exclusions(source, disks, data_dir, mounts)),
         board=platform.board,
         chassis=platform.chassis,
         firmware=platform.firmware,
@@ -53,7 +60,7 @@ def take_inventory(
         peripherals=peripherals,
         identity=platform.identity((mac,) if mac else ()),
         evidence=tuple(collect_evidence(source)),
-        stick=_stick(source),
+        stick=_stick(source, mounts),
     )
 
 
@@ -86,16 +93,16 @@ def _record_erasure_probe(source: LiveSource, disks: Iterable[Disk]) -> None:
         probe_from_source(disk, source)
 
 
-def _stick(source: MachineSource) -> str | None:
+def _stick(source: MachineSource, mounts: list[Mount]) -> str | None:
     if isinstance(source, ProfileSource):
         stick = source.profile.get("stick")
         return stick if isinstance(stick, str) else None
-    name = running_root_disk(read_mounts())
+    name = running_root_disk(mounts)
     return f"/dev/{name}" if name else None
 
 
-def _exclusions(source: MachineSource, disks: list[Disk],
-                data_dir: Path | None) -> list[Exclusion]:
+def _exclusions(source: MachineSource, disks: list[Disk], data_dir: Path | None,
+                mounts: list[Mount]) -> list[Exclusion]:
     if isinstance(source, ProfileSource):
         return [Exclusion(**item) for item in source.profile.get("exclusions", [])]
-    return find_exclusions(disks, data_dir=data_dir)
+    return find_exclusions(disks, mounts=mounts, data_dir=data_dir)

@@ -99,7 +99,8 @@ def running_root_disk(mounts: list[Mount], sys_fs_erofs: Path = SYS_FS_EROFS) ->
 
 
 def boot_disks(
-    mounts: list[Mount], cmdline: str, data_dir: Path | None
+    mounts: list[Mount], cmdline: str, data_dir: Path | None,
+    sys_fs_erofs: Path = SYS_FS_EROFS,
 ) -> dict[str, str]:
     """Disk name -> what shows the system booted from it."""
     found: dict[str, str] = {}
@@ -112,15 +113,14 @@ def boot_disks(
     for argument in cmdline.split():
         if argument.startswith("root="):
             add(_resolve_spec(argument[5:]), argument)
+    add(running_root_disk(mounts, sys_fs_erofs), "/")
     by_mountpoint = {mount.mountpoint: mount for mount in mounts}
     root = by_mountpoint.get("/")
-    if root is not None:
-        add(name_of_devnum(root.device), "/")
-        if root.fstype == "overlay":
-            for lower in _overlay_lowerdirs(root.options):
-                holder = _mount_containing(mounts, lower)
-                if holder is not None:
-                    add(name_of_devnum(holder.device), f"overlay lowerdir {lower}")
+    if root is not None and root.fstype == "overlay":
+        for lower in _overlay_lowerdirs(root.options):
+            holder = _mount_containing(mounts, lower)
+            if holder is not None:
+                add(name_of_devnum(holder.device), f"overlay lowerdir {lower}")
     if data_dir is not None:
         holder = _mount_containing(mounts, str(data_dir))
         if holder is not None and holder.mountpoint != "/":
@@ -173,10 +173,11 @@ def find_exclusions(
     cmdline: str | None = None,
     data_dir: Path | None = None,
     swaps: Path = Path("/proc/swaps"),
+    sys_fs_erofs: Path = SYS_FS_EROFS,
 ) -> list[Exclusion]:
     mounts = read_mounts() if mounts is None else mounts
     cmdline = Path("/proc/cmdline").read_text() if cmdline is None else cmdline
-    booted = boot_disks(mounts, cmdline, data_dir)
+    booted = boot_disks(mounts, cmdline, data_dir, sys_fs_erofs)
     mounted = _mounted_by_disk(mounts)
     swapping = _swaps_by_disk(swaps)
     exclusions = []

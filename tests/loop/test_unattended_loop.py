@@ -125,3 +125,19 @@ def test_the_stick_under_the_overlay_root_is_found_through_erofs(
     number = os.stat(stick.path).st_rdev
     plain_root = [Mount(f"{os.major(number)}:{os.minor(number)}", "/", "ext4", stick.path, "rw")]
     assert running_root_disk(plain_root, erofs) == stick.name
+
+
+def test_the_stick_under_the_root_is_kept_whatever_root_names(
+        loop_disk: LoopFactory, tmp_path: Path) -> None:
+    """`root=` may name another copy of the stick; the one the system runs from is kept by the
+    device under its mounted root, found through erofs under the live overlay."""
+    stick, other = loop_disk(8 << 20), loop_disk(8 << 20)
+    overlay_root = [Mount("0:31", "/", "overlay", "overlay", "rw,lowerdir=/sysroot")]
+    erofs = tmp_path / "erofs"
+    (erofs / stick.name).mkdir(parents=True)
+    excluded = find_exclusions([stick, other], mounts=overlay_root,
+                               cmdline=f"root={other.path} ro", data_dir=None,
+                               swaps=tmp_path / "no-swaps", sys_fs_erofs=erofs)
+    assert [(item.path, item.code) for item in excluded] == [
+        (stick.path, "boot_device"), (other.path, "boot_device")]
+    assert "(/)" in excluded[0].reason
