@@ -44,11 +44,17 @@ def installed_root(root_node: str, run: Runner, *, read_only: bool = False) -> I
 
 @contextlib.contextmanager
 def api_file_systems(root: Path, run: Runner) -> Iterator[None]:
-    """/dev, /proc and /sys inside `root`, for commands that run chrooted there."""
+    """/dev, /proc and /sys inside `root`, for commands that run chrooted there.
+
+    Each copy is made a slave before anything else: the live system's mounts are shared (systemd
+    makes / shared), so without it unmounting the copies recursively would unmount, through
+    propagation, the live system's own /dev/pts, /sys/fs/cgroup and the like, and systemd could
+    then neither unmount the stick's partitions nor power the machine off."""
     with contextlib.ExitStack() as stack:
         for name in API_FILE_SYSTEMS:
             target = root / name
             target.mkdir(exist_ok=True)
             run_checked(run, ["mount", "--rbind", f"/{name}", str(target)], "mount")
             stack.callback(run, ["umount", "--recursive", "--lazy", str(target)])
+            run_checked(run, ["mount", "--make-rslave", str(target)], "mount")
         yield
