@@ -218,7 +218,7 @@ FIELD_LABELS = {
     "firmware.vendor": N_("Maker"), "firmware.version": N_("Version"),
     "firmware.release_date": N_("Release date"), "firmware.uefi_capable": N_("UEFI capable"),
     "firmware.mode": N_("Started in"), "firmware.uefi_bits": N_("UEFI bits"),
-    "firmware.secure_boot": N_("Secure Boot"),
+    "firmware.secure_boot": N_("Secure Boot"), "firmware.kernel_lockdown": N_("Kernel lockdown"),
     "cpu.model": N_("Model"), "cpu.vendor": N_("Maker"), "cpu.cores": N_("Cores"),
     "cpu.threads": N_("Threads"), "cpu.min_mhz": N_("Lowest frequency"),
     "cpu.max_mhz": N_("Highest frequency"), "cpu.frequency_source": N_("Frequencies read from"),

@@ -148,23 +148,27 @@ log "Debian mirror: $MIRROR (security: $SECURITY)"
 proxy=""
 eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null || true)"
 
-# Release names come from mkosi.conf so that there is a single place to change them.
-conf_value() { sed -n "s/^$1=[[:space:]]*\([^[:space:]#]*\).*/\1/p" "$REPO/mkosi.conf" | tail -n1; }
+# Release names come from the mkosi.conf files so that there is a single place to change them.
+conf_value() {  # conf_value KEY [FILE]
+    sed -n "s/^$1=[[:space:]]*\([^[:space:]#]*\).*/\1/p" "${2:-$REPO/mkosi.conf}" | tail -n1
+}
 IMAGE_RELEASE=$(conf_value Release)
+OS_RELEASE=$(conf_value Release "$REPO/image/os/mkosi.conf")
 TOOLS_RELEASE=$(conf_value ToolsTreeRelease)
-[[ -n $IMAGE_RELEASE && -n $TOOLS_RELEASE ]] || die "Release= or ToolsTreeRelease= missing in mkosi.conf"
+[[ -n $IMAGE_RELEASE && -n $OS_RELEASE && -n $TOOLS_RELEASE ]] ||
+    die "Release= or ToolsTreeRelease= missing in mkosi.conf or image/os/mkosi.conf"
 
 # Writes an apt sandbox tree for one release. mkosi uses etc/apt/sources.list.d/mkosi.sources
 # from a sandbox tree as is, instead of its defaults, which include a debug archive that
 # plain Debian mirrors and caching proxies do not all carry.
 write_sandbox() {
-    local dir=$1 release=$2 components=$3 extra_suites=${4:-}
+    local dir=$1 release=$2 components=$3
     rm -rf "$dir"
     mkdir -p "$dir/etc/apt/sources.list.d" "$dir/etc/apt/apt.conf.d"
     cat >"$dir/etc/apt/sources.list.d/mkosi.sources" <<EOF
 Types: deb
 URIs: $MIRROR
-Suites: $release $release-updates$extra_suites
+Suites: $release $release-updates
 Components: $components
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
@@ -179,9 +183,8 @@ EOF
     fi
 }
 # non-free-firmware: network card firmware (Realtek) so workshop machines get online.
-# backports: only what mkosi.conf asks for explicitly from there (systemd-boot-efi).
-write_sandbox "$CACHE/sandbox/image" "$IMAGE_RELEASE" "main non-free-firmware" \
-    " $IMAGE_RELEASE-backports"
+write_sandbox "$CACHE/sandbox/image" "$IMAGE_RELEASE" "main non-free-firmware"
+write_sandbox "$CACHE/sandbox/os" "$OS_RELEASE" "main non-free-firmware"
 write_sandbox "$CACHE/sandbox/tools" "$TOOLS_RELEASE" "main"
 
 # --- mkosi -----------------------------------------------------------------------------------
@@ -237,9 +240,9 @@ rm -rf "$OUT/wheels"
 export PIP_CACHE_DIR=$CACHE/pip PIP_DISABLE_PIP_VERSION_CHECK=1
 # The agent's extra: the stick runs the agent, never the hub.
 "$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT/wheels" "$src[agent]"
-# The image runs Debian 12's Python 3.11; another build machine Python (Debian 13 has 3.13)
-# builds binary wheels for itself, which are exchanged for 3.11 ones.
-if [[ $("$PYTHON" -c 'import sys; print(sys.version_info[:2] != (3, 11))') == True ]]; then
+# The image runs Debian 13's Python 3.13; another build machine Python (Debian 12 has 3.11)
+# builds binary wheels for itself, which are exchanged for 3.13 ones.
+if [[ $("$PYTHON" -c 'import sys; print(sys.version_info[:2] != (3, 13))') == True ]]; then
     "$PYTHON" "$REPO/image/retarget-wheels.py" "$OUT/wheels"
 fi
 rm -rf "$src"
@@ -312,10 +315,36 @@ print(part["start"] * table.get("sectorsize", 512))' "$2"
 }
 esp=$(part_offset "$STAGE/$NAME.raw" C12A7328-F81F-11D2-BA4B-00A0C93EC93B)
 data=$(part_offset "$STAGE/$NAME.raw" EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)
-mdir -b -i "$STAGE/$NAME.raw@@$esp" ::/EFI/BOOT/BOOTX64.EFI >/dev/null ||
-    die "no boot loader on the ESP"
-ukis=$(mdir -b -i "$STAGE/$NAME.raw@@$esp" ::/EFI/Linux 2>/dev/null || true)
-[[ $ukis == *.efi* ]] || die "no unified kernel image in EFI/Linux on the ESP"
+for loader in EFI/BOOT/BOOTX64.EFI EFI/BOOT/grubx64.efi EFI/BOOT/mmx64.efi \
+    EFI/BOOT/BOOTIA32.EFI EFI/debian/grub.cfg grub/i386-pc/normal.mod; do
+    mdir -b -i "$STAGE/$NAME.raw@@$esp" "::/$loader" >/dev/null ||
+        die "no $loader on the ESP"
+done
+# The boot menu: mkosi wrote one entry for the kernel; image/grub.cfg, with that entry's kernel,
+# initrds and command line filled in, takes its place.
+mtype -i "$STAGE/$NAME.raw@@$esp" ::/grub/grub.cfg >"$CACHE/grub.cfg.mkosi"
+"$PYTHON" - "$CACHE/grub.cfg.mkosi" "$REPO/image/grub.cfg" "$CACHE/grub.cfg" <<'PYTHON' ||
+import re, sys
+mkosi_path, template_path, output = sys.argv[1:4]
+mkosi_cfg = open(mkosi_path, encoding="utf-8").read()
+template = open(template_path, encoding="utf-8").read()
+linux = re.findall(r"^\s*linux\s+(\S+)\s+(.*)$", mkosi_cfg, re.MULTILINE)
+initrd = re.findall(r"^\s*initrd\s+(.*)$", mkosi_cfg, re.MULTILINE)
+if len(linux) != 1 or len(initrd) != 1:
+    sys.exit(f"expected one kernel entry in mkosi's grub.cfg, found:\n{mkosi_cfg}")
+(kernel, options), = linux
+menu = (template.replace("@KERNEL@", kernel).replace("@OPTIONS@", options.strip())
+        .replace("@INITRD@", initrd[0].strip()))
+if "@" in re.sub(r"#.*", "", menu):
+    sys.exit("a placeholder of image/grub.cfg was left unfilled")
+open(output, "w", encoding="utf-8").write(menu)
+PYTHON
+    die "could not write the boot menu"
+mcopy -o -i "$STAGE/$NAME.raw@@$esp" "$CACHE/grub.cfg" ::/grub/grub.cfg
+# Some BIOSes (mostly before 2010) boot only a disk whose MBR has a partition marked active;
+# some UEFI firmware stops treating a disk as GPT when the protective partition (slot 1) is the
+# one marked. So slot 2, empty otherwise, carries the mark (image/README.md, "Legacy BIOS").
+printf '\x80' | dd of="$STAGE/$NAME.raw" bs=1 seek=$((446 + 16)) conv=notrunc status=none
 mdir -b -i "$STAGE/$NAME.raw@@$data" ::/reeeboot.toml >/dev/null ||
     die "no reeeboot.toml on the data partition"
 for file in "${os_files[@]}"; do

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Make a wheel directory installable by CPython 3.11 on x86-64 Linux (the image's Python).
+"""Make a wheel directory installable by the image's CPython 3.13 on x86-64 Linux.
 
     retarget-wheels.py WHEEL_DIR
 
-image/build.sh runs `pip wheel` with the build machine's Python. When that is not 3.11 (Debian
-13 has 3.13), the binary wheels in WHEEL_DIR are for the wrong interpreter: each is replaced by
-the CPython 3.11 wheel of the same version from the package index. Pure-Python wheels, including
+image/build.sh runs `pip wheel` with the build machine's Python. When that is not 3.13 (Debian
+12 has 3.11), the binary wheels in WHEEL_DIR are for the wrong interpreter: each is replaced by
+the CPython 3.13 wheel of the same version from the package index. Pure-Python wheels, including
 those pip built from source-only releases, fit any Python 3 and stay.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 from pip._vendor.packaging.tags import Tag
 from pip._vendor.packaging.utils import parse_wheel_filename
 
-TARGET_MINOR = 11
-# Debian 12 has glibc 2.36: every manylinux level up to it.
+TARGET_MINOR = 13  # Debian 13's Python
+TARGET_GLIBC_MINOR = 41  # Debian 13's glibc
+# Every manylinux level up to the image's glibc, and the old names of the first ones.
 PLATFORMS = [
-    "manylinux_2_36", "manylinux_2_34", "manylinux_2_31", "manylinux_2_28", "manylinux_2_24",
-    "manylinux_2_17", "manylinux2014", "manylinux_2_12", "manylinux2010", "manylinux_2_5",
-    "manylinux1",
+    *(f"manylinux_2_{minor}" for minor in range(TARGET_GLIBC_MINOR, 4, -1)),
+    "manylinux2014", "manylinux2010", "manylinux1",
 ]
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -35,6 +36,47 @@ BASE_CMDLINE = (
     "root=PARTLABEL=reeeboot-root ro systemd.volatile=overlay systemd.gpt_auto=0 "
     "console=tty1 console=ttyS0,115200 loglevel=3 systemd.show_status=error"
 )
+
+
+# How a scenario's machine starts the stick (`firmware`): "direct" hands QEMU the image's kernel
+# and initrd (fast, no boot loader); the others boot the stick through its own boot loader.
+OVMF = Path("/usr/share/OVMF")
+FIRMWARES: dict[str, list[str]] = {
+    # SeaBIOS, QEMU's default: GRUB from the stick's MBR and BIOS boot partition.
+    "bios": ["-machine", "q35"],
+    # 64-bit UEFI with Secure Boot off: shim, Debian's signed GRUB and kernel all the same.
+    "uefi": ["-machine", "q35",
+             "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF}/OVMF_CODE_4M.fd",
+             "-drive", "if=pflash,format=raw,file={vars}"],
+    # Secure Boot enforced, with the keys PCs ship with (Microsoft's) enrolled.
+    "uefi-secure": ["-machine", "q35,smm=on", "-global", "ICH9-LPC.disable_s3=1",
+                    "-global", "driver=cfi.pflash01,property=secure,value=on",
+                    "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF}/OVMF_CODE_4M.ms.fd",
+                    "-drive", "if=pflash,format=raw,file={vars}"],
+    # 32-bit UEFI in front of a 64-bit CPU, as on Bay Trail tablets (no keys enrolled).
+    "uefi-ia32": ["-machine", "q35,smm=on", "-global", "ICH9-LPC.disable_s3=1",
+                  "-drive",
+                  f"if=pflash,format=raw,readonly=on,file={OVMF}/OVMF32_CODE_4M.secboot.fd",
+                  "-drive", "if=pflash,format=raw,file={vars}"],
+}
+FIRMWARE_VARIABLES = {"uefi": OVMF / "OVMF_VARS_4M.fd", "uefi-secure": OVMF / "OVMF_VARS_4M.ms.fd",
+                      "uefi-ia32": OVMF / "OVMF32_VARS_4M.fd"}
+# What the agent must find out about each firmware: how it was started, the UEFI's width, the
+# Secure Boot state and the kernel's lockdown (Debian's kernel locks itself under Secure Boot).
+EXPECTED_BOOT: dict[str, dict[str, str | int | None]] = {
+    "direct": {"mode": "bios", "uefi_bits": None, "secure_boot": None, "kernel_lockdown": "none"},
+    "bios": {"mode": "bios", "uefi_bits": None, "secure_boot": None, "kernel_lockdown": "none"},
+    "uefi": {"mode": "uefi", "uefi_bits": 64, "secure_boot": "disabled",
+             "kernel_lockdown": "none"},
+    "uefi-secure": {"mode": "uefi", "uefi_bits": 64, "secure_boot": "enabled",
+                    "kernel_lockdown": "integrity"},
+    "uefi-ia32": {"mode": "uefi", "uefi_bits": 32, "secure_boot": "disabled",
+                  "kernel_lockdown": "none"},
+}
+# The stick's boot menu (image/grub.cfg), in its order, with a piece of each title that GRUB's
+# serial terminal shows as is (it writes "?" for accented letters).
+MENU_ENTRIES = ("attended", "safe-graphics", "unattended")
+MENU_SHOWN = "unattended: erases unasked"
 
 
 # Scenario [system] keys and the QEMU -smbios options they set (SMBIOS types 1 and 2).
@@ -259,6 +301,15 @@ class Stick:
         return digest.hexdigest()
 
 
+def partition_offset(image: Path, type_guid: str) -> int:
+    """The byte offset of the first partition of GPT type `type_guid` in a disk image."""
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(image)], check=True,
+                                      capture_output=True, text=True).stdout)["partitiontable"]
+    sector = int(table.get("sectorsize", 512))
+    return next(int(partition["start"]) * sector for partition in table["partitions"]
+                if partition["type"].upper() == type_guid.upper())
+
+
 def make_disk(spec: DiskSpec, workdir: Path) -> Path:
     path = workdir / f"{spec.id}.img"
     size = spec.size_mib << 20
@@ -336,6 +387,10 @@ class Boot:
     monitor: Path = field(init=False)
     display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
     extra_cmdline: str = ""  # appended to the kernel command line (direct boot only)
+    # The boot menu entry to pick through the keyboard (MENU_ENTRIES), for a boot through
+    # firmware; None picks by the scenario's mode: "unattended", or no key at all for attended
+    # (the menu's default starts by itself, as when nobody is at the machine).
+    menu_entry: str | None = None
     # More reeeboot sticks plugged in beside `stick` (another station's copies), with their USB
     # serials. The firmware then boots `stick` first.
     other_sticks: tuple[tuple[Stick, str], ...] = ()
@@ -344,11 +399,12 @@ class Boot:
     def __post_init__(self) -> None:
         self.serial_log = self.workdir / "serial.log"
         self.monitor = self.workdir / "monitor.sock"
+        self.menu_log = self.workdir / "menu.log"
 
     def command(self) -> list[str]:
         scenario = self.scenario
         command = [
-            "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg",
+            "qemu-system-x86_64", *self.firmware_arguments(), "-accel", "tcg",
             "-m", str(scenario.memory_mib), "-smp", str(scenario.cpus),
             "-no-reboot", "-display", self.display, "-vga", "std",
             "-serial", f"file:{self.serial_log}",
@@ -357,7 +413,7 @@ class Boot:
             "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
             "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
             "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
-                       "removable=on" + (",bootindex=1" if self.other_sticks else ""),
+                       "removable=on" + (",bootindex=1" if scenario.firmware != "direct" else ""),
         ]
         for number, (other, serial) in enumerate(self.other_sticks, start=1):
             command += [
@@ -389,27 +445,64 @@ class Boot:
             cmdline += " " + self.extra_cmdline
         if scenario.firmware == "direct":
             command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
-        elif scenario.firmware == "uefi":
-            # OVMF boots the stick's systemd-boot and UKI, whose own command line holds the
-            # rest; systemd-stub appends what SMBIOS type 11 gives it (Secure Boot off).
-            command += ["-bios", "/usr/share/ovmf/OVMF.fd"]
-            extra = cmdline[len(BASE_CMDLINE):].strip()
-            if extra:
-                command += ["-smbios", "type=11,value=io.systemd.stub.kernel-cmdline-extra="
-                            + extra.replace(",", ",,")]
-        else:
-            raise ValueError(f"unknown firmware {scenario.firmware!r}")
+        elif self.extra_cmdline:
+            # The stick's own boot loader and menu: the kernel command line is the menu entry's.
+            raise ValueError("extra_cmdline needs a direct boot: the boot menu's entries are "
+                             "the image's own")
         return command
+
+    def firmware_arguments(self) -> list[str]:
+        firmware = self.scenario.firmware
+        if firmware == "direct":
+            return ["-machine", "q35"]
+        if firmware not in FIRMWARES:
+            raise ValueError(f"unknown firmware {firmware!r}")
+        variables = self.workdir / "efivars.fd"  # the firmware's writable variable store
+        if firmware in FIRMWARE_VARIABLES:
+            shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
+        return [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
+
+    def chosen_menu_entry(self) -> str | None:
+        if self.scenario.firmware == "direct":
+            return None
+        if self.menu_entry is not None:
+            return self.menu_entry
+        return "unattended" if self.scenario.mode == "unattended" else None
 
     def start(self, *, foreground: bool = False) -> None:
         self.serial_log.write_bytes(b"")
         if foreground:  # the demo: QEMU owns the terminal (curses display)
             self.process = subprocess.Popen(self.command())
-            return
-        with (self.workdir / "qemu.log").open("wb") as errors:
-            self.process = subprocess.Popen(
-                self.command(), stdout=subprocess.DEVNULL, stderr=errors
-            )
+        else:
+            with (self.workdir / "qemu.log").open("wb") as errors:
+                self.process = subprocess.Popen(
+                    self.command(), stdout=subprocess.DEVNULL, stderr=errors
+                )
+        entry = self.chosen_menu_entry()
+        if entry is not None:
+            threading.Thread(target=self._pick_menu_entry, args=(entry,), daemon=True).start()
+
+    def _pick_menu_entry(self, entry: str, timeout: float = 300) -> None:
+        """Waits for the boot menu on the serial port, then moves to `entry` and starts it, as a
+        volunteer would with the arrow keys. What happened goes to menu.log, which the failure
+        messages quote: a boot that never showed the menu starts the default entry."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                self.menu_log.write_text("QEMU ended before the boot menu showed\n")
+                return
+            if MENU_SHOWN in self.serial_text():
+                self.press(*["down"] * MENU_ENTRIES.index(entry), "ret")
+                self.menu_log.write_text(f"picked {entry!r} in the boot menu\n")
+                return
+            time.sleep(0.2)
+        self.menu_log.write_text(f"the boot menu did not show within {timeout} s\n")
+
+    def menu_outcome(self) -> str:
+        try:
+            return self.menu_log.read_text().strip()
+        except OSError:
+            return "no boot menu entry picked"
 
     def serial_text(self) -> str:
         return self.serial_log.read_bytes().decode(errors="replace")
@@ -432,7 +525,8 @@ class Boot:
                 break
             time.sleep(0.2)
         tail = self.serial_text()[-3000:]
-        raise TimeoutError(f"no {event!r} status line; serial log tail:\n{tail}")
+        raise TimeoutError(f"no {event!r} status line ({self.menu_outcome()}); serial log "
+                           f"tail:\n{tail}")
 
     def _raise_if_failed(self, events: list[dict[str, Any]]) -> None:
         failed = [event for event in events if event.get("event") == "failed"]
@@ -452,7 +546,7 @@ class Boot:
             time.sleep(1)
         self.stop()
         raise TimeoutError(
-            f"QEMU still running after {timeout} s; serial log tail:\n"
+            f"QEMU still running after {timeout} s ({self.menu_outcome()}); serial log tail:\n"
             f"{self.serial_text()[-3000:]}")
 
     def run_to_end(self, timeout: float) -> None:

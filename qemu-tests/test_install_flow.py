@@ -6,11 +6,14 @@ from the asset id and the root file system grown to the disk."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from harness import (
+    FIRMWARE_VARIABLES,
+    FIRMWARES,
     IMAGE,
     SCENARIOS,
     Boot,
@@ -32,7 +35,8 @@ SCENARIO = SCENARIOS / "install" / "minimal-os.toml"
 # screen in VGA text mode under SeaBIOS, where the test reads the first-boot dialog.
 KERNEL_OPTIONS = "console=ttyS0,115200 loglevel=6 nomodeset"
 FIRST_QUESTION = "Langue / Language"
-FIRST_BOOT = re.compile(r"reeeboot-os: first boot ready hostname=(\S+) root_bytes=(\d+)")
+FIRST_BOOT = re.compile(
+    r"reeeboot-os: first boot ready hostname=(\S+) root_bytes=(\d+) lockdown=(\S+)")
 BOOT_SECONDS = 420
 
 
@@ -71,11 +75,12 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     assert record["verification"]["result"] == "passed"
     assert record["boot_mode"] == "bios"  # the stick was booted without UEFI here
     assert record["bootloader"]["bios_grub"] and record["bootloader"]["fallback_path"]
+    assert record["bootloader"]["secure_boot_ready"]  # shim and Debian's GRUB on the ESP
     assert record["post_install_check"]["result"] == "passed"
     hostname = record["hostname"]
     disk_bytes = disk_spec.size_mib << 20
 
-    for firmware in ("bios", "uefi"):
+    for firmware in ("bios", "uefi", "uefi-secure"):
         line, screen = _boot_installed(disks[disk_spec.id], firmware, artifacts)
         assert line.group(1) == hostname, f"{firmware}: hostname"
         root_bytes = int(line.group(2))
@@ -83,6 +88,9 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
         assert disk_bytes * 0.9 < root_bytes <= disk_bytes, f"{firmware}: root {root_bytes}"
         if firmware == "bios":  # OVMF's screen is a frame buffer: no text to read there
             assert FIRST_QUESTION in screen, f"the first question is not on the screen:\n{screen}"
+        # Under Secure Boot the installed kernel came through shim and locked itself down.
+        expected_lockdown = "integrity" if firmware == "uefi-secure" else "none"
+        assert line.group(3) == expected_lockdown, f"{firmware}: {line.group(0)}"
 
 
 
@@ -92,20 +100,17 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
     serial_log = artifacts / f"installed-{firmware}.log"
     serial_log.write_bytes(b"")
     monitor = artifacts / f"installed-{firmware}.sock"
+    variables = artifacts / "efivars.fd"
+    if firmware in FIRMWARE_VARIABLES:
+        shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
+    machine = [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
     command = [
-        "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2",
+        "qemu-system-x86_64", *machine, "-accel", "tcg", "-m", "1024", "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
         "-monitor", f"unix:{monitor},server,nowait",
         "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
         "-device", "virtio-blk-pci,drive=installed,bootindex=1", "-nic", "none",
     ]
-    if firmware == "uefi":
-        variables = artifacts / "OVMF_VARS.fd"
-        subprocess.run(["cp", "/usr/share/OVMF/OVMF_VARS.fd", str(variables)], check=True)
-        command += [
-            "-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd",
-            "-drive", f"if=pflash,format=raw,file={variables}",
-        ]
     with (artifacts / f"qemu-installed-{firmware}.log").open("wb") as errors:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
     try:
@@ -115,7 +120,7 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
             found = found or FIRST_BOOT.search(serial_log.read_bytes().decode(errors="replace"))
             if found:
                 screen = _vga_text(monitor)
-                if FIRST_QUESTION in screen or firmware == "uefi":
+                if FIRST_QUESTION in screen or firmware != "bios":
                     break
             time.sleep(2)
         if found:

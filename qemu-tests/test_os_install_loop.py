@@ -100,10 +100,18 @@ def test_boot_loader_files(installed: tuple[Disk, InstallResult, Path]) -> None:
     assert result.bootloader.bios_grub and result.bootloader.uefi_grub
     assert result.bootloader.fallback_path
     assert result.bootloader.efi_entry is None  # booted "bios": no firmware entry to make
-    for loader in ("EFI/BOOT/BOOTX64.EFI", "EFI/debian/grubx64.efi"):
-        listed = subprocess.run(["mdir", "-b", "-i", f"{disk.path}p2", f"::/{loader}"],
-                                capture_output=True, text=True)
-        assert listed.returncode == 0, f"{loader} is not on the ESP"
+    assert result.bootloader.secure_boot_ready
+
+    def on_esp(path: str) -> bytes:
+        return subprocess.run(["mtype", "-i", f"{disk.path}p2", f"::/{path}"], check=True,
+                              capture_output=True).stdout
+
+    # Secure Boot's chain: Microsoft-signed shim where firmware looks, Debian's GRUB beside it.
+    shim = (root / "usr/lib/shim/shimx64.efi.signed").read_bytes()
+    grub = (root / "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed").read_bytes()
+    assert on_esp("EFI/BOOT/BOOTX64.EFI") == on_esp("EFI/debian/shimx64.efi") == shim
+    assert on_esp("EFI/BOOT/grubx64.efi") == on_esp("EFI/debian/grubx64.efi") == grub
+    assert on_esp("EFI/debian/mmx64.efi")
     assert (root / "boot/grub/i386-pc/core.img").is_file()
     root_uuid = subprocess.run(["blkid", "-o", "value", "-s", "UUID", f"{disk.path}p3"],
                                check=True, capture_output=True, text=True).stdout.strip()

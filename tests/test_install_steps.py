@@ -209,3 +209,51 @@ def test_a_tool_missing_from_the_system_fails_the_install_not_the_run(tmp_path: 
     assert result.result == "failed"
     assert result.error == "sfdisk n'est pas installé sur ce système"
     assert unbootable == [str(target)]
+
+
+def test_the_signed_loaders_go_onto_the_esp_and_the_check_finds_a_changed_one(
+        tmp_path: Path) -> None:
+    """Secure Boot needs shim and GRUB exactly as Debian's packages ship them: the install puts
+    them at EFI/debian/ and at the fallback path, and the check compares every copy with the
+    package's file (a real FAT image, through mtools, as on a disk)."""
+    import subprocess
+
+    from agent.install.bootloader import (
+        FALLBACK_PATH,
+        SHIM_PATH,
+        SIGNED_LOADERS,
+        _install_signed_uefi_loaders,
+        has_signed_loaders,
+    )
+    from agent.install.check import _check_signed_loaders, _Findings
+    from agent.runner import run
+
+    root = tmp_path / "root"
+    assert not has_signed_loaders(root)
+    for number, source in enumerate(SIGNED_LOADERS):
+        (root / source).parent.mkdir(parents=True, exist_ok=True)
+        (root / source).write_bytes(bytes([number]) * 4096 + source.encode())
+    assert has_signed_loaders(root)
+    esp = tmp_path / "esp.img"
+    subprocess.run(["mkfs.vfat", "-C", str(esp), "8192"], check=True, capture_output=True)
+    uuid = "0f0e0d0c-0b0a-0908-0706-050403020100"
+    _install_signed_uefi_loaders(root, str(esp), uuid, run)
+
+    def esp_file(path: str) -> bytes:
+        return subprocess.run(["mtype", "-i", str(esp), f"::/{path}"], check=True,
+                              capture_output=True).stdout
+
+    shim = (root / "usr/lib/shim/shimx64.efi.signed").read_bytes()
+    assert esp_file(FALLBACK_PATH) == esp_file(SHIM_PATH) == shim
+    assert uuid in esp_file("EFI/debian/grub.cfg").decode()
+    clean = _Findings()
+    _check_signed_loaders(root, str(esp), run, clean)
+    assert clean.problems == []
+    tampered = tmp_path / "tampered.efi"
+    tampered.write_bytes(shim[:-1] + b"!")
+    subprocess.run(["mcopy", "-o", "-i", str(esp), str(tampered), "::/EFI/BOOT/BOOTX64.EFI"],
+                   check=True)
+    found = _Findings()
+    _check_signed_loaders(root, str(esp), run, found)
+    [problem] = found.problems  # in the station's language: only the path is checked
+    assert "EFI/BOOT/BOOTX64.EFI" in problem

@@ -248,6 +248,25 @@ def test_uefi_is_recognised_from_the_variables_alone_and_32_bit_uefi_is_told() -
     assert (boot.mode, boot.uefi_bits) == ("uefi", 32)
 
 
+@pytest.mark.parametrize(("text", "mode"), [
+    ("none [integrity] confidentiality\n", "integrity"),
+    ("[none] integrity confidentiality\n", "none"),
+    ("none integrity [confidentiality]\n", "confidentiality"),
+    ("none integrity confidentiality\n", None),  # no mode marked: not an answer
+    ("[everything]\n", None),  # a mode this agent does not know is not passed on
+    (None, None),  # no securityfs, or a kernel without the lockdown module
+])
+def test_kernel_lockdown_is_the_bracketed_mode(text: str | None, mode: str | None) -> None:
+    files: dict[str, object] = {SECURE_BOOT: efi_variable(1)}
+    if text is not None:
+        files["/sys/kernel/security/lockdown"] = text
+    assert read_boot_firmware(recorded_machine(files=files)).kernel_lockdown == mode
+    # Lockdown is the kernel's, whatever started it: a BIOS boot reports it too.
+    bios = read_boot_firmware(recorded_machine(files={
+        "/sys/kernel/security/lockdown": "[none] integrity confidentiality"}))
+    assert (bios.mode, bios.kernel_lockdown) == ("bios", "none")
+
+
 def test_tpm_version_from_sysfs_udev_or_device_nodes() -> None:
     description = {"/sys/class/tpm/tpm0/device/description": "TPM 1.2 Device\n"}
     assert read_tpm(recorded_machine(files=description)).version == "1.2"

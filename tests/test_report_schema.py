@@ -90,7 +90,8 @@ def test_the_minimal_report_is_valid_too() -> None:
 
 # Keys added to version 1 after stations were using it: optional, so that the reports of sticks
 # not yet updated stay valid on a newer hub. The agent always emits them.
-ADDED_IN_VERSION_1 = {"station": {"stick"}}
+ADDED_IN_VERSION_1 = {"station": {"stick"}, "$defs.machine.firmware": {"kernel_lockdown"},
+                      "$defs.install.bootloader": {"secure_boot_ready"}}
 
 
 def test_every_key_the_agent_emits_is_declared() -> None:

@@ -71,6 +71,23 @@ async def test_the_first_screen_shows_the_machine_its_disks_and_their_plan(
     assert "conservé : started from it" in shown
 
 
+async def test_the_first_screen_is_announced_on_the_status_lines(data_dir: Path) -> None:
+    """Firmware with only a frame buffer (UEFI) leaves no text to read: the status line is how a
+    serial console, and the QEMU tests, know that the walk-through came up."""
+    import io
+    import json
+
+    from agent.unattended import STATUS_PREFIX, StatusLine
+
+    stream = io.StringIO()
+    app = app_for(flow.open_station(data_dir), status=StatusLine(stream))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        lines = stream.getvalue().splitlines()
+    assert [json.loads(line.removeprefix(STATUS_PREFIX)) for line in lines] == [
+        {"event": "screen", "name": "MachineScreen"}]
+
+
 async def test_interrupted_erasures_are_shown(data_dir: Path) -> None:
     from agent.wipe.journal import Journals
     from agent.wipe.overwrite_job import new_journal

@@ -1,15 +1,24 @@
 """The post-install check: the installed root, mounted read-only, holds a whole system that will
-boot as this computer's own: its kernel and initrd, the boot loader files, the identity reset,
-an fstab naming this disk, and every file Debian's packages installed, unchanged (dpkg --verify).
+boot as this computer's own: its kernel and initrd, the boot loader files (for Secure Boot, the
+signed loaders on the ESP byte for byte as Debian's packages installed them), the identity
+reset, an fstab naming this disk, and every file Debian's packages installed, unchanged
+(dpkg --verify).
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.i18n import _
-from agent.install.bootloader import EFI_LOADER_PATH, FALLBACK_PATH, BootloaderOutcome, esp_has
+from agent.install.bootloader import (
+    EFI_LOADER_PATH,
+    FALLBACK_PATH,
+    SIGNED_LOADERS,
+    BootloaderOutcome,
+    esp_has,
+)
 from agent.install.identity_reset import MACHINE_ID_FIRST_BOOT
 from agent.runner import Runner
 
@@ -63,6 +72,8 @@ def check_installed(
         for path in (EFI_LOADER_PATH, FALLBACK_PATH):
             found.expect(esp_has(esp_node, path, run),
                          _("the UEFI loader {path} is missing").format(path=path))
+        if bootloader.secure_boot_ready:
+            _check_signed_loaders(root, esp_node, run, found)
     found.expect(_read(root / "etc/machine-id") == MACHINE_ID_FIRST_BOOT,
                  _("the machine id was not reset"))
     found.expect(not list((root / "etc/ssh").glob("ssh_host_*")),
@@ -71,6 +82,22 @@ def check_installed(
                  _("the hostname is not {hostname}").format(hostname=hostname))
     verified = _verify_packages(root, run, found)
     return CheckOutcome(tuple(found.problems), verified)
+
+
+def _check_signed_loaders(root: Path, esp_node: str, run: Runner, found: _Findings) -> None:
+    """Each signed loader on the ESP is the very file the package installed in the root, which
+    dpkg --verify checks below: a changed byte voids its signature and Secure Boot would refuse
+    the disk."""
+    with tempfile.TemporaryDirectory(prefix="reeeboot-esp-") as folder:
+        for source, targets in SIGNED_LOADERS.items():
+            expected = (root / source).read_bytes()
+            for target in targets:
+                copy = Path(folder) / Path(target).name
+                copy.unlink(missing_ok=True)
+                run(["mcopy", "-n", "-i", esp_node, f"::/{target}", str(copy)])
+                found.expect(copy.is_file() and copy.read_bytes() == expected, _(
+                    "the signed UEFI loader {path} is not the one Debian signed").format(
+                        path=target))
 
 
 def _read(path: Path) -> str:

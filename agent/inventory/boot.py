@@ -15,6 +15,9 @@ EFI_DIR = "/sys/firmware/efi"
 EFI_GLOBAL_VARIABLE = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 SECURE_BOOT_VARIABLE = f"{EFI_DIR}/efivars/SecureBoot-{EFI_GLOBAL_VARIABLE}"
 SETUP_MODE_VARIABLE = f"{EFI_DIR}/efivars/SetupMode-{EFI_GLOBAL_VARIABLE}"
+# "none [integrity] confidentiality": the kernel's lockdown, with the mode in force in brackets.
+LOCKDOWN_FILE = "/sys/kernel/security/lockdown"
+LOCKDOWN_MODES = ("none", "integrity", "confidentiality")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,10 @@ class BootFirmware:
     mode: str  # "uefi" or "bios"
     uefi_bits: int | None  # 64, or 32 for the 32-bit UEFI of some Atom tablets and netbooks
     secure_boot: str | None  # "enabled", "disabled", "setup mode"; None on BIOS or unreadable
+    # The kernel's lockdown (kernel_lockdown(7)): Debian's kernel enters "integrity" when Secure
+    # Boot is on, which closes /dev/mem, unsigned modules and the like (docs/boot.md says what
+    # that means for erasure). None when the kernel does not say.
+    kernel_lockdown: str | None = None
 
 
 def read_boot_firmware(source: MachineSource) -> BootFirmware:
@@ -31,12 +38,21 @@ def read_boot_firmware(source: MachineSource) -> BootFirmware:
     # the EFI variables, so any file under the directory counts as well.
     booted_by_uefi = bool(platform_size) or bool(source.glob(f"{EFI_DIR}/*"))
     if not booted_by_uefi:
-        return BootFirmware(mode="bios", uefi_bits=None, secure_boot=None)
+        return BootFirmware(mode="bios", uefi_bits=None, secure_boot=None,
+                            kernel_lockdown=kernel_lockdown(source))
     return BootFirmware(
         mode="uefi",
         uefi_bits=int(platform_size) if platform_size.isdigit() else None,
         secure_boot=secure_boot_state(source),
+        kernel_lockdown=kernel_lockdown(source),
     )
+
+
+def kernel_lockdown(source: MachineSource) -> str | None:
+    text = source.read_text(LOCKDOWN_FILE) or ""
+    start, end = text.find("["), text.find("]")
+    mode = text[start + 1:end] if 0 <= start < end else None
+    return mode if mode in LOCKDOWN_MODES else None
 
 
 def secure_boot_state(source: MachineSource) -> str | None:

@@ -50,6 +50,7 @@ from agent.tui.screens.who import WhoScreen
 
 if TYPE_CHECKING:
     from agent.install.image import OsImage
+    from agent.unattended import StatusLine
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,12 @@ class ReeebootApp(App[None], inherit_bindings=False):
         power: Power | None = None,
         log_path: Path | None = None,
         crashed: BaseException | None = None,
+        status: StatusLine | None = None,
     ) -> None:
         """`crashed`: what stopped the previous app (a bug in a screen); this one then opens
-        on the error screen."""
+        on the error screen. `status`: the machine-readable status lines (the serial port),
+        where the walk-through says that its first screen is drawn, for a workshop's serial
+        console and for tests that cannot read a frame buffer."""
         use_console_glyphs()
         super().__init__()
         translate_bindings(self)
@@ -95,6 +99,7 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self.current_run = make_run(station)
         self._cancel = threading.Event()
         self._crashed = crashed
+        self._status = status
         self.crash: BaseException | None = None  # what stopped this app, for `reeeboot start`
 
     # --- the app's life -------------------------------------------------------------------
@@ -113,6 +118,8 @@ class ReeebootApp(App[None], inherit_bindings=False):
             self.show_crash(self._crashed)
         else:
             self.begin()
+        if self._status is not None:
+            self.call_after_refresh(self._status.emit, "screen", name=type(self.screen).__name__)
 
     def on_unmount(self) -> None:
         if self._watcher is not None:

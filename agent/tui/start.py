@@ -12,18 +12,20 @@ from agent import flow
 from agent.i18n import _
 from agent.logfile import start_log
 from agent.power import SystemPower
+from agent.unattended import StatusLine, open_status_stream
 
 log = logging.getLogger(__name__)
 
 
 def run_screen(station: flow.Station) -> int:
     log_path = start_log(station.state_dir)
+    status = StatusLine(open_status_stream())
     crashed: BaseException | None = None
     while True:
         try:
             from agent.tui.app import ReeebootApp
 
-            app = ReeebootApp(station, log_path=log_path, crashed=crashed)
+            app = ReeebootApp(station, log_path=log_path, crashed=crashed, status=status)
             app.run()
             if app.crash is None and app.return_code in (None, 0):
                 return 0

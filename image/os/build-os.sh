@@ -62,7 +62,7 @@ build_os_image() {
     local version=${REEEBOOT_OS_VERSION:-$(date -u +%Y%m%d)}
     local base=${name}_$version
     log "building the OS image ($profile) with mkosi"
-    run_mkosi "$REPO/image/os" --profile "$profile" --sandbox-tree "$CACHE/sandbox/image" \
+    run_mkosi "$REPO/image/os" --profile "$profile" --sandbox-tree "$CACHE/sandbox/os" \
         --extra-tree= --extra-tree "$REPO/image/os/extra" --extra-tree "$(os_locale_tree)"
     local raw=$STAGE/$name.raw
     [[ -f $raw ]] || die "mkosi made no $raw"

@@ -1,0 +1,117 @@
+"""The stick boots through its own boot loader under each firmware a donated PC may have.
+
+The whole unattended flows run elsewhere under Secure Boot (scenarios/three-buses.toml), SeaBIOS
+(scenarios/failing-disk.toml) and plain UEFI (test_two_sticks.py). Here: the boot menu's default
+is the attended walk-through when nobody touches the keyboard, on a BIOS that is given no active
+MBR partition and on 32-bit UEFI; and Secure Boot refuses a loader its keys did not sign, so the
+Secure Boot runs cannot pass by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from harness import (
+    IMAGE,
+    MENU_SHOWN,
+    SCENARIOS,
+    Boot,
+    Scenario,
+    Stick,
+    partition_offset,
+    require_image,
+)
+
+MBR_SLOTS = 446  # the four 16-byte partition entries start here; byte 0 of each is the flag
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"  # EFI system partition
+
+
+def attended(firmware: str) -> Scenario:
+    base = Scenario.load(SCENARIOS / "three-buses.toml")
+    return dataclasses.replace(base, firmware=firmware, mode="attended", disks=(),
+                               config_unattended=False, timeout_seconds=600)
+
+
+def active_flags(stick: Stick) -> list[int]:
+    with stick.path.open("rb") as image:
+        image.seek(MBR_SLOTS)
+        table = image.read(64)
+    return [table[slot * 16] for slot in range(4)]
+
+
+def clear_active_flags(stick: Stick) -> None:
+    with stick.path.open("r+b") as image:
+        for slot in range(4):
+            image.seek(MBR_SLOTS + slot * 16)
+            image.write(b"\0")
+
+
+def wait_for_first_screen(boot: Boot, timeout: float) -> dict[str, object]:
+    boot.start()
+    try:
+        return boot.wait_for("screen", timeout)
+    finally:
+        boot.hmp(f"screendump {boot.workdir / 'first-screen.ppm'}")
+        boot.stop()
+
+
+def lit_pixels(picture: Path) -> int:
+    """How many pixels of a screendump (binary PPM) are not black."""
+    data = picture.read_bytes()
+    fields = data.split(maxsplit=4)  # P6, width, height, maximum value, then the pixels
+    pixels = fields[4]
+    return sum(1 for index in range(0, len(pixels) - 2, 3) if pixels[index:index + 3] != b"\0\0\0")
+
+
+@pytest.mark.parametrize("firmware", ["bios", "uefi-ia32"])
+def test_untouched_the_boot_menu_starts_the_attended_walkthrough(
+        firmware: str, artifacts: Path) -> None:
+    require_image()
+    stick = Stick.copy_of(IMAGE, artifacts)
+    # The image marks an empty MBR slot active for BIOSes that want one (image/README.md);
+    # SeaBIOS must boot it without, as a stick written by another tool may be.
+    assert active_flags(stick) == [0, 0x80, 0, 0]
+    if firmware == "bios":
+        clear_active_flags(stick)
+        assert active_flags(stick) == [0, 0, 0, 0]
+    boot = Boot(attended(firmware), artifacts, stick, {})
+    assert boot.chosen_menu_entry() is None  # nobody at the keyboard
+    started = time.monotonic()
+    event = wait_for_first_screen(boot, timeout=600)
+    seconds = time.monotonic() - started
+    assert event["name"] == "MachineScreen"
+    serial = boot.serial_text()
+    assert MENU_SHOWN in serial, "the boot menu was not shown"
+    # The attended entry has no unattended switch: the agent did not start an unattended run.
+    assert '"event": "started"' not in serial and "config_problem" not in serial
+    assert lit_pixels(boot.workdir / "first-screen.ppm") > 10_000, "the screen is black"
+    (artifacts / "boot-time.log").write_text(f"{firmware}: first screen after {seconds:.0f} s\n")
+
+
+def test_secure_boot_refuses_a_loader_that_microsofts_keys_did_not_sign(artifacts: Path) -> None:
+    """Debian's GRUB is signed by Debian, whose key only shim trusts: started by the firmware
+    directly, in shim's place, it must be refused."""
+    require_image()
+    stick = Stick.copy_of(IMAGE, artifacts)
+    esp = partition_offset(stick.path, ESP_TYPE)
+    grub = artifacts / "grubx64.efi"
+    subprocess.run(["mcopy", "-o", "-i", f"{stick.path}@@{esp}", "::/EFI/BOOT/grubx64.efi",
+                    str(grub)], check=True)
+    subprocess.run(["mcopy", "-o", "-i", f"{stick.path}@@{esp}", str(grub),
+                    "::/EFI/BOOT/BOOTX64.EFI"], check=True)
+    boot = Boot(attended("uefi-secure"), artifacts, stick, {})
+    boot.start()
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and "Access Denied" not in boot.serial_text():
+            time.sleep(1)
+        time.sleep(20)  # time enough to show a menu, had it been let through
+        serial = boot.serial_text()
+    finally:
+        boot.stop()
+    assert "Access Denied" in serial, serial[-2000:]
+    assert MENU_SHOWN not in serial and "REEEBOOT " not in serial
