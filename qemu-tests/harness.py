@@ -38,6 +38,13 @@ BASE_CMDLINE = (
 )
 
 
+# The processor QEMU emulates unless a scenario names one: QEMU's default model with RDRAND.
+# Without a hardware random source (and with no seed from the boot loader, as under SeaBIOS) the
+# kernel's random generator becomes ready late in the boot, and the kernel then patches its own
+# code (a static key) while the other processor runs it. Under QEMU's multi-threaded TCG that
+# patching can crash the guest ("Oops: int3" in crng_make_state); real processors are not
+# affected. With RDRAND the generator is ready before the second processor starts.
+DEFAULT_CPU = "qemu64,+rdrand"
 # How a scenario's machine starts the stick (`firmware`): "direct" hands QEMU the image's kernel
 # and initrd (fast, no boot loader); the others boot the stick through its own boot loader.
 OVMF = Path("/usr/share/OVMF")
@@ -136,7 +143,7 @@ class Scenario:
     config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
     faults: tuple[Fault, ...] = ()
     mac: str | None = None  # the NIC's MAC address, which the inventory must report
-    cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: QEMU's default
+    cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: DEFAULT_CPU
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -421,8 +428,7 @@ class Boot:
                 "-device", f"usb-storage,bus=xhci.0,drive=stick{number},serial={serial},"
                            "removable=on",
             ]
-        if scenario.cpu:
-            command += ["-cpu", scenario.cpu]
+        command += ["-cpu", scenario.cpu or DEFAULT_CPU]
         if any(disk.bus == "scsi" for disk in scenario.disks):
             command += ["-device", "virtio-scsi-pci,id=scsi"]
         system = scenario.system

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from harness import (
+    DEFAULT_CPU,
     FIRMWARE_VARIABLES,
     FIRMWARES,
     IMAGE,
@@ -105,7 +106,8 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
         shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
     machine = [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
     command = [
-        "qemu-system-x86_64", *machine, "-accel", "tcg", "-m", "1024", "-smp", "2",
+        "qemu-system-x86_64", *machine, "-accel", "tcg", "-cpu", DEFAULT_CPU, "-m", "1024",
+        "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
         "-monitor", f"unix:{monitor},server,nowait",
         "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
