@@ -238,6 +238,9 @@ def test_the_signed_loaders_go_onto_the_esp_and_the_check_finds_a_changed_one(
     subprocess.run(["mkfs.vfat", "-C", str(esp), "8192"], check=True, capture_output=True)
     uuid = "0f0e0d0c-0b0a-0908-0706-050403020100"
     _install_signed_uefi_loaders(root, str(esp), uuid, run)
+    # Nothing of it is left in the installed system: the ESP holds what it wrote.
+    assert sorted(str(path.relative_to(root)) for path in root.rglob("*")
+                  if path.is_file()) == sorted(SIGNED_LOADERS)
 
     def esp_file(path: str) -> bytes:
         return subprocess.run(["mtype", "-i", str(esp), f"::/{path}"], check=True,

@@ -19,6 +19,7 @@ update.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,10 +134,11 @@ def _install_signed_uefi_loaders(root: Path, esp_node: str, root_uuid: str,
         for target in targets:
             run_checked(run, ["mcopy", "-o", "-i", esp_node, str(root / source), f"::/{target}"],
                         "mcopy")
-    config = root / "boot/grub/efi-debian-grub.cfg"
-    write_durably(config, signed_grub_config(root_uuid).encode())
-    run_checked(run, ["mcopy", "-o", "-i", esp_node, str(config), "::/EFI/debian/grub.cfg"],
-                "mcopy")
+    with tempfile.TemporaryDirectory(prefix="reeeboot-esp-") as folder:
+        config = Path(folder) / "grub.cfg"
+        config.write_text(signed_grub_config(root_uuid))
+        run_checked(run, ["mcopy", "-o", "-i", esp_node, str(config), "::/EFI/debian/grub.cfg"],
+                    "mcopy")
 
 
 def _install_uefi_grub(root: Path, esp_node: str, root_uuid: str, run: Runner) -> None:
