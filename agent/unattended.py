@@ -99,11 +99,17 @@ class StatusLine:
 
 
 def open_status_stream() -> TextIO:
+    return open_status_port() or sys.stdout
+
+
+def open_status_port() -> TextIO | None:
+    """The serial port the status lines go to, None when it cannot be opened (no such port, or
+    not root). The walk-through then writes none: its screen is the terminal."""
     path = os.environ.get("REEEBOOT_STATUS_TTY", "/dev/ttyS0")
     try:
         return open(path, "w", encoding="utf-8")  # lives for the whole run
     except OSError:
-        return sys.stdout
+        return None
 
 
 def run_unattended(

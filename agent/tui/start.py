@@ -12,14 +12,15 @@ from agent import flow
 from agent.i18n import _
 from agent.logfile import start_log
 from agent.power import SystemPower
-from agent.unattended import StatusLine, open_status_stream
+from agent.unattended import StatusLine, open_status_port
 
 log = logging.getLogger(__name__)
 
 
 def run_screen(station: flow.Station) -> int:
     log_path = start_log(station.state_dir)
-    status = StatusLine(open_status_stream())
+    port = open_status_port()  # never stdout: the walk-through draws there
+    status = StatusLine(port) if port is not None else None
     crashed: BaseException | None = None
     while True:
         try:
