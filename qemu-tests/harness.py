@@ -308,6 +308,19 @@ class Stick:
         return digest.hexdigest()
 
 
+def firmware_arguments(firmware: str, workdir: Path) -> list[str]:
+    """QEMU's machine and firmware options for `firmware` ("direct" or one of FIRMWARES), with
+    a fresh copy of its variable store in `workdir`."""
+    if firmware == "direct":
+        return ["-machine", "q35"]
+    if firmware not in FIRMWARES:
+        raise ValueError(f"unknown firmware {firmware!r}")
+    variables = workdir / "efivars.fd"  # the firmware's writable variable store
+    if firmware in FIRMWARE_VARIABLES:
+        shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
+    return [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
+
+
 def partition_offset(image: Path, type_guid: str) -> int:
     """The byte offset of the first partition of GPT type `type_guid` in a disk image."""
     table = json.loads(subprocess.run(["sfdisk", "--json", str(image)], check=True,
@@ -458,15 +471,7 @@ class Boot:
         return command
 
     def firmware_arguments(self) -> list[str]:
-        firmware = self.scenario.firmware
-        if firmware == "direct":
-            return ["-machine", "q35"]
-        if firmware not in FIRMWARES:
-            raise ValueError(f"unknown firmware {firmware!r}")
-        variables = self.workdir / "efivars.fd"  # the firmware's writable variable store
-        if firmware in FIRMWARE_VARIABLES:
-            shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
-        return [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
+        return firmware_arguments(self.scenario.firmware, self.workdir)
 
     def chosen_menu_entry(self) -> str | None:
         if self.scenario.firmware == "direct":

@@ -6,20 +6,18 @@ from the asset id and the root file system grown to the disk."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from harness import (
     DEFAULT_CPU,
-    FIRMWARE_VARIABLES,
-    FIRMWARES,
     IMAGE,
     SCENARIOS,
     Boot,
     Scenario,
     Stick,
+    firmware_arguments,
     make_disk,
     monitor_command,
     require_image,
@@ -101,13 +99,9 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
     serial_log = artifacts / f"installed-{firmware}.log"
     serial_log.write_bytes(b"")
     monitor = artifacts / f"installed-{firmware}.sock"
-    variables = artifacts / "efivars.fd"
-    if firmware in FIRMWARE_VARIABLES:
-        shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
-    machine = [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
     command = [
-        "qemu-system-x86_64", *machine, "-accel", "tcg", "-cpu", DEFAULT_CPU, "-m", "1024",
-        "-smp", "2",
+        "qemu-system-x86_64", *firmware_arguments(firmware, artifacts), "-accel", "tcg",
+        "-cpu", DEFAULT_CPU, "-m", "1024", "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
         "-monitor", f"unix:{monitor},server,nowait",
         "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",

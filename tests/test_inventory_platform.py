@@ -261,7 +261,10 @@ def test_kernel_lockdown_is_the_bracketed_mode(text: str | None, mode: str | Non
     if text is not None:
         files["/sys/kernel/security/lockdown"] = text
     assert read_boot_firmware(recorded_machine(files=files)).kernel_lockdown == mode
-    # Lockdown is the kernel's, whatever started it: a BIOS boot reports it too.
+
+
+def test_kernel_lockdown_is_reported_after_a_bios_boot_too() -> None:
+    """Lockdown is the kernel's, whatever started it."""
     bios = read_boot_firmware(recorded_machine(files={
         "/sys/kernel/security/lockdown": "[none] integrity confidentiality"}))
     assert (bios.mode, bios.kernel_lockdown) == ("bios", "none")

@@ -37,14 +37,15 @@ def read_boot_firmware(source: MachineSource) -> BootFirmware:
     # (Linux 4.0 and later) is the cheapest file to ask for; a recorded machine may only hold
     # the EFI variables, so any file under the directory counts as well.
     booted_by_uefi = bool(platform_size) or bool(source.glob(f"{EFI_DIR}/*"))
+    lockdown = kernel_lockdown(source)  # the kernel's, whatever started it
     if not booted_by_uefi:
         return BootFirmware(mode="bios", uefi_bits=None, secure_boot=None,
-                            kernel_lockdown=kernel_lockdown(source))
+                            kernel_lockdown=lockdown)
     return BootFirmware(
         mode="uefi",
         uefi_bits=int(platform_size) if platform_size.isdigit() else None,
         secure_boot=secure_boot_state(source),
-        kernel_lockdown=kernel_lockdown(source),
+        kernel_lockdown=lockdown,
     )
 
 
