@@ -10,6 +10,7 @@ Secure Boot runs cannot pass by accident.
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -50,20 +51,25 @@ def clear_active_flags(stick: Stick) -> None:
             image.write(b"\0")
 
 
+# GRUB's line on the serial port as it starts the attended entry, in English or in French
+# ("Démarrage de « ... »", accents and quotes shown as "?").
+ATTENDED_STARTED = re.compile(r"(Booting|marrage de)[^\n]{0,8}Reeeboot : d.marrer / start")
+
+
 def wait_for_first_screen(boot: Boot, timeout: float) -> dict[str, object]:
     boot.start()
     try:
-        return boot.wait_for("screen", timeout)
-    finally:
+        event = boot.wait_for("screen", timeout)
         boot.hmp(f"screendump {boot.workdir / 'first-screen.ppm'}")
+        return event
+    finally:
         boot.stop()
 
 
 def lit_pixels(picture: Path) -> int:
-    """How many pixels of a screendump (binary PPM) are not black."""
-    data = picture.read_bytes()
-    fields = data.split(maxsplit=4)  # P6, width, height, maximum value, then the pixels
-    pixels = fields[4]
+    """How many pixels of a screendump are not black. QEMU writes binary PPM: "P6", the width
+    and height, the maximum value, each on its own line, then three bytes a pixel."""
+    _magic, _size, _maximum, pixels = picture.read_bytes().split(b"\n", 3)
     return sum(1 for index in range(0, len(pixels) - 2, 3) if pixels[index:index + 3] != b"\0\0\0")
 
 
@@ -86,6 +92,7 @@ def test_untouched_the_boot_menu_starts_the_attended_walkthrough(
     assert event["name"] == "MachineScreen"
     serial = boot.serial_text()
     assert MENU_SHOWN in serial, "the boot menu was not shown"
+    assert ATTENDED_STARTED.search(serial), "the countdown did not start the attended entry"
     # The attended entry has no unattended switch: the agent did not start an unattended run.
     assert '"event": "started"' not in serial and "config_problem" not in serial
     assert lit_pixels(boot.workdir / "first-screen.ppm") > 10_000, "the screen is black"
