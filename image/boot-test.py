@@ -226,7 +226,9 @@ def main() -> int:
     before = hash_outside(copy, state)
 
     qemu = [
-        "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "2048", "-smp", "2",
+        # thread=single: see ACCELERATOR in qemu-tests/harness.py
+        "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=single", "-m", "2048",
+        "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot",
         "-serial", f"file:{serial}",
         "-monitor", f"unix:{work}/monitor.sock,server=on,wait=off",

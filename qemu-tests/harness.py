@@ -38,13 +38,12 @@ BASE_CMDLINE = (
 )
 
 
-# The processor QEMU emulates unless a scenario names one: QEMU's default model with RDRAND.
-# Without a hardware random source (and with no seed from the boot loader, as under SeaBIOS) the
-# kernel's random generator becomes ready late in the boot, and the kernel then patches its own
-# code (a static key) while the other processor runs it. Under QEMU's multi-threaded TCG that
-# patching can crash the guest ("Oops: int3" in crng_make_state); real processors are not
-# affected. With RDRAND the generator is ready before the second processor starts.
-DEFAULT_CPU = "qemu64,+rdrand"
+# QEMU's emulation, one host thread for all the guest's processors. With a thread per processor
+# (QEMU's default), QEMU before 8.1 may run code one processor just rewrote from a stale
+# translation on another; Debian 13's kernel rewrites its own code at run time (static keys,
+# jump labels) and died of it now and then ("Oops: int3" in crng_make_state, kmem_cache_free).
+# Real processors are not affected. The guest still has as many processors as the scenario says.
+ACCELERATOR = ["-accel", "tcg,thread=single"]
 # How a scenario's machine starts the stick (`firmware`): "direct" hands QEMU the image's kernel
 # and initrd (fast, no boot loader); the others boot the stick through its own boot loader.
 OVMF = Path("/usr/share/OVMF")
@@ -143,7 +142,7 @@ class Scenario:
     config_unattended: bool  # what the stick's reeeboot.toml says; the kernel switch is `mode`
     faults: tuple[Fault, ...] = ()
     mac: str | None = None  # the NIC's MAC address, which the inventory must report
-    cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: DEFAULT_CPU
+    cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: QEMU's default
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -424,7 +423,7 @@ class Boot:
     def command(self) -> list[str]:
         scenario = self.scenario
         command = [
-            "qemu-system-x86_64", *self.firmware_arguments(), "-accel", "tcg",
+            "qemu-system-x86_64", *self.firmware_arguments(), *ACCELERATOR,
             "-m", str(scenario.memory_mib), "-smp", str(scenario.cpus),
             "-no-reboot", "-display", self.display, "-vga", "std",
             "-serial", f"file:{self.serial_log}",
@@ -441,7 +440,8 @@ class Boot:
                 "-device", f"usb-storage,bus=xhci.0,drive=stick{number},serial={serial},"
                            "removable=on",
             ]
-        command += ["-cpu", scenario.cpu or DEFAULT_CPU]
+        if scenario.cpu:
+            command += ["-cpu", scenario.cpu]
         if any(disk.bus == "scsi" for disk in scenario.disks):
             command += ["-device", "virtio-scsi-pci,id=scsi"]
         system = scenario.system

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harness import (
-    DEFAULT_CPU,
+    ACCELERATOR,
     IMAGE,
     SCENARIOS,
     Boot,
@@ -100,8 +100,8 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
     serial_log.write_bytes(b"")
     monitor = artifacts / f"installed-{firmware}.sock"
     command = [
-        "qemu-system-x86_64", *firmware_arguments(firmware, artifacts), "-accel", "tcg",
-        "-cpu", DEFAULT_CPU, "-m", "1024", "-smp", "2",
+        "qemu-system-x86_64", *firmware_arguments(firmware, artifacts), *ACCELERATOR,
+        "-m", "1024", "-smp", "2",
         "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
         "-monitor", f"unix:{monitor},server,nowait",
         "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
