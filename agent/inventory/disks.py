@@ -106,12 +106,14 @@ def bus_of(device: UdevDevice) -> str:
         return "nvme"
     if "mmc" in subsystems:
         return "mmc"
-    if "virtio" in subsystems:
-        return "virtio"
     if device.properties.get("ID_BUS") == "ata" or "ata_port" in subsystems or _under_ata(device):
         return "sata"
+    # Before virtio: a disk behind a virtio SCSI controller speaks SCSI (SG_IO, sg3-utils), as
+    # one behind a SAS adapter does; only a virtio block disk (vdX) has no command set to ask.
     if "scsi" in subsystems:
         return "scsi"
+    if "virtio" in subsystems:
+        return "virtio"
     if name.startswith("loop"):
         return "loop"
     return "unknown"
