@@ -1,7 +1,8 @@
-"""The whole flow with the install step, on the real images: the live stick erases the NVMe disk
-and installs the minimal OS from its images/ folder; then the installed disk alone boots under
-SeaBIOS (legacy BIOS) and under OVMF (UEFI) to its first-boot questions, with the hostname made
-from the asset id and the root file system grown to the disk."""
+"""The whole flow with the install step, on the real images: the live stick, booted with Secure
+Boot on (so its kernel is locked down), erases the NVMe disk, installs the minimal OS from its
+images/ folder and adds the firmware's boot entry; then the installed disk alone boots under
+SeaBIOS (legacy BIOS) and under OVMF (UEFI, with and without Secure Boot) to its first-boot
+questions, with the hostname made from the asset id and the root file system grown to the disk."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from harness import (
     ACCELERATOR,
+    EXPECTED_BOOT,
     IMAGE,
     SCENARIOS,
     Boot,
@@ -72,7 +74,13 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     assert record["target"]["serial"] == disk_spec.serial
     assert record["bytes_written"] == image.mapped_size
     assert record["verification"]["result"] == "passed"
-    assert record["boot_mode"] == "bios"  # the stick was booted without UEFI here
+    # Booted as QEMU was told (Secure Boot on in the scenario): the kernel was locked down
+    # while it wrote the disk and the firmware's boot entry (efibootmgr, through efivarfs).
+    expected = EXPECTED_BOOT[scenario.firmware]
+    assert {key: report["machine"]["firmware"][key] for key in expected} == expected
+    assert record["boot_mode"] == expected["mode"]
+    if expected["mode"] == "uefi":
+        assert re.fullmatch(r"Boot[0-9A-F]{4}", record["bootloader"]["efi_entry"] or ""), record
     assert record["bootloader"]["bios_grub"] and record["bootloader"]["fallback_path"]
     assert record["bootloader"]["secure_boot_ready"]  # shim and Debian's GRUB on the ESP
     assert record["post_install_check"]["result"] == "passed"

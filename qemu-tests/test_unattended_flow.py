@@ -97,6 +97,15 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
             assert result["method"] == spec.expect_method, f"{spec.id}: {result['plan']}"
         if spec.expect_level:
             assert result["level"] == spec.expect_level
+        if spec.bus == "scsi":
+            # sg3-utils reached the drive and the drive answered (what it supports, or that it
+            # does not know the question), with the scenario's firmware and lockdown: the
+            # kernel refused nothing.
+            commands = result["evidence"]["capabilities"]["commands"]
+            [asked] = [command for command in commands if command["argv"][0] == "sg_opcodes"]
+            answer = f"{asked['stdout']}\n{asked['stderr']}"
+            assert asked["returncode"] == 0 or "llegal request" in answer, asked
+            assert "not permitted" not in answer.lower(), asked
     assert all(results[spec.serial]["error"] for spec in failing)
     reported = {disk["serial"]: disk for disk in report["machine"]["disks"]}
     assert {spec.serial: (reported[spec.serial]["bus"], reported[spec.serial]["size_bytes"],
