@@ -1,15 +1,17 @@
 #!/bin/bash
 # Build the reeeboot live USB image, and the OS image it installs on refurbished computers.
 #
-#   sudo image/build.sh [--os minimal|desktop|none]
+#   sudo image/build.sh [--os minimal|desktop|none] [--os-only]
 #
 # First the OS image (--os, default minimal: no desktop, what the tests install; desktop: Xfce,
 # Firefox, LibreOffice, what a new owner gets; none: no OS image) into out/os/: a compressed raw
 # disk image NAME_VERSION.raw.zst, its block map NAME_VERSION.bmap (bmaptool's format) and
 # NAME_VERSION.manifest.json (name, version, sha256 of the raw image, sizes).
-# Then out/reeeboot-live.img (the whole stick, with the OS images of out/os/ in the images/
-# folder of its data partition) and, beside it, the kernel and initrd (out/reeeboot-live.vmlinuz,
-# out/reeeboot-live.initrd) for fast QEMU direct kernel boots.
+# Then, unless --os-only, out/reeeboot-live.img (the whole stick, with the OS images of out/os/
+# in the images/ folder of its data partition) and, beside it, the kernel and initrd
+# (out/reeeboot-live.vmlinuz, out/reeeboot-live.initrd) for fast QEMU direct kernel boots.
+# The QEMU suite installs both OS images: after the stick, `--os desktop --os-only` builds the
+# desktop image into out/os/ without putting it on that stick.
 #
 # Environment:
 #   REEEBOOT_CACHE            caches kept between builds (default /var/cache/reeeboot)
@@ -20,18 +22,24 @@
 set -euo pipefail
 
 OS_PROFILE=minimal
+OS_ONLY=false
 while (($#)); do
     case $1 in
         --os) OS_PROFILE=${2:-}; shift 2 || true ;;
         --os=*) OS_PROFILE=${1#--os=}; shift ;;
+        --os-only) OS_ONLY=true; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
-        *) echo "usage: image/build.sh [--os minimal|desktop|none]" >&2; exit 2 ;;
+        *) echo "usage: image/build.sh [--os minimal|desktop|none] [--os-only]" >&2; exit 2 ;;
     esac
 done
 case $OS_PROFILE in
     minimal | desktop | none) ;;
     *) echo "build.sh: --os takes minimal, desktop or none, not '$OS_PROFILE'" >&2; exit 2 ;;
 esac
+if $OS_ONLY && [[ $OS_PROFILE == none ]]; then
+    echo "build.sh: --os-only builds an OS image: name one with --os" >&2
+    exit 2
+fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/out
@@ -278,6 +286,10 @@ if [[ $OS_PROFILE != none ]]; then
     # shellcheck source=image/os/build-os.sh
     source "$REPO/image/os/build-os.sh"
     build_os_image "$OS_PROFILE"
+fi
+if $OS_ONLY; then
+    log "done: out/os/ (no live image built: --os-only)"
+    exit 0
 fi
 
 # --- the live image --------------------------------------------------------------------------
