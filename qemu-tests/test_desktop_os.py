@@ -16,11 +16,8 @@ from pathlib import Path
 
 import pytest
 from harness import ACCELERATOR, azerty_keys, firmware_arguments, monitor_command
-from os_images import built_os_image
+from os_images import built_os_image, install_on_file
 from screens import Picture, differing_cells, reduce, wait_until_settled
-
-from agent.install.job import InstallOptions, install_image
-from agent.inventory.model import Disk
 
 REFERENCE = Path(__file__).parent / "reference"
 DISK_BYTES = 10 << 30
@@ -42,25 +39,12 @@ TOLERATED_SHARE = 0.03
 
 @pytest.fixture
 def installed_desktop(artifacts: Path) -> Iterator[Path]:
-    """The desktop image installed by the install step on a loop device over a sparse file,
-    as a computer booted in BIOS mode gets it (both boot loaders, no firmware boot entry)."""
+    """The desktop image installed by the install step on a loop device over a sparse file."""
     backing = artifacts / "desktop-disk.img"
-    with open(backing, "wb") as handle:
-        handle.truncate(DISK_BYTES)
-    device = subprocess.run(["losetup", "--find", "--show", "--partscan", str(backing)],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    try:
-        disk = Disk(name=Path(device).name, path=device, bus="loop", model="test disk",
-                    serial="desktop", size_bytes=DISK_BYTES, logical_sector_size=512,
-                    rotational=False, removable=False)
-        result = install_image(built_os_image("reeeboot-os-desktop"), disk,
-                               InstallOptions(hostname="rb-bureau", boot_mode="bios",
-                                              kernel_options=KERNEL_OPTIONS))
-        record = result.to_json()
-        assert record["result"] == "installed", record["error"]
-        assert record["bootloader"]["secure_boot_ready"], record["bootloader"]
-    finally:
-        subprocess.run(["losetup", "-d", device], check=False)
+    result = install_on_file(built_os_image("reeeboot-os-desktop"), backing, DISK_BYTES,
+                             hostname="rb-bureau", kernel_options=KERNEL_OPTIONS).to_json()
+    assert result["result"] == "installed", result["error"]
+    assert result["bootloader"]["secure_boot_ready"], result["bootloader"]
     yield backing
     backing.unlink(missing_ok=True)
 
