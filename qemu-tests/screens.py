@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# The reference grid: 64 x 48 cells, 16 x 16 pixels each on a 1024 x 768 screen.
+# The reference grid: 64 x 48 cells, 16 x 16 pixels on a 1024 x 768 screen (20 x 16 on 1280 x
+# 800, what OVMF gives).
 GRID_COLUMNS, GRID_ROWS = 64, 48
 # Two cells differ when their average colours are further apart than this (0..441).
 CELL_DISTANCE = 40

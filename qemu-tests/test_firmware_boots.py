@@ -3,8 +3,9 @@
 The whole unattended flows run elsewhere under Secure Boot (scenarios/three-buses.toml), SeaBIOS
 (scenarios/failing-disk.toml) and plain UEFI (test_two_sticks.py). Here: the boot menu's default
 is the attended walk-through when nobody touches the keyboard, on a BIOS that is given no active
-MBR partition and on 32-bit UEFI; and Secure Boot refuses a loader its keys did not sign, so the
-Secure Boot runs cannot pass by accident.
+MBR partition and on 32-bit UEFI; GRUB for BIOS keeps to the stick the BIOS booted when another
+is plugged in; and Secure Boot refuses a loader its keys did not sign, so the Secure Boot runs
+cannot pass by accident.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from harness import (
     partition_offset,
     require_image,
 )
+from screens import Picture
 
 MBR_SLOTS = 446  # the four 16-byte partition entries start here; byte 0 of each is the flag
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"  # EFI system partition
+OTHER_STICK_MENU = "menu of the other stick"
 
 
 def attended(firmware: str) -> Scenario:
@@ -66,13 +69,6 @@ def wait_for_first_screen(boot: Boot, timeout: float) -> dict[str, object]:
         boot.stop()
 
 
-def lit_pixels(picture: Path) -> int:
-    """How many pixels of a screendump are not black. QEMU writes binary PPM: "P6", the width
-    and height, the maximum value, each on its own line, then three bytes a pixel."""
-    _magic, _size, _maximum, pixels = picture.read_bytes().split(b"\n", 3)
-    return sum(1 for index in range(0, len(pixels) - 2, 3) if pixels[index:index + 3] != b"\0\0\0")
-
-
 @pytest.mark.parametrize("firmware", ["bios", "uefi-ia32"])
 def test_untouched_the_boot_menu_starts_the_attended_walkthrough(
         firmware: str, artifacts: Path) -> None:
@@ -95,7 +91,8 @@ def test_untouched_the_boot_menu_starts_the_attended_walkthrough(
     assert ATTENDED_STARTED.search(serial), "the countdown did not start the attended entry"
     # The attended entry has no unattended switch: the agent did not start an unattended run.
     assert '"event": "started"' not in serial and "config_problem" not in serial
-    assert lit_pixels(boot.workdir / "first-screen.ppm") > 10_000, "the screen is black"
+    screen = Picture.read(boot.workdir / "first-screen.ppm")
+    assert screen.lit_share() * screen.width * screen.height > 10_000, "the screen is black"
     (artifacts / "boot-time.log").write_text(f"{firmware}: first screen after {seconds:.0f} s\n")
 
 
@@ -122,3 +119,34 @@ def test_secure_boot_refuses_a_loader_that_microsofts_keys_did_not_sign(artifact
         boot.stop()
     assert "Access Denied" in serial, serial[-2000:]
     assert MENU_SHOWN not in serial and "REEEBOOT " not in serial
+
+
+def test_under_bios_grub_reads_the_menu_of_the_stick_the_bios_booted(artifacts: Path) -> None:
+    """Two sticks plugged in, the same image on both: GRUB for BIOS takes its menu (and so its
+    kernel) from the first partition of the drive the BIOS booted, `(,gpt1)`, never from a drive
+    found by a name that both carry. The other stick's menu is marked to tell them apart."""
+    require_image()
+    mine = Stick.copy_of(IMAGE, artifacts, "mine.img")
+    other = Stick.copy_of(IMAGE, artifacts, "other.img")
+    esp = partition_offset(other.path, ESP_TYPE)
+    menu = artifacts / "grub.cfg"
+    subprocess.run(["mcopy", "-o", "-i", f"{other.path}@@{esp}", "::/grub/grub.cfg", str(menu)],
+                   check=True)
+    text = menu.read_text(encoding="utf-8")
+    assert MENU_SHOWN in text
+    menu.write_text(text.replace(MENU_SHOWN, OTHER_STICK_MENU), encoding="utf-8")
+    subprocess.run(["mcopy", "-o", "-i", f"{other.path}@@{esp}", str(menu), "::/grub/grub.cfg"],
+                   check=True)
+    boot = Boot(attended("bios"), artifacts, mine, {},
+                other_sticks=((other, "REEEBOOT-STICK-0002"),))
+    boot.start()
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not any(
+                shown in boot.serial_text() for shown in (MENU_SHOWN, OTHER_STICK_MENU)):
+            time.sleep(1)
+        serial = boot.serial_text()
+    finally:
+        boot.stop()
+    assert MENU_SHOWN in serial, serial[-2000:]
+    assert OTHER_STICK_MENU not in serial

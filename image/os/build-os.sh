@@ -25,9 +25,11 @@ print(part["start"] * sector, part["size"] * sector)' "$2"
 }
 
 # The build tools come from Debian 13, whose mke2fs adds the ext4 features metadata_csum_seed
-# and orphan_file, which mkosi gives no way to turn off; GRUB 2.06 in Debian 12 cannot read a
-# file system with metadata_csum_seed, so the installed computer would not boot. They are
-# turned off here (Debian 12's own defaults), and the file system must then check clean.
+# and orphan_file, which mkosi gives no way to turn off. The installed OS's own GRUB (2.12) reads
+# them, but GRUB before 2.12 (Debian 12's 2.06) cannot read a file system with
+# metadata_csum_seed: they are turned off here (Debian 12's own defaults), so that the root stays
+# readable by the older boot loaders and rescue sticks a workshop may still use, and the file
+# system must then check clean.
 os_fix_root() {
     local raw=$1 offset size loop features
     read -r offset size < <(os_partition "$raw" 4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709)
