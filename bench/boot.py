@@ -35,14 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "qemu-tests"))  # the harness
 
 from harness import (
-    ACCELERATOR,
     FIRMWARES,
     IMAGE,
-    SCENARIOS,
     Boot,
-    Scenario,
     Stick,
-    firmware_arguments,
+    attended_scenario,
+    installed_disk_command,
     require_image,
 )
 from os_images import built_os_image, install_on_file
@@ -57,9 +55,7 @@ TIMEOUT_SECONDS = 900
 
 def stick_seconds(firmware: str, workdir: Path) -> float:
     """QEMU's start to the walk-through's first screen, from an untouched boot menu."""
-    base = Scenario.load(SCENARIOS / "three-buses.toml")
-    scenario = dataclasses.replace(base, firmware=firmware, mode="attended", disks=(),
-                                   config_unattended=False, timeout_seconds=TIMEOUT_SECONDS)
+    scenario = dataclasses.replace(attended_scenario(firmware), timeout_seconds=TIMEOUT_SECONDS)
     stick = Stick.copy_of(IMAGE, workdir)
     boot = Boot(scenario, workdir, stick, {})
     started = time.monotonic()
@@ -88,13 +84,7 @@ def plain_seconds(firmware: str, disk: Path, workdir: Path) -> float:
     subprocess.run(["cp", "--sparse=always", str(disk), str(copy)], check=True)
     serial_log = workdir / "plain-serial.log"
     serial_log.write_bytes(b"")
-    command = [
-        "qemu-system-x86_64", *firmware_arguments(firmware, workdir), *ACCELERATOR,
-        "-m", "2048", "-smp", "2", "-display", "none", "-vga", "std", "-no-reboot",
-        "-serial", f"file:{serial_log}",
-        "-drive", f"if=none,id=plain,file={copy},format=raw,cache=unsafe",
-        "-device", "virtio-blk-pci,drive=plain,bootindex=1", "-nic", "none",
-    ]
+    command = installed_disk_command(copy, firmware, workdir, serial_log, memory_mib=2048)
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

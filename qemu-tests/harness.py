@@ -6,6 +6,7 @@ size and serial, the machine's SMBIOS identity. New scenarios need no new harnes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ import subprocess
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,14 @@ class Stick:
         return digest.hexdigest()
 
 
+def attended_scenario(firmware: str) -> Scenario:
+    """The three-bus machine without disks, started through `firmware` for the attended
+    walk-through, nobody touching the boot menu."""
+    base = Scenario.load(SCENARIOS / "three-buses.toml")
+    return dataclasses.replace(base, firmware=firmware, mode="attended", disks=(),
+                               config_unattended=False, timeout_seconds=600)
+
+
 def firmware_arguments(firmware: str, workdir: Path) -> list[str]:
     """QEMU's machine and firmware options for `firmware` ("direct" or one of FIRMWARES), with
     a fresh copy of its variable store in `workdir`."""
@@ -318,6 +327,20 @@ def firmware_arguments(firmware: str, workdir: Path) -> list[str]:
     if firmware in FIRMWARE_VARIABLES:
         shutil.copyfile(FIRMWARE_VARIABLES[firmware], variables)
     return [argument.replace("{vars}", str(variables)) for argument in FIRMWARES[firmware]]
+
+
+def installed_disk_command(disk: Path, firmware: str, workdir: Path, serial_log: Path, *,
+                           memory_mib: int, monitor: Path | None = None) -> list[str]:
+    """QEMU booting an installed disk alone, as a virtio disk, through `firmware`, without a
+    network; the serial port into `serial_log`, the human monitor on `monitor` if given."""
+    return [
+        "qemu-system-x86_64", *firmware_arguments(firmware, workdir), *ACCELERATOR,
+        "-m", str(memory_mib), "-smp", "2", "-display", "none", "-vga", "std", "-no-reboot",
+        "-serial", f"file:{serial_log}",
+        *(["-monitor", f"unix:{monitor},server,nowait"] if monitor is not None else []),
+        "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
+        "-device", "virtio-blk-pci,drive=installed,bootindex=1", "-nic", "none",
+    ]
 
 
 def partition_offset(image: Path, type_guid: str) -> int:
@@ -573,16 +596,8 @@ class Boot:
         return monitor_command(self.monitor, command)
 
     def screen_text(self) -> str:
-        """The text on tty1, read from VGA text memory (the guest boots with `nomodeset`).
-
-        The whole 32 KiB text window is read because the console scrolls by moving its origin;
-        rows of 80 cells, each cell a CP437 character and an attribute byte.
-        """
-        dump = self.hmp("xp /16384hx 0xb8000")
-        cells = [int(word, 16) for line in dump.splitlines() if ":" in line
-                 for word in line.split(":", 1)[1].split()]
-        characters = bytes(cell & 0xFF for cell in cells).decode("cp437")
-        return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
+        """The text on tty1 (the guest boots with `nomodeset`): `vga_text`."""
+        return vga_text(self.monitor)
 
     def visible_screen(self, title: str = " reeeboot - ", rows: int = 25) -> str:
         """The walk-through's screen: the 25 rows from its title line, which Textual draws at
@@ -613,10 +628,7 @@ class Boot:
                            f"serial log tail:\n{self.serial_text()[-2000:]}")
 
     def press(self, *keys: str, pause: float = 0.4) -> None:
-        """Keys as QEMU names them ("ret", "spc", "down", "shift-a"), one after the other."""
-        for key in keys:
-            self.hmp(f"sendkey {key}")
-            time.sleep(pause)
+        press_keys(self.monitor, keys, pause=pause)
 
     def type_text(self, text: str) -> None:
         """`text` typed on the live system's French (AZERTY) keyboard."""
@@ -655,6 +667,23 @@ def azerty_keys(text: str) -> list[str]:
         else:
             raise ValueError(f"no AZERTY key for {char!r}")
     return keys
+
+
+def vga_text(monitor: Path, cells: int = 16384) -> str:
+    """The text in VGA text memory, in rows of 80 cells, each a CP437 character and an attribute
+    byte. The whole 32 KiB window by default, because the console scrolls by moving its origin."""
+    dump = monitor_command(monitor, f"xp /{cells}hx 0xb8000")
+    words = [int(word, 16) for line in dump.splitlines() if ":" in line
+             for word in line.split(":", 1)[1].split()]
+    characters = bytes(word & 0xFF for word in words).decode("cp437")
+    return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
+
+
+def press_keys(monitor: Path, keys: Sequence[str], *, pause: float = 0.4) -> None:
+    """Keys as QEMU names them ("ret", "spc", "down", "shift-a"), one after the other."""
+    for key in keys:
+        monitor_command(monitor, f"sendkey {key}")
+        time.sleep(pause)
 
 
 def monitor_command(monitor: Path, command: str) -> str:

@@ -3,7 +3,7 @@ install step (on a loop device), then booted alone under OVMF with Microsoft's k
 Boot enforced; the first-boot questions answered on the keyboard (French, AZERTY, an account);
 the login at LightDM with that account; the Xfce desktop. The screen is a frame buffer, so each
 stage is seen through screendumps, compared with pictures of what a working system shows
-(qemu-tests/reference/, made as screens.py says)."""
+(qemu-tests/reference/, made as screendumps.py says)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ACCELERATOR, azerty_keys, firmware_arguments, monitor_command
+from harness import azerty_keys, installed_disk_command, monitor_command, press_keys
 from os_images import built_os_image, install_on_file
-from screens import Picture, differing_cells, reduce, wait_until_settled
+from screendumps import Picture, differing_cells, reduce, wait_until_settled
 
 REFERENCE = Path(__file__).parent / "reference"
 DISK_BYTES = 10 << 30
@@ -105,12 +105,10 @@ class Screen:
 
     def type(self, text: str) -> None:
         """`text` typed on the French keyboard, then Enter."""
-        for key in [*azerty_keys(text), "ret"]:
-            monitor_command(self.monitor, f"sendkey {key}")
-            time.sleep(0.15)
+        press_keys(self.monitor, [*azerty_keys(text), "ret"], pause=0.15)
 
     def enter(self) -> None:
-        monitor_command(self.monitor, "sendkey ret")
+        press_keys(self.monitor, ["ret"], pause=0)
 
 
 class SerialLog:
@@ -152,13 +150,8 @@ def test_desktop_first_boot_login_and_xfce_under_secure_boot(
     serial_log = artifacts / "serial.log"
     serial_log.write_bytes(b"")
     monitor = artifacts / "monitor.sock"
-    command = [
-        "qemu-system-x86_64", *firmware_arguments("uefi-secure", artifacts), *ACCELERATOR,
-        "-m", "3072", "-smp", "2", "-display", "none", "-vga", "std", "-no-reboot",
-        "-serial", f"file:{serial_log}", "-monitor", f"unix:{monitor},server,nowait",
-        "-drive", f"if=none,id=installed,file={installed_desktop},format=raw,cache=unsafe",
-        "-device", "virtio-blk-pci,drive=installed,bootindex=1", "-nic", "none",
-    ]
+    command = installed_disk_command(installed_desktop, "uefi-secure", artifacts, serial_log,
+                                     memory_mib=3072, monitor=monitor)
     started = time.monotonic()
     with (artifacts / "qemu.log").open("wb") as errors:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)

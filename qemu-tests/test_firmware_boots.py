@@ -10,7 +10,6 @@ cannot pass by accident.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 import time
@@ -20,24 +19,17 @@ import pytest
 from harness import (
     IMAGE,
     MENU_SHOWN,
-    SCENARIOS,
     Boot,
-    Scenario,
     Stick,
+    attended_scenario,
     partition_offset,
     require_image,
 )
-from screens import Picture
+from screendumps import Picture
 
 MBR_SLOTS = 446  # the four 16-byte partition entries start here; byte 0 of each is the flag
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"  # EFI system partition
 OTHER_STICK_MENU = "menu of the other stick"
-
-
-def attended(firmware: str) -> Scenario:
-    base = Scenario.load(SCENARIOS / "three-buses.toml")
-    return dataclasses.replace(base, firmware=firmware, mode="attended", disks=(),
-                               config_unattended=False, timeout_seconds=600)
 
 
 def active_flags(stick: Stick) -> list[int]:
@@ -80,7 +72,7 @@ def test_untouched_the_boot_menu_starts_the_attended_walkthrough(
     if firmware == "bios":
         clear_active_flags(stick)
         assert active_flags(stick) == [0, 0, 0, 0]
-    boot = Boot(attended(firmware), artifacts, stick, {})
+    boot = Boot(attended_scenario(firmware), artifacts, stick, {})
     assert boot.chosen_menu_entry() is None  # nobody at the keyboard
     started = time.monotonic()
     event = wait_for_first_screen(boot, timeout=600)
@@ -107,7 +99,7 @@ def test_secure_boot_refuses_a_loader_that_microsofts_keys_did_not_sign(artifact
                     str(grub)], check=True)
     subprocess.run(["mcopy", "-o", "-i", f"{stick.path}@@{esp}", str(grub),
                     "::/EFI/BOOT/BOOTX64.EFI"], check=True)
-    boot = Boot(attended("uefi-secure"), artifacts, stick, {})
+    boot = Boot(attended_scenario("uefi-secure"), artifacts, stick, {})
     boot.start()
     try:
         deadline = time.monotonic() + 240
@@ -137,7 +129,7 @@ def test_under_bios_grub_reads_the_menu_of_the_stick_the_bios_booted(artifacts: 
     menu.write_text(text.replace(MENU_SHOWN, OTHER_STICK_MENU), encoding="utf-8")
     subprocess.run(["mcopy", "-o", "-i", f"{other.path}@@{esp}", str(menu), "::/grub/grub.cfg"],
                    check=True)
-    boot = Boot(attended("bios"), artifacts, mine, {},
+    boot = Boot(attended_scenario("bios"), artifacts, mine, {},
                 other_sticks=((other, "REEEBOOT-STICK-0002"),))
     boot.start()
     try:

@@ -12,18 +12,17 @@ import time
 from pathlib import Path
 
 from harness import (
-    ACCELERATOR,
     EXPECTED_BOOT,
     IMAGE,
     SCENARIOS,
     Boot,
     Scenario,
     Stick,
-    firmware_arguments,
+    installed_disk_command,
     make_disk,
-    monitor_command,
     require_image,
     station_config,
+    vga_text,
 )
 from hub_reports import stored_report
 from os_images import built_os_image
@@ -107,14 +106,8 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
     serial_log = artifacts / f"installed-{firmware}.log"
     serial_log.write_bytes(b"")
     monitor = artifacts / f"installed-{firmware}.sock"
-    command = [
-        "qemu-system-x86_64", *firmware_arguments(firmware, artifacts), *ACCELERATOR,
-        "-m", "1024", "-smp", "2",
-        "-display", "none", "-vga", "std", "-no-reboot", "-serial", f"file:{serial_log}",
-        "-monitor", f"unix:{monitor},server,nowait",
-        "-drive", f"if=none,id=installed,file={disk},format=raw,cache=unsafe",
-        "-device", "virtio-blk-pci,drive=installed,bootindex=1", "-nic", "none",
-    ]
+    command = installed_disk_command(disk, firmware, artifacts, serial_log, memory_mib=1024,
+                                     monitor=monitor)
     with (artifacts / f"qemu-installed-{firmware}.log").open("wb") as errors:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
     try:
@@ -123,7 +116,7 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
         while time.monotonic() < deadline and process.poll() is None:
             found = found or FIRST_BOOT.search(serial_log.read_bytes().decode(errors="replace"))
             if found:
-                screen = _vga_text(monitor)
+                screen = vga_text(monitor, cells=4000)
                 if FIRST_QUESTION in screen or firmware != "bios":
                     break
             time.sleep(2)
@@ -134,12 +127,3 @@ def _boot_installed(disk: Path, firmware: str, artifacts: Path) -> tuple[re.Matc
         process.wait()
     tail = serial_log.read_bytes().decode(errors="replace")[-3000:]
     raise AssertionError(f"the installed disk did not reach its first boot ({firmware}):\n{tail}")
-
-
-def _vga_text(monitor: Path) -> str:
-    """What VGA text memory holds (as Boot.screen_text reads the live system's tty1)."""
-    dump = monitor_command(monitor, "xp /4000hx 0xb8000")
-    cells = [int(word, 16) for line in dump.splitlines() if ":" in line
-             for word in line.split(":", 1)[1].split()]
-    characters = bytes(cell & 0xFF for cell in cells).decode("cp437")
-    return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))

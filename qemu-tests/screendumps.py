@@ -8,7 +8,7 @@ matter, while a dialog, a black screen or another background do. A test run with
 REEEBOOT_UPDATE_REFERENCES=1 writes its references instead of comparing; or, from a screendump a
 test kept in its artifacts (look at it first):
 
-    python3 qemu-tests/screens.py reduce ARTIFACT.ppm qemu-tests/reference/NAME.ppm
+    python3 qemu-tests/screendumps.py reduce ARTIFACT.ppm qemu-tests/reference/NAME.ppm
 """
 
 from __future__ import annotations
@@ -151,8 +151,8 @@ def wait_until_settled(take: Callable[[], Picture], since: Picture | None, *, qu
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = take()
-        if not changed:
-            changed = since is not None and changed_cells(since, now) >= CHANGED_CELLS
+        if since is not None and not changed:
+            changed = changed_cells(since, now) >= CHANGED_CELLS
             still_since = time.monotonic()
         elif changed_cells(last, now) >= CHANGED_CELLS:
             still_since = time.monotonic()
