@@ -294,7 +294,7 @@ fi
 
 # --- the live image --------------------------------------------------------------------------
 # The OS images in out/os/ go into the data partition's images/ folder, which is made as large
-# as they need (at least 256 MiB): a copy of the partition definitions with that size.
+# as they need (64 MiB without them): a copy of the partition definitions with that size.
 os_files=()
 if [[ -d $OUT/os ]]; then
     mapfile -t os_files < <(find "$OUT/os" -maxdepth 1 -type f \
@@ -304,8 +304,10 @@ os_bytes=0
 for file in "${os_files[@]}"; do
     os_bytes=$((os_bytes + $(stat -c %s "$file")))
 done
-# FAT's own overhead and room for reports and logs: 256 MiB besides the images.
-data_mib=$((256 + (os_bytes + (1 << 20) - 1) / (1 << 20) + (os_bytes > 0 ? 32 : 0)))
+data_base_mib=64  # as image/repart/10-data.conf; 32 MiB more for FAT's overhead with images
+data_mib=$((data_base_mib + (os_bytes + (1 << 20) - 1) / (1 << 20) + (os_bytes > 0 ? 32 : 0)))
+# The stick without OS images must fit on any stick and copy quickly (700 MB).
+live_limit_bytes=700000000
 repart_live=$CACHE/repart/live
 rm -rf "$repart_live"
 mkdir -p "$repart_live"
@@ -325,6 +327,10 @@ table = json.load(sys.stdin)["partitiontable"]
 part = next(p for p in table["partitions"] if p["type"].upper() == sys.argv[1])
 print(part["start"] * table.get("sectorsize", 512))' "$2"
 }
+without_os=$(( $(stat -c %s "$STAGE/$NAME.raw") - ((data_mib - data_base_mib) << 20) ))
+((without_os <= live_limit_bytes)) ||
+    die "the live image needs $without_os bytes without its OS images, more than $live_limit_bytes"
+log "the live image without OS images: $((without_os / 1000000)) MB (at most $((live_limit_bytes / 1000000)))"
 esp=$(part_offset "$STAGE/$NAME.raw" C12A7328-F81F-11D2-BA4B-00A0C93EC93B)
 data=$(part_offset "$STAGE/$NAME.raw" EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)
 for loader in EFI/BOOT/BOOTX64.EFI EFI/BOOT/grubx64.efi EFI/BOOT/mmx64.efi \

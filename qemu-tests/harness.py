@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,37 +180,61 @@ def require_image() -> None:
         raise FileNotFoundError("qemu-system-x86_64 is not installed (tests/run installs it)")
 
 
+def partition_ranges(path: Path) -> dict[str, tuple[int, int]]:
+    """Byte ranges of the data partition (by its GPT type) and of the state partition (by its
+    name) of a stick image, as its partition table says now."""
+    table = json.loads(subprocess.run(
+        ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
+    ).stdout)["partitiontable"]
+    sector = int(table.get("sectorsize", 512))
+    ranges = {}
+    for partition in table["partitions"]:
+        place = (int(partition["start"]) * sector,
+                 (int(partition["start"]) + int(partition["size"])) * sector)
+        if partition["type"].upper() == DATA_PARTITION_TYPE:
+            ranges["data"] = place
+        if partition.get("name") == STATE_PARTITION_LABEL:
+            ranges["state"] = place
+        ranges[f"partition {partition['node']}"] = place
+    if not {"data", "state"} <= set(ranges):
+        raise ValueError(f"{path} lacks a data partition (type {DATA_PARTITION_TYPE}) or "
+                         f"a state partition ({STATE_PARTITION_LABEL})")
+    return ranges
+
+
 @dataclass
 class Stick:
     """A copy of the live image, with the byte ranges of its data partition (FAT, the
-    configuration and OS images) and of its state partition (ext4, what the agent writes)."""
+    configuration and OS images) and of its state partition (ext4, what the agent writes), as
+    its partition table says: the state partition grows at the first boot when the stick has
+    room after it."""
 
     path: Path
-    data_start: int
-    data_end: int
-    state_start: int
-    state_end: int
     _replayed_at: int = 0  # the stick's mtime when its state partition was last copied
 
     @classmethod
-    def copy_of(cls, image: Path, workdir: Path, name: str = "stick.img") -> Stick:
+    def copy_of(cls, image: Path, workdir: Path, name: str = "stick.img", *,
+                room: int = 0) -> Stick:
+        """`room`: bytes of free space after the image, as on a stick larger than the image."""
         path = workdir / name
         subprocess.run(["cp", "--sparse=always", str(image), str(path)], check=True)
-        table = json.loads(subprocess.run(
-            ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
-        ).stdout)["partitiontable"]
-        sector = int(table.get("sectorsize", 512))
-        ranges = {}
-        for partition in table["partitions"]:
-            start = int(partition["start"]) * sector
-            if partition["type"].upper() == DATA_PARTITION_TYPE:
-                ranges["data"] = (start, start + int(partition["size"]) * sector)
-            if partition.get("name") == STATE_PARTITION_LABEL:
-                ranges["state"] = (start, start + int(partition["size"]) * sector)
-        if set(ranges) != {"data", "state"}:
-            raise ValueError(f"{image} lacks a data partition (type {DATA_PARTITION_TYPE}) or "
-                             f"a state partition ({STATE_PARTITION_LABEL})")
-        return cls(path, *ranges["data"], *ranges["state"])
+        if room:
+            os.truncate(path, path.stat().st_size + room)
+        stick = cls(path)
+        partition_ranges(path)  # a clear error now for an image without the partitions
+        return stick
+
+    @property
+    def data_start(self) -> int:
+        return partition_ranges(self.path)["data"][0]
+
+    @property
+    def state_start(self) -> int:
+        return partition_ranges(self.path)["state"][0]
+
+    @property
+    def state_end(self) -> int:
+        return partition_ranges(self.path)["state"][1]
 
     def write_file(self, name: str, content: str) -> None:
         source = self.path.parent / name
@@ -242,9 +266,10 @@ class Stick:
         changed = self.path.stat().st_mtime_ns
         copy = self.path.with_name(f"{self.path.stem}-state-replayed.img")
         if self._replayed_at != changed or not copy.exists():
+            start, end = partition_ranges(self.path)["state"]
             with open(self.path, "rb") as stick, open(copy, "wb") as out:
-                stick.seek(self.state_start)
-                remaining = self.state_end - self.state_start
+                stick.seek(start)
+                remaining = end - start
                 while remaining:
                     block = stick.read(min(remaining, 1 << 20))
                     if block.count(0) == len(block):
@@ -252,7 +277,7 @@ class Stick:
                     else:
                         out.write(block)
                     remaining -= len(block)
-                out.truncate(self.state_end - self.state_start)
+                out.truncate(end - start)
             # As the boot does (systemd-fsck: e2fsck -p): replay the journal, then fix only what
             # an unclean stop leaves by design (free counts, the orphan list). Anything else
             # makes e2fsck -p stop with 4: damage a person would have to repair.
@@ -281,6 +306,13 @@ class Stick:
                  if line.count("/") >= 6]
         return sorted(name for name in names if name not in ("", ".", ".."))
 
+    def state_file_system_bytes(self) -> int:
+        """The size of the state partition's file system, as its superblock says."""
+        header = subprocess.run(["dumpe2fs", "-h", self._state()], capture_output=True,
+                                text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in header.splitlines() if ":" in line)
+        return int(fields["Block count"]) * int(fields["Block size"])
+
     def check_state(self) -> str:
         """e2fsck's forced, read-only check of the state partition after the boot's own check
         (journal replayed, preened): raises when anything is left to repair."""
@@ -293,10 +325,23 @@ class Stick:
     def digest_outside_state(self) -> str:
         """sha256 of every byte of the stick except its state partition: the data partition is
         only ever read."""
+        return self._digest(((0, self.state_start),
+                             (self.state_end, self.path.stat().st_size)))
+
+    def digest_of_other_partitions(self) -> str:
+        """sha256 of every partition's bytes but the state partition's, and of the MBR's boot
+        code: all a boot may change besides the state partition on a stick with room to grow
+        it is the partition table."""
+        ranges = partition_ranges(self.path)
+        state = ranges["state"]
+        partitions = sorted(place for name, place in ranges.items()
+                            if name.startswith("partition ") and place != state)
+        return self._digest([(0, 440), *partitions])
+
+    def _digest(self, ranges: Iterable[tuple[int, int]]) -> str:
         digest = hashlib.sha256()
         with open(self.path, "rb") as image:
-            for start, end in ((0, self.state_start),
-                               (self.state_end, os.fstat(image.fileno()).st_size)):
+            for start, end in ranges:
                 image.seek(start)
                 remaining = end - start
                 while remaining:

@@ -7,6 +7,10 @@ volunteer's stick ("mine", booted first by the firmware) has its root partition 
 given another UUID, so `root=` on either boot path finds only the other station's copy. Before
 the data and state partitions were found through the mounted root, this machine read its
 configuration from either stick by label and erased the one it was booted from.
+
+Both sticks are larger than the image, as real ones are: the stick whose root runs grows its
+state partition over the rest (reeeboot-grow-state.service, then systemd-growfs); the other one
+is not changed at all.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from tests.hubserver import RunningHub
 
 OTHER_SERIAL = "REEEBOOT-STICK-0002"
 ROOT_PARTITION = "reeeboot-root"
+ROOM = 512 << 20  # free space after the image on each stick
+BACKUP_TABLE = 33 * 512  # GPT's backup header and entries, at the end of a stick
+ACTIVE_FLAG_OFFSET = 446 + 16  # the boot flag of the MBR's second slot (image/build.sh)
 
 
 def file_digest(path: Path) -> str:
@@ -67,8 +74,8 @@ def test_with_two_sticks_the_system_keeps_to_the_stick_it_runs_from(
     scenario = dataclasses.replace(
         base, firmware=firmware, system={**base.system, "serial": serial},
         disks=(DiskSpec("disk-virtio", "virtio", 24, f"RB-TWO-{firmware.upper()}"),))
-    mine = Stick.copy_of(IMAGE, artifacts, "mine.img")
-    other = Stick.copy_of(IMAGE, artifacts, "other.img")
+    mine = Stick.copy_of(IMAGE, artifacts, "mine.img", room=ROOM)
+    other = Stick.copy_of(IMAGE, artifacts, "other.img", room=ROOM)
     hide_root(mine)
     guest_hub_url = f"http://10.0.2.2:{hub.port}"
     mine.write_file("reeeboot.toml", station_config(
@@ -76,7 +83,8 @@ def test_with_two_sticks_the_system_keeps_to_the_stick_it_runs_from(
     other_token = hub.database.add_station("other-station")
     other.write_file("reeeboot.toml", station_config(guest_hub_url, other_token,
                                                      unattended=True))
-    mine_before, other_before = file_digest(mine.path), other.digest_outside_state()
+    mine_before, other_before = file_digest(mine.path), other.digest_of_other_partitions()
+    state_size_before = other.state_end - other.state_start
     disks = {spec.id: make_disk(spec, artifacts) for spec in scenario.disks}
 
     boot = Boot(scenario, artifacts, mine, disks, other_sticks=((other, OTHER_SERIAL),))
@@ -88,8 +96,19 @@ def test_with_two_sticks_the_system_keeps_to_the_stick_it_runs_from(
     # The volunteer's stick: not erased, not mounted, not written, not a byte changed.
     assert file_digest(mine.path) == mine_before, "the stick the firmware booted was changed"
     # The stick whose root ran: its own configuration and key, its own outbox.
-    assert other.digest_outside_state() == other_before
+    assert other.digest_of_other_partitions() == other_before
     other.check_state()
+    # Its state partition took the free space after it, and the file system followed.
+    assert other.state_end == other.path.stat().st_size - BACKUP_TABLE
+    assert other.state_end - other.state_start >= state_size_before + ROOM - BACKUP_TABLE
+    unused = other.state_end - other.state_start - other.state_file_system_bytes()
+    assert 0 <= unused < 4096, f"{unused} bytes of the state partition not in its file system"
+    verified = subprocess.run(["sfdisk", "--verify", str(other.path)], capture_output=True,
+                              text=True)
+    assert "No errors detected" in verified.stdout, verified.stdout + verified.stderr
+    with open(other.path, "rb") as stick:  # the MBR's active mark, for old BIOSes, is kept
+        stick.seek(ACTIVE_FLAG_OFFSET)
+        assert stick.read(1) == b"\x80"
     [row] = [row for row in hub.database.reports() if row["system_serial"] == serial]
     report_id = str(row["report_id"])
     assert other.state_dir("sent") == [f"{report_id}.json", f"{report_id}.passport"]
