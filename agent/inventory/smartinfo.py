@@ -58,7 +58,7 @@ def parse_smartctl_json(text: str) -> SmartDetails | None:
         return None
     if not isinstance(document, dict) or "device" not in document:
         return None
-    attributes = _ata_attributes(document)
+    attributes = ata_attributes(document)
     nvme = document.get("nvme_smart_health_information_log") or {}
     status = document.get("smart_status")
     health = None
@@ -67,32 +67,40 @@ def parse_smartctl_json(text: str) -> SmartDetails | None:
     return SmartDetails(
         health=health,
         wwn=_wwn(document.get("wwn")),
-        firmware=_text(document.get("firmware_version")),
-        physical_sector_size=_int(document.get("physical_block_size")),
-        rotation_rpm=_int(document.get("rotation_rate")),
-        power_on_hours=_int(_get(document, "power_on_time", "hours")),
-        temperature_celsius=_int(_get(document, "temperature", "current")),
+        firmware=json_text(document.get("firmware_version")),
+        physical_sector_size=json_int(document.get("physical_block_size")),
+        rotation_rpm=json_int(document.get("rotation_rate")),
+        power_on_hours=json_int(json_at(document, "power_on_time", "hours")),
+        temperature_celsius=json_int(json_at(document, "temperature", "current")),
         reallocated_sectors=_raw(attributes, 5),
         pending_sectors=_raw(attributes, 197),
-        uncorrectable_sectors=_raw(attributes, 198) if 198 in attributes else _int(
+        uncorrectable_sectors=_raw(attributes, 198) if 198 in attributes else json_int(
             nvme.get("media_errors")),
-        wear_percent_used=_wear(attributes, nvme),
+        wear_percent_used=wear_percent_used(attributes, nvme),
     )
 
 
-def _ata_attributes(document: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    table = _get(document, "ata_smart_attributes", "table")
+def ata_attributes(document: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The ATA attribute table by attribute id; empty for NVMe, SCSI, or no SMART."""
+    table = json_at(document, "ata_smart_attributes", "table")
     if not isinstance(table, list):
         return {}
     return {row["id"]: row for row in table if isinstance(row, dict) and "id" in row}
 
 
-def _wear(attributes: dict[int, dict[str, Any]], nvme: dict[str, Any]) -> int | None:
+def wear_percent_used(attributes: dict[int, dict[str, Any]], nvme: dict[str, Any]) -> int | None:
+    """Rated endurance used, in percent: NVMe's own figure, else the first vendor wear attribute
+    found (its normalised value counts down from 100).
+
+    An attribute counts only under its wear name: smartctl names attributes from its drive
+    database, and the same id means something else on another maker's drive (177 is
+    Wear_Range_Delta on SandForce drives)."""
     if "percentage_used" in nvme:
-        return _int(nvme["percentage_used"])
-    for attribute_id in _WEAR_ATTRIBUTES:
-        if attribute_id in attributes:
-            remaining = _int(attributes[attribute_id].get("value"))
+        return json_int(nvme["percentage_used"])
+    for attribute_id, name in _WEAR_ATTRIBUTES.items():
+        row = attributes.get(attribute_id)
+        if row is not None and row.get("name") == name:
+            remaining = json_int(row.get("value"))
             if remaining is not None and 0 <= remaining <= 100:
                 return 100 - remaining
     return None
@@ -100,7 +108,7 @@ def _wear(attributes: dict[int, dict[str, Any]], nvme: dict[str, Any]) -> int | 
 
 def _raw(attributes: dict[int, dict[str, Any]], attribute_id: int) -> int | None:
     row = attributes.get(attribute_id)
-    return None if row is None else _int(_get(row, "raw", "value"))
+    return None if row is None else json_int(json_at(row, "raw", "value"))
 
 
 def _wwn(value: Any) -> str | None:
@@ -113,7 +121,8 @@ def _wwn(value: Any) -> str | None:
         return None
 
 
-def _get(document: Any, *keys: str) -> Any:
+def json_at(document: Any, *keys: str) -> Any:
+    """The value at `keys` in nested JSON objects; None when any step is missing or not one."""
     for key in keys:
         if not isinstance(document, dict):
             return None
@@ -121,9 +130,11 @@ def _get(document: Any, *keys: str) -> Any:
     return document
 
 
-def _int(value: Any) -> int | None:
+def json_int(value: Any) -> int | None:
+    """An integer, and not a boolean (JSON's true is an int to Python); else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _text(value: Any) -> str | None:
+def json_text(value: Any) -> str | None:
+    """A string without its surrounding blanks; None when empty or not a string."""
     return value.strip() or None if isinstance(value, str) else None

@@ -1,0 +1,8 @@
+"""Health checks of a donated machine's parts, each giving a verdict with its reasons.
+
+`model` holds what every check returns (`CheckResult`, `Finding`, the verdicts); one module per
+part holds its checks and the thresholds they apply: `disk` (the drive's SMART data and its own
+self-test), `cpu_load` (the processor and its cooling under a stress-ng load, with `thermal`
+reading the temperatures and throttle counters from sysfs). docs/grading.md lists every rule, its
+threshold and where the threshold comes from.
+"""
