@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agent.inventory.cpu import Processor
 from agent.inventory.dmi_memory import InstalledMemory
 from agent.inventory.dmi_system import SystemProduct
@@ -111,3 +113,20 @@ def machine_with_every_part(length: int = 0) -> Machine:
         identity=machine_identity(system, board, chassis),
         evidence=(EvidenceFile.of("dmidecode.txt", b"# dmidecode 3.4\n"),),
     )
+
+
+class FakeTime:
+    """A clock and a sleep for checks that wait: sleeping only moves the clock, then tells each
+    of `ticks` the new time (a scripted load or sensor changing as time passes)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.ticks: list[Callable[[float], None]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        for tick in self.ticks:
+            tick(self.now)

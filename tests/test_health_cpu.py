@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from agent.health.thermal import (
 )
 from agent.i18n import set_language
 from agent.runner import CommandNotFound, CommandRecord
+from tests.helpers import FakeTime
 
 THERMAL = Path(__file__).parent / "fixtures" / "health" / "thermal"
 THINKPAD = "intel-thinkpad-13-gen2"
@@ -213,20 +214,6 @@ def copy_tree(name: str, tmp_path: Path) -> Path:
 def write(root: Path, values: dict[str, int]) -> None:
     for relative, value in values.items():
         (root / relative).write_text(f"{value}\n")
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.ticks: list[Callable[[float], None]] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        for tick in self.ticks:
-            tick(self.now)
 
 
 class ScriptedProcess:

@@ -42,6 +42,7 @@ from agent.health.model import (
 from agent.i18n import set_language
 from agent.inventory.source import PROFILE_FORMAT, ProfileSource
 from agent.runner import CommandRecord
+from tests.helpers import FakeTime
 from tests.replay import fixture
 
 DEVICE = "/dev/sda"
@@ -350,17 +351,6 @@ def scripted(polls: list[dict[str, Any]], *, start_returncode: int = 0) -> Scrip
         tuple(start_command(DEVICE, "long")): [answer(start_command(DEVICE, "long"), stdout="")],
         tuple(abort_command(DEVICE)): [answer(abort_command(DEVICE), stdout="")],
     })
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def run(source: ScriptedDrive, **options: Any) -> tuple[CheckResult, list[int | None]]:

@@ -3,6 +3,8 @@
 `model` holds what every check returns (`CheckResult`, `Finding`, the verdicts); one module per
 part holds its checks and the thresholds they apply: `disk` (the drive's SMART data and its own
 self-test), `cpu_load` (the processor and its cooling under a stress-ng load, with `thermal`
-reading the temperatures and throttle counters from sysfs). docs/grading.md lists every rule, its
+reading the temperatures and throttle counters from sysfs), `memory` (a userspace RAM test),
+`battery` (wear, cycles and a timed discharge) and `platform` (what stops a donation: firmware
+passwords, Intel AMT, Absolute, the TPM, Secure Boot). docs/grading.md lists every rule, its
 threshold and where the threshold comes from.
 """

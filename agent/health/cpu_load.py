@@ -12,18 +12,15 @@ thresholds below judge it; docs/grading.md says where each one comes from.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
+from agent.health.background import BackgroundCommand, LoadProcess, LoadStarter
 from agent.health.model import FAIL, NOT_PRESENT, SKIPPED, WARN, CheckResult, Finding, verdict_of
 from agent.health.thermal import (
     Reading,
@@ -34,7 +31,7 @@ from agent.health.thermal import (
     throttle_rise,
 )
 from agent.i18n import N_
-from agent.runner import CommandNotFound, CommandRecord, default_recorder
+from agent.runner import CommandNotFound, CommandRecord
 
 # Goes with every result, so a report says which set of rules judged the processor.
 RULES_VERSION = "cpu-cooling/1"
@@ -112,78 +109,9 @@ def stress_command(seconds: int, yaml_path: str) -> list[str]:
 # --- The load, started and stopped -------------------------------------------------------------
 
 
-class LoadProcess(Protocol):
-    """A command running in the background: the load."""
-
-    def poll(self) -> int | None:
-        """Its exit status once it has ended; None while it runs."""
-        ...
-
-    def stop(self) -> None:
-        """Ends it now."""
-        ...
-
-    def finish(self) -> CommandRecord:
-        """Waits for its end, and gives its record: command line, status, full output."""
-        ...
-
-
-LoadStarter = Callable[[Sequence[str]], LoadProcess]
-
-
-class _LiveProcess:
-    """A command on this machine, its output in files (a pipe nobody reads could block it)."""
-
-    def __init__(self, argv: Sequence[str]) -> None:
-        self.argv = tuple(argv)
-        self.started = time.monotonic()
-        self.stdout: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish()
-        self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish()
-        try:
-            # Its own session: the stressors it forks can be killed with it, and nothing else.
-            self.popen = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
-                                          stdout=self.stdout, stderr=self.stderr,
-                                          start_new_session=True)
-        except FileNotFoundError as error:
-            self.stdout.close()
-            self.stderr.close()
-            raise CommandNotFound(argv[0]) from error
-        self.record: CommandRecord | None = None
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
-
-    def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT)
-        try:
-            self.popen.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-    def finish(self) -> CommandRecord:
-        if self.record is None:
-            returncode = self.popen.wait()
-            self.record = CommandRecord(self.argv, returncode, _read(self.stdout),
-                                        _read(self.stderr), time.monotonic() - self.started)
-            # Kept with the session's other commands, as `agent.runner.run` keeps them.
-            default_recorder().records.append(self.record)
-        return self.record
-
-
 def start_load(argv: Sequence[str]) -> LoadProcess:
     """Starts `argv` on this machine; `CommandNotFound` when the program is not installed."""
-    return _LiveProcess(argv)
-
-
-def _read(handle: IO[bytes]) -> str:
-    handle.seek(0)
-    text = handle.read().decode("utf-8", errors="replace")
-    handle.close()
-    return text
+    return BackgroundCommand(argv, grace_seconds=STOP_GRACE_SECONDS)
 
 
 # --- stress-ng's YAML report -------------------------------------------------------------------
