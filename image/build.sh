@@ -334,7 +334,8 @@ log "the live image without OS images: $((without_os / 1000000)) MB (at most $((
 esp=$(part_offset "$STAGE/$NAME.raw" C12A7328-F81F-11D2-BA4B-00A0C93EC93B)
 data=$(part_offset "$STAGE/$NAME.raw" EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)
 for loader in EFI/BOOT/BOOTX64.EFI EFI/BOOT/grubx64.efi EFI/BOOT/mmx64.efi \
-    EFI/BOOT/BOOTIA32.EFI EFI/debian/grub.cfg grub/i386-pc/normal.mod; do
+    EFI/BOOT/BOOTIA32.EFI EFI/debian/grub.cfg grub/i386-pc/normal.mod grub/i386-pc/linux16.mod \
+    memtest/memtest86+x64.bin memtest/memtest86+x64.efi memtest/memtest86+ia32.efi; do
     mdir -b -i "$STAGE/$NAME.raw@@$esp" "::/$loader" >/dev/null ||
         die "no $loader on the ESP"
 done

@@ -82,7 +82,8 @@ EXPECTED_BOOT: dict[str, dict[str, str | int | None]] = {
 }
 # The stick's boot menu (image/grub.cfg), in its order, with a piece of each title that GRUB's
 # serial terminal shows as is (it writes "?" for accented letters).
-MENU_ENTRIES = ("attended", "safe-graphics", "unattended")
+# In the menu's order; "memtest" is left out of the menu under Secure Boot.
+MENU_ENTRIES = ("attended", "safe-graphics", "unattended", "memtest")
 MENU_SHOWN = "unattended: erases unasked"
 
 

@@ -4,8 +4,9 @@ The whole unattended flows run elsewhere under Secure Boot (scenarios/three-buse
 (scenarios/failing-disk.toml) and plain UEFI (test_two_sticks.py). Here: the boot menu's default
 is the attended walk-through when nobody touches the keyboard, on a BIOS that is given no active
 MBR partition and on 32-bit UEFI; GRUB for BIOS keeps to the stick the BIOS booted when another
-is plugged in; and Secure Boot refuses a loader its keys did not sign, so the Secure Boot runs
-cannot pass by accident.
+is plugged in; Secure Boot refuses a loader its keys did not sign, so the Secure Boot runs
+cannot pass by accident; and the menu's memory test starts memtest86+ under BIOS and UEFI (its
+absence under Secure Boot is checked in test_unattended_flow.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from screendumps import Picture
 MBR_SLOTS = 446  # the four 16-byte partition entries start here; byte 0 of each is the flag
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"  # EFI system partition
 OTHER_STICK_MENU = "menu of the other stick"
+MEMTEST_STARTED = "Memtest86+ v"  # its title, on the serial port too
 
 
 def active_flags(stick: Stick) -> list[int]:
@@ -142,3 +144,21 @@ def test_under_bios_grub_reads_the_menu_of_the_stick_the_bios_booted(artifacts: 
         boot.stop()
     assert MENU_SHOWN in serial, serial[-2000:]
     assert OTHER_STICK_MENU not in serial
+
+
+@pytest.mark.parametrize("firmware", ["bios", "uefi"])
+def test_the_menus_memory_test_starts_memtest86(firmware: str, artifacts: Path) -> None:
+    require_image()
+    stick = Stick.copy_of(IMAGE, artifacts)
+    boot = Boot(attended_scenario(firmware), artifacts, stick, {}, menu_entry="memtest")
+    boot.start()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and MEMTEST_STARTED not in boot.serial_text():
+            time.sleep(2)
+        serial = boot.serial_text()
+    finally:
+        boot.stop()
+    assert MENU_SHOWN in serial, "the boot menu was not shown"
+    assert MEMTEST_STARTED in serial, f"{boot.menu_outcome()}; serial log tail:\n{serial[-2000:]}"
+    assert "REEEBOOT " not in serial, "the live system started instead"

@@ -66,6 +66,9 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
 
     assert stick.digest_outside_state() == stick_before, "the stick changed outside its state"
     stick.check_state()
+    if scenario.firmware != "direct":
+        # memtest86+ is not signed: its menu entry is there except under Secure Boot.
+        assert ("memtest86+" in boot.serial_text()) == (scenario.firmware != "uefi-secure")
 
     rows = [row for row in hub.database.reports()
             if row["system_serial"] == scenario.system.get("serial")]
