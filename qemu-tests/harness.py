@@ -81,8 +81,8 @@ EXPECTED_BOOT: dict[str, dict[str, str | int | None]] = {
                   "kernel_lockdown": "none"},
 }
 # The stick's boot menu (image/grub.cfg), in its order, with a piece of each title that GRUB's
-# serial terminal shows as is (it writes "?" for accented letters).
-# In the menu's order; "memtest" is left out of the menu under Secure Boot.
+# serial terminal shows as is (it writes "?" for accented letters). "memtest" is left out of the
+# menu under Secure Boot.
 MENU_ENTRIES = ("attended", "safe-graphics", "unattended", "memtest")
 MENU_SHOWN = "unattended: erases unasked"
 
@@ -182,8 +182,9 @@ def require_image() -> None:
 
 
 def partition_ranges(path: Path) -> dict[str, tuple[int, int]]:
-    """Byte ranges of the data partition (by its GPT type) and of the state partition (by its
-    name) of a stick image, as its partition table says now."""
+    """Byte ranges of the data partition (by its GPT type), of the state partition (by its
+    name) and of every partition ("partition <node>") of a stick image, as its partition table
+    says now."""
     table = json.loads(subprocess.run(
         ["sfdisk", "--json", str(path)], check=True, capture_output=True, text=True
     ).stdout)["partitiontable"]
