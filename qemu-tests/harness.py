@@ -327,8 +327,8 @@ class Stick:
     def digest_outside_state(self) -> str:
         """sha256 of every byte of the stick except its state partition: the data partition is
         only ever read."""
-        return self._digest(((0, self.state_start),
-                             (self.state_end, self.path.stat().st_size)))
+        start, end = partition_ranges(self.path)["state"]
+        return self._digest(((0, start), (end, self.path.stat().st_size)))
 
     def digest_of_other_partitions(self) -> str:
         """sha256 of every partition's bytes but the state partition's, and of the MBR's boot

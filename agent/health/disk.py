@@ -746,34 +746,36 @@ class _SelfTestRun:
     def unreadable(self, record: CommandRecord, document: dict[str, Any] | None) -> Finding:
         """smartctl could not ask the drive (no answer, permissions, a drive gone): nothing was
         checked, as `judge_smart` says of the same answer."""
-        reason = _smartctl_errors(document) if document is not None else ""
-        if reason:
-            return Finding.of("self_test_unreadable", SKIPPED,
-                              N_("{device}: smartctl could not open the drive ({reason})"),
-                              device=self.device, reason=reason)
-        return Finding.of("self_test_unreadable", SKIPPED,
-                          N_("{device}: smartctl could not open the drive (exit status "
-                             "{status})"), device=self.device, status=record.returncode)
+        return self.smartctl_said(
+            "self_test_unreadable", SKIPPED, document,
+            N_("{device}: smartctl could not open the drive ({reason})"),
+            N_("{device}: smartctl could not open the drive (exit status {status})"),
+            status=record.returncode)
 
     def not_supported(self, document: dict[str, Any]) -> Finding:
-        reason = _smartctl_errors(document)
-        if reason:
-            return Finding.of("self_test_not_supported", NOT_PRESENT,
-                              N_("{device}: the drive has no self-test ({reason})"),
-                              device=self.device, reason=reason)
-        return Finding.of("self_test_not_supported", NOT_PRESENT,
-                          N_("{device}: the drive has no self-test"), device=self.device)
+        return self.smartctl_said(
+            "self_test_not_supported", NOT_PRESENT, document,
+            N_("{device}: the drive has no self-test ({reason})"),
+            N_("{device}: the drive has no self-test"))
 
     def refused(self, record: CommandRecord) -> Finding:
-        document = _load(record.stdout)
+        return self.smartctl_said(
+            "self_test_refused", NOT_PRESENT, _load(record.stdout),
+            N_("{device}: the drive refused to start a self-test ({reason})"),
+            N_("{device}: the drive refused to start a self-test (smartctl exit status "
+               "{status})"), status=record.returncode)
+
+    def smartctl_said(self, code: str, verdict: str, document: dict[str, Any] | None,
+                      with_reason: str, without_reason: str,
+                      status: int | None = None) -> Finding:
+        """A finding that quotes smartctl's own error messages when it gave any, else the
+        message without them (with smartctl's exit `status` when it has a field for it)."""
         reason = _smartctl_errors(document) if document is not None else ""
         if reason:
-            return Finding.of("self_test_refused", NOT_PRESENT,
-                              N_("{device}: the drive refused to start a self-test ({reason})"),
-                              device=self.device, reason=reason)
-        return Finding.of("self_test_refused", NOT_PRESENT,
-                          N_("{device}: the drive refused to start a self-test (smartctl exit "
-                             "status {status})"), device=self.device, status=record.returncode)
+            return Finding.of(code, verdict, with_reason, device=self.device, reason=reason)
+        if status is None:
+            return Finding.of(code, verdict, without_reason, device=self.device)
+        return Finding.of(code, verdict, without_reason, device=self.device, status=status)
 
     def lost(self) -> Finding:
         return Finding.of("self_test_drive_lost", WARN,
