@@ -379,6 +379,11 @@ def _report_show(args: argparse.Namespace) -> int:
         product=system.get("product") or "?", serial=system.get("serial") or _("unknown")))
     print(_("Grade {grade}, outcome: {outcome}").format(
         grade=grade.get("value"), outcome=result.get("value")))
+    if grade.get("rules"):  # grade/2 on: the parts the label comes from
+        print("  " + _("{rules}: functional {functional}, performance {performance}, "
+                       "battery {battery}").format(
+            rules=grade["rules"], functional=grade.get("functional"),
+            performance=grade.get("performance"), battery=grade.get("battery")))
     for reason in grade.get("reasons", []):
         print(f"  - {reason.get('text')}")
     for erasure in report.get("erasure", []):

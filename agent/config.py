@@ -43,6 +43,11 @@ class StationConfig:
     install_verify: bool = True  # read what was written back from the disk
     # [station] operator: who runs the station; named in every report ("" for nobody)
     operator: str = ""
+    # [health]: how much of the health pass runs (agent/health/checkup.py); 0 s leaves a check out
+    health_self_test: str = "short"  # the drives' own self-test: "short", "long" or "off"
+    health_cpu_seconds: int = 60  # the processor under load
+    health_memory_seconds: int = 120  # the memory test
+    health_battery_seconds: int = 180  # the battery's timed discharge (its wear is always read)
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,19 @@ _KEYS = (
     _Key("install", "target", "install_target", str),
     _Key("install", "kernel_options", "install_kernel_options", str),
     _Key("install", "verify", "install_verify", bool),
+    _Key("health", "self_test", "health_self_test", str),
+    _Key("health", "cpu_seconds", "health_cpu_seconds", int),
+    _Key("health", "memory_seconds", "health_memory_seconds", int),
+    _Key("health", "battery_seconds", "health_battery_seconds", int),
 )
 ERASE_METHODS = ("auto", "random", "zero", "one", "dodshort", "dod", "is5enh")
 VERIFY_MODES = ("full", "sample", "off")
-_CHOICES = {"language": LANGUAGES, "erase_method": ERASE_METHODS, "erase_verify": VERIFY_MODES}
-_RANGES = {"erase_rounds": (1, 35), "erase_sample_sectors": (0, 1_000_000)}
+SELF_TEST_KINDS = ("short", "long", "off")
+_CHOICES = {"language": LANGUAGES, "erase_method": ERASE_METHODS, "erase_verify": VERIFY_MODES,
+            "health_self_test": SELF_TEST_KINDS}
+_RANGES = {"erase_rounds": (1, 35), "erase_sample_sectors": (0, 1_000_000),
+           "health_cpu_seconds": (0, 3600), "health_memory_seconds": (0, 7200),
+           "health_battery_seconds": (0, 3600)}
 _TABLES = {key.table for key in _KEYS if key.table}
 
 

@@ -19,8 +19,8 @@ from agent.events import EventSink, ignore_events
 from agent.fsutil import remove_unfinished_writes, write_durably
 from agent.i18n import _, set_language
 from agent.inventory import take_inventory
-from agent.inventory.model import Disk, Machine
-from agent.inventory.source import ProfileSource
+from agent.inventory.model import Disk, EvidenceFile, Machine
+from agent.inventory.source import LiveSource, MachineSource, ProfileSource
 from agent.report.asset import asset_id_for, hostname_for
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import (
@@ -41,6 +41,7 @@ from agent.wipe.journal import Journals, WipeJournal
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from agent.health.checkup import HealthSettings
     from agent.install.image import ListedImage, OsImage
     from agent.install.job import InstallResult
     from agent.install.target import TargetChoice
@@ -168,6 +169,21 @@ def inventory(station: Station, *, with_smart: bool = True, include_loop: bool =
                           keep_windows_key=station.config.keep_windows_key)
 
 
+def machine_source(station: Station) -> MachineSource | None:
+    """This computer, to run commands on; None for a recorded machine, whose commands only
+    replay what was recorded (a self-test or a load cannot be replayed)."""
+    return LiveSource() if station.profile is None else None
+
+
+def health_settings(config: StationConfig) -> HealthSettings:
+    """`[health]` of reeeboot.toml: how much of the health pass runs."""
+    from agent.health.checkup import HealthSettings
+
+    return HealthSettings(self_test=config.health_self_test, cpu_seconds=config.health_cpu_seconds,
+                          memory_seconds=config.health_memory_seconds,
+                          battery_seconds=config.health_battery_seconds)
+
+
 def interrupted_erasures(station: Station) -> list[WipeJournal]:
     """Overwrites a power cut or a crash stopped; the next erase of those disks resumes them."""
     return Journals(station.state_dir).unfinished()
@@ -216,11 +232,14 @@ def os_images(station: Station) -> list[ListedImage]:
 
 def install_target(
     machine: Machine, erasures: Sequence[WipeResult] = (), image: OsImage | None = None,
+    *, failing: Mapping[str, str] | None = None,
 ) -> TargetChoice:
-    """Step 5: the disk the OS goes to by default (the screen and the CLI ask when ambiguous)."""
+    """Step 5: the disk the OS goes to by default (the screen and the CLI ask when ambiguous).
+    `failing`: disks a health check found failing, with why: they never get it."""
     from agent.install.target import choose_target
 
-    return choose_target(machine, erasures, image.image_size if image is not None else None)
+    return choose_target(machine, erasures, image.image_size if image is not None else None,
+                         failing=failing)
 
 
 def find_image(station: Station, name_or_path: str) -> OsImage:
@@ -293,6 +312,8 @@ def file_report(
     started_at: datetime.datetime,
     *,
     benchmarks: dict[str, Any] | None = None,
+    health: dict[str, Any] | None = None,
+    health_evidence: Sequence[EvidenceFile] = (),
     install: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
     asset_id: str | None = None,
@@ -321,6 +342,7 @@ def file_report(
         operator=operator if operator is not None else (station.config.operator or None),
         asset_id=asset_id if asset_id is not None else station.asset_id,
         benchmarks=benchmarks,
+        health=health,
         install=install,
         timings=timings,
     )
@@ -335,7 +357,7 @@ def file_report(
         raise
     # The raw outputs first: once the signed report names their hashes, the files are there.
     evidence_dir = station.state_dir / EVIDENCE_DIR / report["report_id"]
-    for item in machine.evidence:
+    for item in (*machine.evidence, *health_evidence):
         write_durably(evidence_dir / item.name, item.content)
     envelope = dsse.sign(dsse.canonical_json(report), station.key)
     if station.profile is not None:

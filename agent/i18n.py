@@ -51,6 +51,21 @@ class LocalNumber(float):
         return _localize(float.__format__(self, spec))
 
 
+class LocalWords(tuple[str, ...]):
+    """A list in a message: words (message ids, translated where shown) and names (a disk's path,
+    which no catalog knows and so stays as it is), joined with ", ". Formatted directly it is the
+    English list, as a report's text keeps it; `translated()` is the screen's."""
+
+    def __str__(self) -> str:
+        return ", ".join(self)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def translated(self) -> str:
+        return ", ".join(_(word) for word in self)
+
+
 def _localize(text: str) -> str:
     marks = {ord(","): _THOUSANDS.get(_language, ","), ord("."): _DECIMAL_MARK.get(_language, ".")}
     return text.translate(marks)

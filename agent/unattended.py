@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from agent import flow
 from agent.config import StationConfig
 from agent.events import ProgressEvent
+from agent.health.model import CheckResult
 from agent.i18n import _
 from agent.inventory.model import Machine
 from agent.report import dsse
@@ -152,7 +153,8 @@ def _run_unattended(
     power_off: bool,
     take_inventory: Callable[[flow.Station], Machine],
 ) -> int:
-    run = Run(station, sink=status.progress, take_inventory=take_inventory)
+    run = Run(station, sink=status.progress, take_inventory=take_inventory,
+              on_health=lambda result: status.emit("health", **health_line(result)))
     status.emit("start", data_dir=str(station.data_dir), state_dir=str(station.state_dir))
     machine = run.inspect()
     if run.identity_problem is not None:
@@ -172,6 +174,7 @@ def _run_unattended(
             {"device": journal.device, "serial": journal.serial, "pass": journal.pass_index,
              "offset": journal.written_up_to} for journal in run.interrupted])
     status.emit("plan", targets=[plan.path for plan in run.to_erase()])
+    run.start_self_tests()
     results = run.erase()
     for result in results:
         record = result.to_json()
@@ -189,6 +192,15 @@ def _run_unattended(
     if install_failed:
         failed.append(run.installed.target.path if run.installed is not None else "install")
     return _deliver_and_end(run, status, failed, power_off=power_off)
+
+
+def health_line(result: CheckResult) -> dict[str, Any]:
+    """A health check's result as its status line tells it: the verdict and the findings' codes
+    and English texts (the report keeps the rest)."""
+    return {"check": result.check, "subject": result.subject, "verdict": result.verdict,
+            "seconds": result.seconds,
+            "findings": [{"code": finding.code, "verdict": finding.verdict, "text": finding.text}
+                         for finding in result.findings]}
 
 
 def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *, power_off: bool) -> int:

@@ -6,6 +6,7 @@ leave behind ("To Be Filled By O.E.M.", "--"), which are not facts: they read "u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agent.i18n import N_, _, ngettext, number
@@ -120,11 +121,13 @@ def plan_line(plan: DiskPlan) -> str:
     return line
 
 
-def disk_lines(plan: DiskPlan, mark: str = "") -> list[str]:
+def disk_lines(plan: DiskPlan, mark: str = "", health: Sequence[str] = ()) -> list[str]:
     """A disk in four lines, as the machine and disks screens list it: the disk, its serial,
-    its health and what will happen to it; `mark` ("[X] ") goes before its name."""
+    its health and what will happen to it; `mark` ("[X] ") goes before its name, and `health`
+    (what the health checks found) under its health."""
     return [f"{mark}{plan.path}  {disk_title(plan.disk)}", f"    {disk_serial(plan.disk)}",
-            f"    {disk_health(plan.disk)}", f"    {plan_line(plan)}"]
+            f"    {disk_health(plan.disk)}", *(f"    {line}" for line in health),
+            f"    {plan_line(plan)}"]
 
 
 def method_words(plan: ErasurePlan, method: str) -> dict[str, str]:

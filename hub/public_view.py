@@ -3,10 +3,11 @@ one by one, never the report as it is.
 
 A field the report gains later stays off the public page until it is added here. Left out on
 purpose: the operator, the station, its keys, the report's and the machine's ids, the evidence
-files and their digests, and every serial number, UUID, network address, EDID serial and licence
-key (the machine's, its disks', memory's, battery's and screen's): a serial number leads back to
-the donor's own records (an inventory, a warranty, a disposal list), and the new owner can read
-the machine's on its label. The workshop's number for the machine (asset id) stays: it is on the
+files and their digests (the health checks' too, with who ran them, their times and what they
+measured), and every serial number, UUID, network address, EDID serial and licence key (the
+machine's, its disks', memory's, battery's and screen's): a serial number leads back to the
+donor's own records (an inventory, a warranty, a disposal list), and the new owner can read the
+machine's on its label. The workshop's number for the machine (asset id) stays: it is on the
 machine's sticker and in its installed hostname, and tells the reader that the page is about the
 machine in their hands.
 
@@ -22,6 +23,8 @@ from typing import Any
 from agent.i18n import N_
 from agent.report.labels import BUS_NAMES, OUTCOMES
 from hub import views
+from hub.grade_view import PartLine, grade_section
+from hub.health_view import HealthShown, health_section
 from hub.ingest import report_columns
 
 Gettext = Callable[[str], str]
@@ -73,19 +76,24 @@ class PublicPassport:
     sections: list[Section] = field(default_factory=list)
     grade: str | None = None
     grade_reasons: list[str] = field(default_factory=list)
+    grade_parts: list[PartLine] = field(default_factory=list)  # the grade's parts in words
     outcome: str | None = None
     benchmarks: list[tuple[str, str]] = field(default_factory=list)
     erasures: list[DiskErased] = field(default_factory=list)
     installed: list[tuple[str, str]] = field(default_factory=list)
     reused: bool = False
+    health: HealthShown | None = None
 
 
-def public_passport(report: dict[str, Any], gettext: Gettext) -> PublicPassport:
+def public_passport(report: dict[str, Any], gettext: Gettext,
+                    language: str = "en") -> PublicPassport:
+    """`language`: the page's, which writes the numbers of translated health findings (and of
+    the grade's reasons that repeat them)."""
     machine = _mapping(report.get("machine"))
     system = _mapping(machine.get("system"))
     name = " ".join(str(system[key]) for key in ("vendor", "product") if system.get(key))
     date = report.get("finished_at") or report.get("created_at")
-    grade = _mapping(report.get("grade"))
+    grade = grade_section(report, gettext, language)
     outcome = _mapping(report.get("outcome")).get("value")
     asset_id = report.get("asset_id")
     return PublicPassport(
@@ -93,14 +101,15 @@ def public_passport(report: dict[str, Any], gettext: Gettext) -> PublicPassport:
         asset_id=str(asset_id) if asset_id else None,
         date=str(date)[:10] if isinstance(date, str) else None,
         sections=[*_computer(machine, gettext), *_parts(report, machine, gettext)],
-        grade=str(grade["value"]) if grade.get("value") else None,
-        grade_reasons=[str(reason.get("text")) for reason in _items(grade.get("reasons"))
-                       if reason.get("text")],
+        grade=grade.value if grade else None,
+        grade_reasons=grade.texts if grade else [],
+        grade_parts=grade.parts if grade else [],
         outcome=views.label(OUTCOMES, outcome, gettext) if outcome else None,
         benchmarks=_benchmarks(_mapping(report.get("benchmarks")), gettext),
         erasures=[_erasure(disk, gettext) for disk in views.erasures(report)],
         installed=_installed(_mapping(report.get("install")), gettext),
         reused=report_columns(report).reused,
+        health=health_section(report, gettext, language, public=True),
     )
 
 

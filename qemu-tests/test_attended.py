@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 from harness import (
+    HEALTH_SHORT,
     IMAGE,
     SCENARIOS,
     Boot,
@@ -42,7 +43,7 @@ def config(language: str, hub_url: str, token: str, extra: str = "") -> str:
     # unattended = true on purpose: without the kernel switch the screen must come up anyway.
     return (f'language = "{language}"\nunattended = true\n'
             f'[station]\nname = "qemu-attended"\noperator = "{OPERATOR}"\n'
-            f'[hub]\nurl = "{hub_url}"\nenrollment_token = "{token}"\n{extra}')
+            f'[hub]\nurl = "{hub_url}"\nenrollment_token = "{token}"\n{HEALTH_SHORT}{extra}')
 
 
 def digest(path: Path) -> str:

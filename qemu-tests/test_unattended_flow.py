@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness import (
     EXPECTED_BOOT,
+    HEALTH_CPU_SECONDS,
+    HEALTH_MEMORY_SECONDS,
+    HEALTH_SHORT,
     IMAGE,
     MARKER,
     SCENARIOS,
@@ -39,7 +43,8 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
     stick = Stick.copy_of(IMAGE, artifacts)
     token = hub.database.add_station("qemu-station")
     guest_hub_url = f"http://10.0.2.2:{hub.port}"
-    stick.write_file("reeeboot.toml", station_config(guest_hub_url, token, unattended=True))
+    stick.write_file("reeeboot.toml", station_config(guest_hub_url, token, unattended=True,
+                                                     health=HEALTH_SHORT))
     stick_before = stick.digest_outside_state()
     disks = {spec.id: make_disk(spec, artifacts) for spec in scenario.disks}
     assert all(marker_sectors(path) > 0 for path in disks.values())
@@ -123,6 +128,55 @@ def test_unattended_run(scenario_path: Path, hub: RunningHub, artifacts: Path) -
     assert len(stick_paths) == 1, "the stick is in the inventory"
     [stick_exclusion] = [e for e in report["excluded"] if e["path"] == stick_paths[0]]
     assert stick_exclusion["code"] == "boot_device" and stick_exclusion["reason"]
+    assert_health(report, events, scenario, stick)
+
+
+def assert_health(report: dict, events: list[dict], scenario: Scenario, stick: Stick) -> None:
+    """Every disk's SMART judged and its self-test run before the erasure, the processor, the
+    memory and the battery checked beside it, each result on the status line as it came, in the
+    signed report, and each command's output kept on the stick under the hash the report names."""
+    health = report["health"]
+    checks = {(check["check"], check["subject"]): check for check in health["checks"]}
+    told = {(event["check"], event["subject"]): event["verdict"] for event in events
+            if event["event"] == "health"}
+    assert told == {key: check["verdict"] for key, check in checks.items()}
+    paths = {disk["serial"]: disk["path"] for disk in report["machine"]["disks"]}
+    # A disk without SMART (virtio) says so; ATA and NVMe answer; QEMU's SATA disk runs its
+    # self-test (QEMU logs it done at once) and passes.
+    expected_self_test = {"sata": "pass", "virtio": "not_present"}
+    for spec in scenario.disks:
+        path = paths[spec.serial]
+        smart, self_test = checks[("disk_smart", path)], checks[("disk_self_test", path)]
+        if spec.bus == "virtio":
+            assert smart["verdict"] == "not_present", smart
+        else:
+            assert smart["measured"]["protocol"] in ("ATA", "NVMe", "SCSI"), smart
+        if spec.bus in expected_self_test:
+            assert self_test["verdict"] == expected_self_test[spec.bus], self_test
+        assert self_test["verdict"] != "fail", self_test
+    self_tests = [event for event in events if event["event"] == "health"
+                  and event["check"] == "disk_self_test"]
+    first_erasure = next(index for index, event in enumerate(events)
+                         if event["event"] == "disk_result")
+    assert all(events.index(event) < first_erasure for event in self_tests)
+    # The machine's checks, at the settings reeeboot.toml gave.
+    memory = checks[("memory", "ram")]
+    assert memory["verdict"] == "pass", memory
+    assert memory["measured"]["seconds"] == HEALTH_MEMORY_SECONDS
+    assert memory["measured"]["coverage_percent"] > 0
+    cpu = checks[("cpu_cooling", "cpu")]
+    assert cpu["measured"]["load_seconds"] == HEALTH_CPU_SECONDS
+    assert cpu["verdict"] in ("pass", "not_present"), cpu  # QEMU has no processor sensor
+    assert checks[("battery", "battery")]["verdict"] == "not_present"
+    locks = checks[("platform_locks", "firmware")]
+    secure_boot = [finding for finding in locks["findings"]
+                   if finding["code"].startswith("secure_boot")]
+    assert secure_boot, locks
+    assert "self_test" in report["timings"]
+    for check in health["checks"]:
+        for kept in check["evidence"]:
+            content = stick.state_file(f"evidence/{report['report_id']}/{kept['name']}")
+            assert content is not None and hashlib.sha256(content).hexdigest() == kept["sha256"]
 
 
 def assert_inventory_matches(machine: dict, scenario: Scenario) -> None:

@@ -82,3 +82,20 @@ def test_the_windows_key_is_kept_only_when_the_workshop_asks(tmp_path: Path) -> 
     assert problems == [] and config.keep_windows_key
     path.write_text("")
     assert load_config(path)[0].keep_windows_key is False
+
+
+def test_the_health_pass_is_set_in_its_own_table(tmp_path: Path) -> None:
+    path = write(tmp_path, '[health]\nself_test = "long"\ncpu_seconds = 0\nmemory_seconds = 30\n'
+                 'battery_seconds = 600\n')
+    config, problems = load_config(path)
+    assert problems == []
+    assert (config.health_self_test, config.health_cpu_seconds, config.health_memory_seconds,
+            config.health_battery_seconds) == ("long", 0, 30, 600)
+    wrong = write(tmp_path, 'unattended = true\n[health]\nself_test = "extended"\n'
+                  'memory_seconds = -5\nbattery_seconds = "3 min"\n')
+    config, problems = load_config(wrong)
+    assert [(problem.line, problem.key) for problem in problems] == [
+        (3, "health.self_test"), (4, "health.memory_seconds"), (5, "health.battery_seconds")]
+    assert (config.health_self_test, config.health_memory_seconds,
+            config.health_battery_seconds) == ("short", 120, 180)
+    assert config.unattended is False

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from agent.health import cpu_load
+from agent.health.background import at_idle_priority
 from agent.health.cpu_load import (
     ABORT_AT_CELSIUS,
     parse_stress_ng_yaml,
@@ -494,3 +495,12 @@ def test_the_real_check_on_this_machine() -> None:
         else:
             assert result.verdict in (PASS, WARN)  # warn only near a sensor's own limit
             assert result.verdict == PASS or codes(result) == ["cpu_temperature_near_limit"]
+
+
+def test_the_load_at_idle_priority_runs_under_sched_idle_and_a_missing_program_is_said() -> None:
+    process = at_idle_priority(cpu_load.start_load)(["sh", "-c", "chrt -p $$"])
+    record = process.finish()
+    assert record.argv[:3] == ("chrt", "--idle", "0")
+    assert "SCHED_IDLE" in record.stdout, record.stdout
+    with pytest.raises(CommandNotFound):
+        at_idle_priority(cpu_load.start_load)(["no-such-stress-tool", "--cpu", "1"])

@@ -224,7 +224,8 @@ def test_a_result_serialises_with_its_evidence() -> None:
         evidence=(record,))
     document = json.loads(json.dumps(result.to_json()))
     assert document["findings"] == [{"code": "self_test_timeout", "verdict": WARN,
-                                     "text": "/dev/sda: stopped", "threshold": None,
+                                     "text": "/dev/sda: stopped",
+                                     "message": "{device}: stopped", "threshold": None,
                                      "values": {"device": DEVICE}}]
     assert document["evidence"][0]["argv"] == ["smartctl", "-X", DEVICE]
     assert (document["operator"], document["seconds"]) == (None, 2.5)

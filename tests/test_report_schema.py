@@ -90,7 +90,10 @@ def test_the_minimal_report_is_valid_too() -> None:
 
 # Keys added to version 1 after stations were using it: optional, so that the reports of sticks
 # not yet updated stay valid on a newer hub. The agent always emits them.
-ADDED_IN_VERSION_1 = {"station": {"stick"}, "$defs.machine.firmware": {"kernel_lockdown"},
+ADDED_IN_VERSION_1 = {"": {"health"}, "station": {"stick"},
+                      "grade": {"rules", "functional", "performance", "battery", "cosmetic"},
+                      "$defs.reason": {"part", "label"},
+                      "$defs.machine.firmware": {"kernel_lockdown"},
                       "$defs.install.bootloader": {"secure_boot_ready"}}
 
 
@@ -98,7 +101,8 @@ def test_every_key_the_agent_emits_is_declared() -> None:
     """Every object of the schema lists all its keys as required and forbids others, so a key
     added to an inventory dataclass or to the report without the schema makes the reports of
     every profile above invalid. Open by design: `software` (more versions), `timings` (one key
-    per step) and the erasure's free-form `evidence`."""
+    per step), the erasure's free-form `evidence`, and what a health check measured and the
+    values of its findings (each check its own)."""
     schema = json.loads(SCHEMA_PATH.read_text())
     open_objects = []
     for path, node in schema_objects(schema):
@@ -107,7 +111,8 @@ def test_every_key_the_agent_emits_is_declared() -> None:
         else:
             optional = ADDED_IN_VERSION_1.get(path, set())
             assert set(node.get("required", [])) == set(node["properties"]) - optional, path
-    assert sorted(open_objects) == ["$defs.erasure.evidence", "software", "software.tools",
+    assert sorted(open_objects) == ["$defs.erasure.evidence", "$defs.finding.values",
+                                    "$defs.health_check.measured", "software", "software.tools",
                                     "timings"]
     broken = full_report(sample_machine())
     broken["machine"]["cpu"]["new_field"] = 1
@@ -193,7 +198,7 @@ def test_an_invalid_report_is_never_signed(data_dir: Path) -> None:
 def test_the_schema_is_draft_2020_12_and_ships_in_the_package() -> None:
     schema = json.loads(SCHEMA_PATH.read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert set(schema["required"]) == set(schema["properties"])
+    assert set(schema["required"]) == set(schema["properties"]) - ADDED_IN_VERSION_1[""]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["agent"]
     relative = SCHEMA_PATH.relative_to(ROOT / "agent")

@@ -51,8 +51,10 @@ def test_a_disk_kept_by_choice_is_reported_as_kept_and_stays_in_the_grade(
     machine = run.reported_machine()
     assert [(item.path, item.code) for item in machine.exclusions] == [
         ("/dev/sdb", "boot_device"), ("/dev/sda", KEPT_BY_CHOICE)]
-    # It stays in the machine: its bad sectors still count.
-    assert "bad_sectors" in [reason.code for reason in grade_machine(machine).reasons]
+    # It stays in the machine: it counts among the parts to check (here, as not checked).
+    [untested] = [reason for reason in grade_machine(machine).reasons
+                  if reason.code == "functions_not_tested"]
+    assert "/dev/sda" in untested.text
     grade, outcome = run.grade()
     assert outcome.reason.code == "disk_kept_by_choice" and "/dev/sda" in outcome.reason.text
     assert decide_outcome(grade, []).reason.code == "erased_and_usable"

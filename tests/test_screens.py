@@ -71,19 +71,25 @@ def station_for(data_dir: Path, images: Path, language: str, extra: str = "") ->
 
 
 async def walk(app: ReeebootApp, pilot: Pilot[None], run: ScriptedRun) -> dict[str, str]:
-    """Every screen in order, as a volunteer goes through them; what each one showed."""
+    """Every screen in order, as a volunteer goes through them; what each one showed. The run's
+    checks are held (`hold_checks`): the screens are looked at while the drives test themselves
+    and while the memory is tested, then the gates are opened."""
     shots: dict[str, str] = {}
 
     def look(name: str) -> None:
         shots[name] = UUID.sub("00000000-0000-0000-0000-000000000000", screen_text(app))
 
-    async def until_held() -> None:
-        """The scripted step shows its progress and waits for the test."""
-        await asyncio.to_thread(run.reached.wait, 10)
+    async def redrawn() -> None:
         await pilot.pause(REDRAW_SECONDS + 0.2)  # the screen redraws progress twice a second
         await pilot.pause()
 
+    async def until_held() -> None:
+        """The scripted step shows its progress and waits for the test."""
+        await asyncio.to_thread(run.reached.wait, 10)
+        await redrawn()
+
     await settle(pilot, app)
+    assert await asyncio.to_thread(run.checks.self_tests.reached, 2)
     look("1-machine")
     await pilot.press("enter")
     await pilot.pause()
@@ -103,13 +109,24 @@ async def walk(app: ReeebootApp, pilot: Pilot[None], run: ScriptedRun) -> dict[s
     look("4-confirm")
     await type_text(pilot, _(CONFIRMATION_WORD))
     await pilot.press("enter")
+    await redrawn()
+    look("5a-self-tests")  # the erasure waits for the drives' own tests
+    run.checks.self_tests.open()
+    assert await asyncio.to_thread(run.checks.memory_test.reached)
     await until_held()
-    look("5a-progress")
+    look("5b-progress")
     await pilot.press("escape")
     await pilot.pause()
-    look("5b-stop-question")
+    look("5c-stop-question")
     await pilot.press("enter")  # the cursor is on "go on erasing"
     run.release.set()
+    for _wait in range(500):  # the erasure ends; the memory test still runs
+        if run.erasures:
+            break
+        await asyncio.sleep(0.02)
+    await redrawn()
+    look("5d-checks-finishing")
+    run.checks.memory_test.open()
     await settle(pilot, app)
     look("6a-install")
     await pilot.press("enter")
@@ -134,7 +151,7 @@ async def walk(app: ReeebootApp, pilot: Pilot[None], run: ScriptedRun) -> dict[s
 async def test_every_screen_matches_its_snapshot(language: str, data_dir: Path,
                                                  os_images: Path) -> None:
     station = station_for(data_dir, os_images, language)
-    run = ScriptedRun(station)
+    run = ScriptedRun(station, hold_checks=True)
     app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
                       start_sender=None, power=FakePower(), log_path=LOG)
     async with app.run_test(size=SIZE) as pilot:
@@ -176,7 +193,7 @@ async def test_hostile_text_is_shown_as_text_on_every_screen(
         size: tuple[int, int], data_dir: Path, os_images: Path) -> None:
     station = station_for(data_dir, os_images, "en", extra='"[/b]" = 1\n"[link=x]" = 2\n')
     assert any("[/b]" in problem.describe() for problem in station.problems)
-    run = ScriptedRun(station, hostile_machine())
+    run = ScriptedRun(station, hostile_machine(), hold_checks=True)
     app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
                       start_sender=None, power=FakePower(), log_path=LOG)
     async with app.run_test(size=size) as pilot:

@@ -1,6 +1,8 @@
 """The walk-through's behaviour, driven by Textual's Pilot: what the first screen tells, disks
-plugged in while it shows, reports left from earlier runs, and the choices on the disks screen.
-Snapshots of every screen are in test_screens.py, whole walk-throughs in test_walkthrough.py."""
+plugged in while it shows, reports left from earlier runs, the choices on the disks screen, and
+the health checks (the drives' self-tests start with the machine and show on the disks screen; a
+disk that failed one is erased, but gets no system). Snapshots of every screen are in
+test_screens.py, whole walk-throughs in test_walkthrough.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from agent.inventory.hotplug import DiskEvent, DiskEventSink
 from agent.inventory.model import Disk, Exclusion, Machine
 from agent.run.engine import Run
 from agent.tui.app import ReeebootApp
+from agent.tui.screens.disks import HEALTH_SECONDS as DISKS_HEALTH_SECONDS
 from agent.tui.screens.disks import DisksScreen
 from agent.tui.screens.machine import MachineScreen
 from agent.wipe.firmware.capabilities import DiskCapabilities
@@ -25,6 +28,9 @@ from tests.receiver import Receiver
 from tests.replay import fixture
 from tests.screens import flat, screen_text, settle
 from tests.scripted_run import fixture_probe as frozen_drive_probe
+from tests.test_screens import os_images, station_for
+
+__all__ = ["os_images"]  # a fixture: a stick's images/ folder with one small OS image
 
 
 def probe(disk: Disk) -> DiskCapabilities:
@@ -425,3 +431,121 @@ async def test_another_reeeboot_stick_is_erased_only_after_a_question(data_dir: 
         assert [plan.path for plan in run.to_erase()] == ["/dev/sda", "/dev/sdc"]
         assert "[X] /dev/sdc" in screen_text(app)
         assert [item.path for item in run.reported_machine().exclusions] == ["/dev/sdb"]
+
+
+async def test_the_drives_test_themselves_while_the_volunteer_reads_the_screens(
+        data_dir: Path) -> None:
+    """The self-tests start as soon as the machine is known, and the disks screen follows them:
+    the percentage while they run, then their verdict. A disk that failed is still erased."""
+    from tests.scripted_run import ScriptedRun
+
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    station = flow.open_station(data_dir)
+    run = ScriptedRun(station, hold_checks=True)
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+                      start_sender=None)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        assert await asyncio.to_thread(run.checks.self_tests.reached, 2, 5), \
+            "the app did not start the drives' self-tests after looking at the machine"
+        await pilot.press("enter", "enter", "enter")
+        await settle(pilot, app)
+        await pilot.press("enter")  # the frozen drive: yes, the short sleep is allowed
+        await pilot.pause()
+        assert isinstance(app.screen, DisksScreen)
+        shown = flat(screen_text(app))
+        assert "self-test running: 40 %" in shown and "self-test running: 70 %" in shown
+        run.checks.self_tests.open()
+        await asyncio.to_thread(run.health.wait_self_tests, 10)
+        await pilot.pause(DISKS_HEALTH_SECONDS + 0.3)
+        shown = flat(screen_text(app))
+        assert "self-test passed" in shown
+        assert "FAILED its self-test: it will be erased, but replace it" in shown
+        assert "[X] /dev/sda" in shown and run.disks["/dev/sda"].erase
+        await pilot.press("down")  # the failing disk: "Why" says what it means
+        await pilot.pause()
+        why = flat(screen_text(app))
+        assert "This disk failed a health check: it is erased all the same" in why
+        assert "/dev/sda: the drive failed its self-test: Completed: read failure" in why
+
+
+async def install_screen_after_a_failed_self_test(data_dir: Path, os_images: Path,
+                                                  extra: str = "") -> str:
+    """What the install screen shows once the NVMe drive (the larger disk) failed its self-test
+    and both disks were erased."""
+    from agent.tui.screens.install import InstallScreen
+    from tests.scripted_run import ScriptedRun
+
+    station = station_for(data_dir, os_images, "en", extra)
+    run = ScriptedRun(station, failing_self_test="/dev/nvme0n1", vanishes=None)
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+                      start_sender=None)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        run.allow_unfreeze(False)
+        app.start_erasure()
+        await asyncio.to_thread(run.reached.wait, 10)
+        run.release.set()
+        await settle(pilot, app)
+        assert isinstance(app.screen, InstallScreen)
+        assert [result.result for result in run.erasures] == ["erased", "erased"]
+        return flat(screen_text(app))
+
+
+async def test_a_disk_that_failed_its_self_test_gets_no_system(
+        data_dir: Path, os_images: Path) -> None:
+    """The larger disk would get the system, but it failed its self-test: it is erased, and the
+    system goes to the other one, with the reason on the screen."""
+    shown = await install_screen_after_a_failed_self_test(data_dir, os_images)
+    assert "On /dev/sda" in shown and "On /dev/nvme0n1" not in shown
+    assert ("Not on /dev/nvme0n1: it failed a health check (the drive failed its self-test: "
+            "Completed: read failure).") in shown
+    assert "Other disk" not in shown  # no other disk to choose
+
+
+async def test_a_failing_disk_chosen_in_the_configuration_is_flagged(
+        data_dir: Path, os_images: Path) -> None:
+    shown = await install_screen_after_a_failed_self_test(
+        data_dir, os_images, '[install]\ntarget = "/dev/nvme0n1"\n')
+    assert "On /dev/nvme0n1" in shown and "Why: chosen in reeeboot.toml" in shown
+    assert ("Careful: /dev/nvme0n1 failed a health check (the drive failed its self-test: "
+            "Completed: read failure).") in shown
+
+
+async def test_the_result_names_the_health_checks_when_all_passed(data_dir: Path) -> None:
+    """A healthy machine: drives with good SMART data that pass their self-tests, a battery
+    that holds its charge, no firmware password. The result says so, naming what was checked."""
+    import dataclasses
+
+    from agent.tui.screens.install import InstallScreen
+    from agent.tui.screens.result import ResultScreen
+    from tests.scripted_run import ScriptedRun, with_smart, workshop_machine
+
+    laptop = workshop_machine()
+    [battery] = laptop.peripherals.batteries
+    healthy = with_smart(dataclasses.replace(laptop, peripherals=dataclasses.replace(
+        laptop.peripherals, batteries=(dataclasses.replace(battery, health_percent=96.0),))), {
+        "/dev/nvme0n1": "health/smart/nvme-corsair-mp510.json",
+        "/dev/sda": "health/smart/sata-ssd-samsung-860evo.json"})
+    (data_dir / "reeeboot.toml").write_text('language = "en"\n')
+    station = flow.open_station(data_dir)
+    run = ScriptedRun(station, healthy, failing_self_test=None, vanishes=None,
+                      admin_password=False)
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+                      start_sender=None)
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settle(pilot, app)
+        assert "password" not in flat(screen_text(app))  # no firmware lock to tell
+        run.allow_unfreeze(False)
+        app.start_erasure()
+        await asyncio.to_thread(run.reached.wait, 10)
+        run.release.set()
+        await settle(pilot, app)
+        assert isinstance(app.screen, InstallScreen)
+        await pilot.press("end", "enter")  # install no system
+        await settle(pilot, app)
+        assert isinstance(app.screen, ResultScreen)
+        shown = flat(screen_text(app))
+    assert ("All health checks passed: SMART data, disk self-test, firmware locks, processor "
+            "under load, memory test, battery.") in shown
+    assert "Health checks:" not in shown and "warning" not in shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -36,6 +37,21 @@ class LoadProcess(Protocol):
 
 
 LoadStarter = Callable[[Sequence[str]], LoadProcess]
+
+
+def at_idle_priority(start: LoadStarter) -> LoadStarter:
+    """`start`, with the command under the SCHED_IDLE policy (chrt(1), util-linux): it only gets
+    a processor no other work wants. Beside an erasure, the load and the memory tester then take
+    what the erasure leaves, so every core stays busy (the cooling is still tested) and the
+    erasure is not slowed; alone, they get the whole machine as before. A missing program is
+    still `CommandNotFound`: chrt would only say so in its exit status."""
+
+    def started(argv: Sequence[str]) -> LoadProcess:
+        if shutil.which(argv[0]) is None:
+            raise CommandNotFound(argv[0])
+        return start(["chrt", "--idle", "0", *argv])
+
+    return started
 
 
 class BackgroundCommand:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.i18n import LocalNumber, _, number
+from agent.i18n import LocalNumber, LocalWords, _, number
 from agent.runner import CommandRecord
 
 PASS, WARN, FAIL, SKIPPED, NOT_PRESENT = "pass", "warn", "fail", "skipped", "not_present"
@@ -63,14 +63,20 @@ class Finding:
         messages give them no format specification; decimals keep theirs ("{years:.1f}")."""
         if not self.msgid:
             return self.text
-        return _(self.msgid).format(**{name: _localized(value) for name, value in self.values})
+        return _(self.msgid).format(**{name: localized(value) for name, value in self.values})
 
     def to_json(self) -> dict[str, Any]:
+        # The message with its values lets a screen or the platform say it in another language.
         return {"code": self.code, "verdict": self.verdict, "text": self.text,
-                "threshold": self.threshold, "values": dict(self.values)}
+                "message": self.msgid, "threshold": self.threshold,
+                "values": dict(self.values)}
 
 
-def _localized(value: object) -> object:
+def localized(value: object) -> object:
+    """A message's value as the screen's language writes it: its numbers ("17 532" in French),
+    its lists of words."""
+    if isinstance(value, LocalWords):
+        return value.translated()
     if isinstance(value, bool):
         return value
     if isinstance(value, int):

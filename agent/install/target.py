@@ -4,7 +4,7 @@ unattended mode takes the first and says so in the report."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.i18n import _
@@ -30,11 +30,15 @@ class TargetChoice:
                 "ambiguous": self.ambiguous, "reason": self.reason}
 
 
-def unsuitable_reason(disk: Disk, erasure: WipeResult | None, image_size: int | None) -> str | None:
+def unsuitable_reason(disk: Disk, erasure: WipeResult | None, image_size: int | None,
+                      failing: str | None = None) -> str | None:
+    """`failing`: why a health check found the disk failing (its self-test, its SMART data)."""
     if disk.bus in EXTERNAL_BUSES or disk.removable:
         return _("external or removable disk")
     if disk.smart_health == "failed":
         return _("its SMART health check failed")
+    if failing is not None:
+        return _("its health check failed: {why}").format(why=failing)
     if erasure is not None and erasure.result == "failed":
         return _("its erasure failed")
     if image_size is not None and disk.size_bytes < image_size:
@@ -47,11 +51,15 @@ def _rank_key(disk: Disk) -> tuple[bool, int]:
 
 
 def choose_target(
-    machine: Machine, erasures: Sequence[WipeResult] = (), image_size: int | None = None
+    machine: Machine, erasures: Sequence[WipeResult] = (), image_size: int | None = None,
+    *, failing: Mapping[str, str] | None = None,
 ) -> TargetChoice:
+    """`failing`: the disks a health check found failing, with why."""
     by_device = {result.device: result for result in erasures}
+    failing = failing or {}
     suitable = [disk for disk in machine.targets()
-                if unsuitable_reason(disk, by_device.get(disk.path), image_size) is None]
+                if unsuitable_reason(disk, by_device.get(disk.path), image_size,
+                                     failing.get(disk.path)) is None]
     ranked = tuple(sorted(suitable, key=_rank_key, reverse=True))
     if not ranked:
         return TargetChoice(None, (), False, _("no healthy internal disk large enough"))

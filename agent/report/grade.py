@@ -1,35 +1,64 @@
-"""The grade (A to D) and the outcome (reuse, parts, recycle) of a machine, by rules a volunteer
-can check by hand: each rule can only lower the grade, and every rule that did says why.
+"""The grade of a machine and its outcome (reuse, parts, recycle), by a versioned table of rules a
+volunteer can check by hand. docs/grading.md, section 7, is the table with where each limit
+comes from; this module and that section change together, with RULES_VERSION.
 
-The rules (docs/report.md lists them with the same codes):
-- memory: under 2 GiB D, under 4 GiB C, under 8 GiB B;
-- processor: x86-64 level 1 (no SSE4.2/POPCNT: many current distributions refuse it) C,
-  level 2 B, level 3 or 4 no limit; level unknown C;
-- disks (those that stay in the machine, i.e. not excluded): none C; SMART verdict failed C;
-  reallocated, pending or uncorrectable sectors B; SSD wear 90 % or more C, 70 % or more B;
-  only spinning disks B (a light OS is still slow on one);
-- battery: under 50 % of its design capacity C, under 80 % B;
-- disk read benchmark: under 50 MB/s on a disk that stays B.
+The grade has parts, each judged on its own facts, and a label:
+- functional code, F0 to F5 (in the spirit of R2v3's F codes): which functions were tested and
+  whether they work, from the health checks;
+- performance class, P1 to P4: what the machine can still run, from its memory, processor and
+  disks and the disks' measured speed;
+- battery band, A to D (or none): the worst battery's capacity left;
+- cosmetic code: from the guided appearance check, none until a person gives it.
+The label (A to D, `value`) is the worst limit any rule sets. Every rule that set one is a reason,
+with the part it judged and the letter it allows, the one that decided first: each letter can be
+traced to the rule and the result behind it.
+
 The outcome: a disk whose erasure did not succeed must leave the machine and be destroyed, so the
-machine goes to parts; otherwise grade D goes to recycling, and A to C to reuse.
+machine goes to parts; otherwise label D goes to recycling, and A to C to reuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent.i18n import N_, LocalNumber, _
-from agent.inventory.model import KEPT_BY_CHOICE, Machine
+from agent.health.model import localized
+from agent.i18n import N_, LocalWords, _
+from agent.inventory.model import KEPT_BY_CHOICE, Disk, Machine
 
 if TYPE_CHECKING:
     from agent.wipe.jobs import WipeResult
 
+RULES_VERSION = "grade/2"
 GRADES = ("A", "B", "C", "D")
 GIB = 1 << 30
 SLOW_DISK_BYTES_PER_SECOND = 50_000_000
 ERASED = ("erased", "erased_with_exceptions")
+
+# The parts of the grade, as reasons name them.
+FUNCTIONAL, PERFORMANCE, BATTERY, LOCKS, WEAR = (
+    "functional", "performance", "battery", "locks", "wear")
+
+# The health checks, as agent/health/ names them (tests/test_grade.py keeps them in step); they
+# are not imported, so that grading a report does not load the checks.
+SMART, SELF_TEST, CPU, MEMORY, BATTERY_CHECK, PLATFORM = (
+    "disk_smart", "disk_self_test", "cpu_cooling", "memory", "battery", "platform_locks")
+DISK_CHECKS = (SMART, SELF_TEST)
+# A verdict that says the part was looked at (not_present: there was nothing to judge, such as a
+# processor without a sensor, whose load still ran, or a drive without a self-test).
+LOOKED_AT = ("pass", "warn", "not_present")
+
+# Functional codes, best last, and the label each allows.
+F0, F1, F2, F3, F4, F5 = "F0", "F1", "F2", "F3", "F4", "F5"
+FUNCTIONAL_LABELS = {F0: "C", F1: "C", F2: "C", F3: "B", F4: "A", F5: "A"}
+# Performance classes from the label their worst rule allows.
+PERFORMANCE_CLASSES = {"A": "P1", "B": "P2", "C": "P3", "D": "P4"}
+# Battery bands: the capacity left (full / design) at or above each limit, in percent; below the
+# last, D. 80 and 30 are the battery check's own warn and fail limits (docs/grading.md, 4.1).
+BATTERY_BANDS = (("A", 80.0), ("B", 50.0), ("C", 30.0))
+BATTERY_LABELS = {"A": "A", "B": "B", "C": "C", "D": "C"}
 
 
 @dataclass(frozen=True)
@@ -38,30 +67,49 @@ class Reason:
     text: str  # English, with the measured value, for people reading the raw report
     message: str = ""  # the message id `text` was made from, translated on screens
     values: tuple[tuple[str, object], ...] = ()
+    part: str = ""  # which part of the grade the rule judged (FUNCTIONAL, PERFORMANCE...)
+    label: str = ""  # the best label the rule allows
 
     @classmethod
     def of(cls, code: str, message: str, **values: object) -> Reason:
         return cls(code, message.format(**values), message, tuple(values.items()))
 
+    @classmethod
+    def of_finding(cls, finding: dict[str, Any]) -> Reason:
+        """A health check's finding, as the report holds it, as the reason it gives."""
+        return cls(str(finding["code"]), str(finding["text"]), str(finding.get("message") or ""),
+                   tuple(dict(finding.get("values") or {}).items()))
+
+    def limits(self, part: str, label: str) -> Reason:
+        return dataclasses.replace(self, part=part, label=label)
+
     def describe(self) -> str:
         """The reason in the screen's language, its numbers written as the language does."""
         if not self.message:
             return self.text
-        return _(self.message).format(**{
-            name: LocalNumber(value) if isinstance(value, float) else value
-            for name, value in self.values})
+        return _(self.message).format(**{name: localized(value) for name, value in self.values})
 
     def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "text": self.text}
+        document = {"code": self.code, "text": self.text}
+        if self.part:
+            document.update(part=self.part, label=self.label)
+        return document
 
 
 @dataclass(frozen=True)
 class Grade:
-    value: str
-    reasons: tuple[Reason, ...]
+    value: str  # the label, A to D
+    reasons: tuple[Reason, ...]  # every rule that set a limit, the deciding one first
+    functional: str = F0
+    performance: str = "P1"
+    battery: str = "none"  # "none", or the worst battery's band
+    cosmetic: str | None = None  # from the guided appearance check
 
     def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "reasons": [reason.to_json() for reason in self.reasons]}
+        return {"value": self.value, "reasons": [reason.to_json() for reason in self.reasons],
+                "rules": RULES_VERSION, "functional": self.functional,
+                "performance": self.performance, "battery": self.battery,
+                "cosmetic": self.cosmetic}
 
 
 @dataclass(frozen=True)
@@ -73,15 +121,21 @@ class Outcome:
         return {"value": self.value, "reason": self.reason.to_json()}
 
 
-def grade_machine(machine: Machine, benchmarks: dict[str, Any] | None = None) -> Grade:
-    limits: list[tuple[str, Reason]] = [
-        *_memory(machine), *_processor(machine), *_disks(machine), *_batteries(machine),
-        *_disk_speed(machine, benchmarks),
-    ]
-    worst = max((GRADES.index(grade) for grade, _reason in limits), default=0)
-    # Worst first, so the first reason is the one that decided the grade.
-    ordered = sorted(limits, key=lambda item: -GRADES.index(item[0]))
-    return Grade(GRADES[worst], tuple(reason for _grade, reason in ordered))
+def grade_machine(machine: Machine, benchmarks: dict[str, Any] | None = None,
+                  health: dict[str, Any] | None = None) -> Grade:
+    """`health`: the report's health section (`HealthPass.to_json`); without it no function
+    counts as tested (F0)."""
+    checks = _Checks(health)
+    functional, functional_reasons = _functional(machine, checks)
+    performance_reasons = _performance(machine, benchmarks)
+    band, battery_reasons = _battery(machine, checks)
+    reasons = [*functional_reasons, *performance_reasons, *battery_reasons,
+               *_locks(checks), *_warnings(checks)]
+    value = _worst(reason.label for reason in reasons)
+    # Worst first, so the first reason is the one that decided the label.
+    ordered = sorted(reasons, key=lambda reason: -GRADES.index(reason.label))
+    performance = PERFORMANCE_CLASSES[_worst(reason.label for reason in performance_reasons)]
+    return Grade(value, tuple(ordered), functional, performance, band)
 
 
 def decide_outcome(grade: Grade, erasures: Sequence[WipeResult],
@@ -103,6 +157,104 @@ def decide_outcome(grade: Grade, erasures: Sequence[WipeResult],
                                       "{disks}"), grade=grade.value, disks=", ".join(kept)))
     return Outcome("reuse", Reason.of("erased_and_usable",
                                       N_("every disk erased, grade {grade}"), grade=grade.value))
+
+
+def _worst(labels: Iterable[str]) -> str:
+    return GRADES[max((GRADES.index(label) for label in labels), default=0)]
+
+
+class _Checks:
+    """The health section's results by check and part."""
+
+    def __init__(self, health: dict[str, Any] | None) -> None:
+        self.results: list[dict[str, Any]] = list((health or {}).get("checks", []))
+        self.by_key = {(result["check"], result["subject"]): result for result in self.results}
+
+    def of(self, check: str, subject: str | None = None) -> dict[str, Any] | None:
+        if subject is not None:
+            return self.by_key.get((check, subject))
+        return next((result for result in self.results if result["check"] == check), None)
+
+    def looked_at(self, check: str, subject: str | None = None) -> bool:
+        result = self.of(check, subject)
+        return result is not None and result["verdict"] in LOOKED_AT
+
+
+def _deciding(result: dict[str, Any]) -> Reason:
+    """The finding that decided a check's verdict, as a reason."""
+    finding = next((item for item in result["findings"] if item["verdict"] == result["verdict"]),
+                   None)
+    if finding is None:
+        return Reason(f"{result['check']}_{result['verdict']}",
+                      f"{result['subject']}: {result['check']} {result['verdict']}")
+    return Reason.of_finding(finding)
+
+
+# --- Functional ------------------------------------------------------------------------------
+
+
+def _staying(machine: Machine) -> list[Disk]:
+    """The disks that stay in the machine: the erased ones and those a person chose to keep."""
+    left_out = {exclusion.path for exclusion in machine.exclusions
+                if exclusion.code != KEPT_BY_CHOICE}
+    return [disk for disk in machine.disks if disk.path not in left_out]
+
+
+def _failing_disk(disk: Disk, checks: _Checks) -> Reason | None:
+    for check in DISK_CHECKS:
+        result = checks.of(check, disk.path)
+        if result is not None and result["verdict"] == "fail":
+            return _deciding(result)
+    if disk.smart_health == "failed" and checks.of(SMART, disk.path) is None:
+        # No health section (an older caller): the inventory's own reading of the verdict.
+        return Reason.of("smart_failed", N_("{disk}: SMART verdict failed"), disk=disk.path)
+    return None
+
+
+def _functional(machine: Machine, checks: _Checks) -> tuple[str, list[Reason]]:
+    staying = _staying(machine)
+    failing = {disk.path: reason for disk in staying
+               if (reason := _failing_disk(disk, checks)) is not None}
+    key_failures: list[Reason] = []
+    if not staying:
+        key_failures.append(Reason.of("no_disk", N_("no internal disk to install a system on")))
+    elif len(failing) == len(staying):
+        key_failures += failing.values()  # no disk left to keep a system and files on
+    key_failures += [_deciding(result) for check in (CPU, MEMORY)
+                     if (result := checks.of(check)) is not None and result["verdict"] == "fail"]
+    other_failures = [] if key_failures and len(failing) == len(staying) else list(
+        failing.values())
+    other_failures += [_deciding(result) for result in checks.results
+                       if result["verdict"] == "fail"
+                       and result["check"] not in (*DISK_CHECKS, CPU, MEMORY, PLATFORM)]
+    if key_failures:
+        return F1, [reason.limits(FUNCTIONAL, "C") for reason in key_failures + other_failures]
+    if other_failures:
+        return F2, [reason.limits(FUNCTIONAL, "C") for reason in other_failures]
+    untested = [name for name, looked in (
+        (N_("the processor"), checks.looked_at(CPU)), (N_("the memory"), checks.looked_at(MEMORY)),
+        *((disk.path, checks.looked_at(SMART, disk.path)) for disk in staying)) if not looked]
+    if untested:
+        return F0, [Reason.of("functions_not_tested", N_("not tested: {parts}"),
+                              parts=LocalWords(untested)).limits(FUNCTIONAL, "C")]
+    not_done = [disk.path for disk in staying if not checks.looked_at(SELF_TEST, disk.path)]
+    if machine.peripherals.batteries and not checks.looked_at(BATTERY_CHECK):
+        not_done.append(N_("the battery"))
+    if not_done:
+        return F3, [Reason.of("checks_not_done", N_("key functions work; not fully tested: "
+                                                    "{parts}"),
+                              parts=LocalWords(not_done)).limits(FUNCTIONAL, "B")]
+    # F5 also needs the guided checks a person answers, which are not part of a run yet.
+    return F4, []
+
+
+# --- Performance -----------------------------------------------------------------------------
+
+
+def _performance(machine: Machine, benchmarks: dict[str, Any] | None) -> list[Reason]:
+    return [reason.limits(PERFORMANCE, label) for label, reason in (
+        *_memory(machine), *_processor(machine), *_disk_kinds(machine),
+        *_disk_speed(machine, benchmarks))]
 
 
 def _memory(machine: Machine) -> list[tuple[str, Reason]]:
@@ -129,44 +281,11 @@ def _processor(machine: Machine) -> list[tuple[str, Reason]]:
     return []
 
 
-def _disks(machine: Machine) -> list[tuple[str, Reason]]:
-    # The disks that stay in the machine: the erased ones and those a person chose to keep.
-    left_out = {exclusion.path for exclusion in machine.exclusions
-                if exclusion.code != KEPT_BY_CHOICE}
-    kept = [disk for disk in machine.disks if disk.path not in left_out]
-    if not kept:
-        return [("C", Reason.of("no_disk", N_("no internal disk to install a system on")))]
-    limits: list[tuple[str, Reason]] = []
-    for disk in kept:
-        name = disk.path
-        if disk.smart_health == "failed":
-            limits.append(("C", Reason.of("smart_failed", N_("{disk}: SMART verdict failed"),
-                                          disk=name)))
-        bad = sum(count or 0 for count in (disk.reallocated_sectors, disk.pending_sectors,
-                                           disk.uncorrectable_sectors))
-        if bad:
-            limits.append(("B", Reason.of(
-                "bad_sectors", N_("{disk}: {count} reallocated/pending/uncorrectable sectors"),
-                disk=name, count=bad)))
-        wear = disk.wear_percent_used
-        if wear is not None and wear >= 70:
-            limits.append(("C" if wear >= 90 else "B", Reason.of(
-                "ssd_worn", N_("{disk}: {percent} % of rated endurance used"), disk=name,
-                percent=wear)))
-    if all(disk.rotational for disk in kept):
-        limits.append(("B", Reason.of("hard_disk_only", N_("only spinning hard disks"))))
-    return limits
-
-
-def _batteries(machine: Machine) -> list[tuple[str, Reason]]:
-    limits: list[tuple[str, Reason]] = []
-    for battery in machine.peripherals.batteries:
-        health = battery.health_percent
-        if health is not None and health < 80:
-            limits.append(("C" if health < 50 else "B", Reason.of(
-                "battery_worn", N_("battery {name}: {percent:.0f} % of design capacity"),
-                name=battery.name, percent=float(health))))
-    return limits
+def _disk_kinds(machine: Machine) -> list[tuple[str, Reason]]:
+    staying = _staying(machine)
+    if staying and all(disk.rotational for disk in staying):
+        return [("B", Reason.of("hard_disk_only", N_("only spinning hard disks")))]
+    return []
 
 
 def _disk_speed(machine: Machine, benchmarks: dict[str, Any] | None) -> list[tuple[str, Reason]]:
@@ -179,3 +298,49 @@ def _disk_speed(machine: Machine, benchmarks: dict[str, Any] | None) -> list[tup
             limits.append(("B", Reason.of("slow_disk", N_("{disk}: reads {speed:.0f} MB/s"),
                                           disk=measured["path"], speed=speed / 1e6)))
     return limits
+
+
+# --- Battery, locks, wear ----------------------------------------------------------------------
+
+
+def _band(percent: float) -> str:
+    return next((band for band, floor in BATTERY_BANDS if percent >= floor), "D")
+
+
+def _battery(machine: Machine, checks: _Checks) -> tuple[str, list[Reason]]:
+    """The worst battery's band; "none" without a battery, or when no gauge tells its wear. A
+    worn-out battery (band D) is the battery check's failure, which the functional part names;
+    its band says it only when the check did not run."""
+    bands: list[tuple[str, Reason]] = []
+    for battery in machine.peripherals.batteries:
+        if battery.health_percent is None:
+            continue
+        band = _band(float(battery.health_percent))
+        bands.append((band, Reason.of(
+            "battery_worn", N_("battery {name}: {percent:.0f} % of design capacity"),
+            name=battery.name, percent=float(battery.health_percent))))
+    if not bands:
+        return "none", []
+    worst = max(band for band, _reason in bands)
+    checked = checks.of(BATTERY_CHECK) is not None
+    return worst, [reason.limits(BATTERY, BATTERY_LABELS[band]) for band, reason in bands
+                   if band != "A" and not (band == "D" and checked)]
+
+
+def _locks(checks: _Checks) -> list[Reason]:
+    """What stops the next owner (a firmware password, AMT left provisioned): the machine needs
+    work before it leaves. A lock's warning (Secure Boot off) is only advice."""
+    result = checks.of(PLATFORM)
+    if result is None:
+        return []
+    return [Reason.of_finding(finding).limits(LOCKS, "C") for finding in result["findings"]
+            if finding["verdict"] == "fail"]
+
+
+def _warnings(checks: _Checks) -> list[Reason]:
+    """A check that warned (an ageing disk, a processor near its limit, a memory tester that
+    crashed): the machine works, with a reservation."""
+    reasons = [_deciding(result) for result in checks.results
+               if result["verdict"] == "warn" and result["check"] != PLATFORM]
+    # The battery's wear is its band's reason already.
+    return [reason.limits(WEAR, "B") for reason in reasons if reason.code != "battery_worn"]

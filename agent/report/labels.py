@@ -1,7 +1,7 @@
-"""Erasure methods and levels, outcomes and buses in words, keyed as the report names them: the
-agent's screen (agent/wipe/labels.py, agent/words.py) and the hub's pages and certificates show
-the same words, and the catalogs translate each once. Only agent.i18n is imported: the hub uses
-this module too."""
+"""Erasure methods and levels, outcomes, the grade's parts and buses in words, keyed as the
+report names them: the agent's screen (agent/wipe/labels.py, agent/words.py) and the hub's pages
+and certificates show the same words, and the catalogs translate each once. Only agent.i18n is
+imported: the hub uses this module too."""
 
 from __future__ import annotations
 
@@ -36,3 +36,26 @@ FIRMWARE_METHODS = {
     "mmc-sanitize": N_("eMMC secure erase and sanitize"),
 }
 LEVELS = {"clear": N_("Clear"), "purge": N_("Purge")}
+# The grade's parts in words (agent/report/grade.py, docs/grading.md section 7), keyed as the
+# report names them.
+FUNCTIONAL_WORDS = {
+    "F0": N_("functions not tested"),
+    "F1": N_("a key function fails (processor, memory or every disk)"),
+    "F2": N_("a function fails"),
+    "F3": N_("key functions work, not everything was tested"),
+    "F4": N_("every function tested works"),
+    "F5": N_("fully functional, guided checks included"),
+}
+PERFORMANCE_WORDS = {
+    "P1": N_("runs current software well"),
+    "P2": N_("runs current software, more slowly"),
+    "P3": N_("for light use"),
+    "P4": N_("too weak for a current system"),
+}
+BATTERY_WORDS = {
+    "none": N_("no battery"),
+    "A": N_("80 % or more of its capacity left"),
+    "B": N_("50 to 80 % of its capacity left"),
+    "C": N_("30 to 50 % of its capacity left"),
+    "D": N_("under 30 % of its capacity left: to replace"),
+}

@@ -41,13 +41,14 @@ def build_report(
     operator: str | None = None,
     asset_id: str | None = None,
     benchmarks: dict[str, Any] | None = None,
+    health: dict[str, Any] | None = None,
     install: dict[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
     software: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     machine_json = machine.to_json()
     exclusions = machine_json.pop("exclusions")
-    grade = grade_machine(machine, benchmarks)
+    grade = grade_machine(machine, benchmarks, health)
     now = _now()
     # The one place text from outside (firmware, drives, tools, what a volunteer typed) is cut
     # to the schema's bounds: no machine's strings can make its report one the hub refuses.
@@ -68,6 +69,7 @@ def build_report(
         "excluded": exclusions,
         "erasure": [result.to_json() for result in erasures],
         "benchmarks": benchmarks,
+        "health": health,
         "install": install,
         "timings": {step: round(seconds, 3) for step, seconds in (timings or {}).items()},
     })

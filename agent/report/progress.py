@@ -26,8 +26,10 @@ from agent.report import dsse
 PROGRESS_SCHEMA = "reeeboot.progress/1"
 INTERVAL_SECONDS = 10.0
 TIMEOUT_SECONDS = 5.0
-# The flow's steps as the contract names them; the benchmarks belong to the disks' work.
-CONTRACT_STEPS = {"inventory": "inventory", "erase": "erase", "bench": "erase",
+# The flow's steps as the contract names them; the drives' self-tests, the health checks and the
+# benchmarks belong to the disks' work.
+CONTRACT_STEPS = {"inventory": "inventory", "self_test": "erase", "erase": "erase",
+                  "health": "erase", "bench": "erase",
                   "install": "install", "report": "report", "done": "done"}
 FINAL_PHASES = {"done": "done", "failed": "failed"}
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent import flow
 from agent.events import EventSink, fan_out, ignore_events
+from agent.health.checkup import HealthPass
+from agent.health.model import CheckResult
 from agent.i18n import _
 from agent.inventory.exclusions import OTHER_STICK
 from agent.inventory.model import KEPT_BY_CHOICE, Disk, Exclusion, Machine
@@ -75,10 +77,16 @@ class Run:
         options: WipeOptions | None = None,
         choices: RunChoices | None = None,
         live_progress: bool = True,
+        health: HealthPass | None = None,
+        on_health: Callable[[CheckResult], None] | None = None,
     ) -> None:
         """`options`: the erasure options (the command line's); by default the configuration's,
         whose frozen-drive answer may be "not given" (the screen then asks).
-        `live_progress`: tell the hub where the run stands, when one is configured."""
+        `live_progress`: tell the hub where the run stands, when one is configured.
+        `health`: the health pass (by default this computer's checks, as `[health]` of the
+        configuration sets them, when `take_inventory` reads this computer; otherwise only the
+        SMART data the inventory gave is judged); `on_health` hears each check's result as it is
+        known, from the checks' threads."""
         self.station = station
         self._sink = sink
         self._take_inventory = take_inventory
@@ -96,6 +104,14 @@ class Run:
         self.progress = ErasureProgress()
         self.erasures: list[WipeResult] = []
         self.benchmarks: dict[str, Any] | None = None
+        # The checks run commands and loads on this computer: only when the run looks at this
+        # computer (not at a recorded machine, nor at a machine a test made up).
+        reads_this_computer = take_inventory is flow.inventory
+        self.health = health or HealthPass(
+            flow.health_settings(config),
+            flow.machine_source(station) if reads_this_computer else None)
+        if on_health is not None:
+            self.health.on_result = on_health
         self.install_progress = InstallTracker(station.config.install_verify)
         self.installed: InstallResult | None = None
         self.install_error: str | None = None  # why nothing was installed, when it failed early
@@ -143,9 +159,28 @@ class Run:
             for plan in selectable:
                 plan.keep = plan.path not in wanted
         self._plan_all()
+        self.health.judge(machine, self.checked_disks())
         if self.reporter is not None:
             self.reporter.machine_known(machine, self.asset_id())
         return machine
+
+    def checked_disks(self) -> list[Disk]:
+        """The disks whose health is checked: all but those the system keeps (the stick, a disk
+        in use), so also those kept by choice: they stay in the machine."""
+        return [plan.disk for plan in self.disks.values() if plan.selectable]
+
+    def start_self_tests(self) -> None:
+        """Each drive's own self-test, all at once in the background, while the volunteer reads
+        the screens; the erasure waits for their end (a drive refuses its erase while it tests
+        itself)."""
+        self.health.start_self_tests(self.checked_disks())
+
+    def wait_self_tests(self, cancel: threading.Event | None = None) -> None:
+        """Until the drives' self-tests end; `cancel` set meanwhile aborts them."""
+        while self.health.self_tests_running():
+            if cancel is not None and cancel.is_set():
+                self.health.cancel.set()  # the drives' tests are aborted, then the erase stops
+            self.health.wait_self_tests(timeout=0.5)
 
     def identify(self, *, asset_id: str | None, operator: str | None) -> None:
         """The workshop's number for this machine and who works on it, as typed or scanned."""
@@ -223,6 +258,11 @@ class Run:
         the station has no working identity: what it erased could not be reported."""
         if self.identity_problem is not None:
             raise RunError(self.identity_problem)
+        if self.health.self_tests_running():
+            with self.clock.step("self_test"):
+                self.wait_self_tests(cancel)
+        # Beside the erasure: they load the processor and the memory, not the disks.
+        self.health.start_machine_checks(self.reported_machine())
         targets = self.to_erase()
         options = {plan.path: self._options_for(plan) for plan in targets}
         self.progress.start([plan.disk for plan in targets],
@@ -235,13 +275,21 @@ class Run:
         with self.clock.step("erase"):
             self.erasures = flow.erase(self.station, [plan.disk for plan in targets],
                                        fan_out(*sinks), options=options, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            self.health.cancel.set()
         if self.reporter is not None:
             for result in self.erasures:
                 self.reporter.disk_method(result.device, result.method)
         return self.erasures
 
     def check_health(self) -> dict[str, Any] | None:
-        """The benchmarks of processor, memory and each disk left in the machine (read only)."""
+        """The end of the health checks that ran beside the erasure, then the benchmarks of
+        processor, memory and each disk left in the machine (read only): they would measure the
+        checks' load."""
+        if self.health.machine_checks_running():
+            # The time the checks add to a run whose erasure ended first.
+            with self.clock.step("health"):
+                self.health.wait_machine_checks()
         with self.clock.step("bench"):
             self.benchmarks = flow.benchmark(self.station, self.reported_machine(),
                                              self._job_sink())
@@ -282,7 +330,8 @@ class Run:
             proposal.reason = _wanted_target_reason(machine, wanted, proposal.target,
                                                     configured=target is None)
             return proposal
-        choice = flow.install_target(machine, self.erasures, image)
+        choice = flow.install_target(machine, self.erasures, image,
+                                     failing=self.health.failing_disks())
         proposal.target, proposal.reason = choice.disk, choice.reason
         proposal.ambiguous, proposal.candidates = choice.ambiguous, choice.ranked
         return proposal
@@ -334,7 +383,8 @@ class Run:
         with self.clock.step("report"):
             self.report_id, _path = flow.file_report(
                 self.station, self.reported_machine(), self.erasures, self.clock.started_at,
-                benchmarks=self.benchmarks,
+                benchmarks=self.benchmarks, health=self.health.to_json(),
+                health_evidence=self.health.evidence(),
                 install=self.installed.to_json() if self.installed is not None else None,
                 timings=self.clock.timings, asset_id=self.choices.asset_id,
                 operator=self.choices.operator)
@@ -376,6 +426,7 @@ class Run:
         record = load_record(self.station.state_dir)
         if record is not None and not record.finished and record.report_id == self.report_id:
             save_record(self.station.state_dir, dataclasses.replace(record, finished=True))
+        self.health.stop()
         if self.reporter is not None:
             self.reporter.step("done")
             self.reporter.stop()
@@ -383,7 +434,7 @@ class Run:
     def grade(self) -> tuple[Grade, Outcome]:
         """The grade and outcome the report gives (the same rules, on the same facts)."""
         machine = self.reported_machine()
-        grade = grade_machine(machine, self.benchmarks)
+        grade = grade_machine(machine, self.benchmarks, self.health.to_json())
         return grade, decide_outcome(grade, self.erasures, kept_by_choice(machine))
 
     def passport_url(self) -> str | None:

@@ -158,6 +158,9 @@ class ReeebootApp(App[None], inherit_bindings=False):
     def inspect(self) -> None:
         with self._guard():
             self.current_run.inspect()
+            # The drives test themselves while the volunteer reads the next screens; the
+            # erasure waits for their end.
+            self.current_run.start_self_tests()
             self.post_message(MachineInspected())
 
     @work(thread=True, exclusive=True, group="run")

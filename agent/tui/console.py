@@ -12,8 +12,13 @@ is, never interpreted.
 
 from __future__ import annotations
 
+from rich.cells import set_cell_size
+from rich.text import Text
 from textual.content import Content
 from textual.scrollbar import ScrollBarRender
+
+# What ends a line cut to fit: Rich's own ellipsis (U+2026) is not in the console's font.
+ELLIPSIS = "..."
 
 # Full-cell thumbs: the partial eighth-blocks (U+2581...U+258F) are not in the console's font.
 _SCROLLBAR_CELLS = [" "] * 8
@@ -31,3 +36,20 @@ def plain(text: str) -> Content:
 
 def plain_lines(lines: list[str]) -> Content:
     return Content("\n".join(lines))
+
+
+def fit_line(text: Text, width: int) -> Text:
+    """`text` on one line of `width` cells at most, "..." at its end when it was cut: a widget
+    that draws its own lines keeps its height whatever a long model name or message holds
+    (Textual wraps a long line, whatever its `no_wrap`)."""
+    line = text.split("\n")[0] if "\n" in text.plain else text.copy()
+    if width <= 0:
+        return Text()
+    if line.cell_len <= width:
+        return line
+    if width <= len(ELLIPSIS):
+        return Text(set_cell_size(line.plain, width))
+    line.truncate(width - len(ELLIPSIS), overflow="crop")
+    line.append(ELLIPSIS)
+    return line
+

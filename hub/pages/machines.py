@@ -12,8 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub import audit, views
 from hub.deps import CheckedForm, HubDep, Session, clean, visible_machine, workshop_scope
-from hub.pages.render import not_found, page
+from hub.grade_view import grade_section
+from hub.health_view import health_section
+from hub.pages.render import language, not_found, page
 from hub.store import ReportFilter
+from hub.web import page_gettext
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,10 +41,14 @@ def passport(request: Request, machine_id: str, hub: HubDep, session: Session) -
     token = hub.store.public_link(machine["workshop_id"], machine["machine_id"])
     url = hub.link(request, f"/p/{token}")
     address = quote(machine["machine_id"], safe="")
+    chosen = language(request)
+    gettext = page_gettext(chosen)
     return page(request, "passport.html", session, machine=machine, row=row, report=report,
                 disks=views.erasures(report), history=history, qr=views.qr_svg(url),
                 passport_url=url, public_token=token,
                 withdraw_action=f"/machines/{address}/public-link/withdraw",
+                health=health_section(report, gettext, chosen),
+                grading=grade_section(report, gettext, chosen),
                 **views.report_sections(report))
 
 

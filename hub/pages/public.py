@@ -27,7 +27,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/p/{token}", response_class=HTMLResponse)
 def public_page(request: Request, token: str, hub: HubDep) -> HTMLResponse:
-    _ = page_gettext(language(request))
+    chosen = language(request)
+    _ = page_gettext(chosen)
     token = clean(token) or ""
     found = hub.store.public_passport(token) if 0 < len(token) <= MAX_TOKEN_LENGTH else None
     row = hub.store.report(found.latest_report_id) if found and not found.withdrawn else None
@@ -40,7 +41,7 @@ def public_page(request: Request, token: str, hub: HubDep) -> HTMLResponse:
                         message=_("There is no passport at this address."))
     else:
         response = page(request, "public_passport.html", None, workshop=found.workshop,
-                        passport=public_passport(orjson.loads(row["payload"]), _),
+                        passport=public_passport(orjson.loads(row["payload"]), _, chosen),
                         co2=views.CO2_KG_PER_MACHINE, water=views.WATER_L_PER_MACHINE,
                         ore=views.ORE_KG_PER_MACHINE, robots=NOT_INDEXED)
     response.headers["X-Robots-Tag"] = NOT_INDEXED

@@ -59,10 +59,14 @@ class Station:
         return dsse.key_id(self.key.public_key())
 
     def report(self, serial: str = "5XK2L3J", erasures: list[WipeResult] | None = None,
+               health: dict[str, Any] | None = None, machine: Any = None,
                **changes: Any) -> dict[str, Any]:
+        """`health`: the report's health section (`HealthPass.to_json`), graded with the rest;
+        `machine`: the machine the report is about (machine_with(serial) by default)."""
         report = build_report(
-            machine_with(serial), erasures if erasures is not None else [erased(f"{serial}-D1")],
-            station_name=self.name, station_key_id=self.key_id, started_at=START)
+            machine or machine_with(serial),
+            erasures if erasures is not None else [erased(f"{serial}-D1")],
+            station_name=self.name, station_key_id=self.key_id, started_at=START, health=health)
         report["asset_id"] = f"RB-{serial}"
         report.update(changes)
         return report
@@ -71,7 +75,8 @@ class Station:
         """A report as agents wrote them before the optional sections and the identity:
         store it with Hub.store_directly (today's schema would refuse it)."""
         report = self.report(serial, erasures=[])
-        for key in ("asset_id", "benchmarks", "install", "grade", "outcome", "operator"):
+        for key in ("asset_id", "benchmarks", "health", "install", "grade", "outcome",
+                    "operator"):
             report.pop(key, None)
         report["machine"]["identity"] = None
         report["machine"]["system"] = {}

@@ -1,6 +1,8 @@
-"""Step 3: every disk with what will happen to it and why. The volunteer may keep a disk as it
-is, or change its method where the policy allows; the disks the system must not touch (the
-stick, a disk in use) are shown with why, and cannot be chosen."""
+"""Step 3: every disk with what will happen to it and why, and its health: the SMART judgement
+when it warns, and its own self-test, which runs meanwhile (its percentage, then its verdict). The
+volunteer may keep a disk as it is, or change its method where the policy allows; a disk that
+failed a health check is still erased (its data must go). The disks the system must not touch
+(the stick, a disk in use) are shown with why, and cannot be chosen."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from agent.i18n import N_, _
 from agent.run.engine import RunError
 from agent.run.state import DiskPlan
 from agent.tui.console import plain, plain_lines
+from agent.tui.health_words import disk_health_lines, disk_health_reasons
 from agent.tui.screens.base import ENTER, ESCAPE, SPACE, StepScreen
 from agent.tui.screens.dialogs import Choice, yes_no
 from agent.words import (
@@ -25,6 +28,9 @@ from agent.words import (
     method_choice_line,
     plan_reasons,
 )
+
+# The self-tests run while this screen shows: their percentages are looked at this often.
+HEALTH_SECONDS = 1.0
 
 
 class DisksScreen(StepScreen):
@@ -37,6 +43,10 @@ class DisksScreen(StepScreen):
         Binding("escape", "back", N_("Back"), key_display=ESCAPE),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown_health: dict[str, list[str]] = {}  # each disk's health lines as drawn
+
     def compose_body(self) -> ComposeResult:
         disks = OptionList(id="disk-list", classes="list")
         disks.border_title = plain(_("Disks: [X] erased, [ ] kept"))
@@ -48,6 +58,7 @@ class DisksScreen(StepScreen):
     def on_mount(self) -> None:
         self.refresh_disks()
         self.query_one(OptionList).focus()
+        self.set_interval(HEALTH_SECONDS, self._refresh_health)
         frozen = self.walkthrough.current_run.frozen_disks()
         if frozen:
             names = ", ".join(plan.path for plan in frozen)
@@ -63,6 +74,7 @@ class DisksScreen(StepScreen):
         self.refresh_disks()
 
     def refresh_disks(self) -> None:
+        self._shown_health = self._health_lines()
         options = self.query_one(OptionList)
         highlighted = options.highlighted
         options.clear_options()
@@ -76,8 +88,19 @@ class DisksScreen(StepScreen):
 
     def _option(self, plan: DiskPlan) -> Option:
         mark = "[X]" if plan.erase else "[-]" if not plan.selectable else "[ ]"
-        return Option(plain_lines(disk_lines(plan, f"{mark} ")), id=plan.path,
+        health = self._shown_health.get(plan.path, [])
+        return Option(plain_lines(disk_lines(plan, f"{mark} ", health)), id=plan.path,
                       disabled=not (plan.selectable or plan.releasable))
+
+    def _health_lines(self) -> dict[str, list[str]]:
+        health = self.walkthrough.current_run.health
+        return {path: disk_health_lines(health, path)
+                for path in self.walkthrough.current_run.disks}
+
+    def _refresh_health(self) -> None:
+        """A self-test moved on or ended: the list is drawn again, the cursor where it was."""
+        if self._health_lines() != self._shown_health:
+            self.refresh_disks()
 
     def _highlighted(self) -> DiskPlan | None:
         option = self.query_one(OptionList).highlighted_option
@@ -90,7 +113,8 @@ class DisksScreen(StepScreen):
 
     def _show_why(self) -> None:
         plan = self._highlighted()
-        lines = plan_reasons(plan) if plan is not None else []
+        health = self.walkthrough.current_run.health
+        lines = plan_reasons(plan) + disk_health_reasons(health, plan.path) if plan else []
         if not any(plan.selectable for plan in self.walkthrough.current_run.disks.values()):
             lines = [_("No disk of this computer can be erased.")]
         self.query_one("#why-text", Static).update(plain_lines(lines))

@@ -1,5 +1,5 @@
-"""Step 6: which OS goes on which disk and why, then the install with its time left, then the
-check of the installed system."""
+"""Step 6: which OS goes on which disk and why (and which disk a health check ruled out), then
+the install with its time left, then the check of the installed system."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from agent.i18n import N_, _
 from agent.run.state import InstallProposal
 from agent.tui.console import plain, plain_lines
+from agent.tui.health_words import without_disk
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.tui.screens.dialogs import Choice
 from agent.tui.widgets.install_row import InstallRow
@@ -106,6 +107,13 @@ class InstallScreen(StepScreen):
                      _("Why: {reason}").format(reason=proposal.reason)]
             if proposal.ambiguous:
                 lines.append(_("Another disk is just as good: press D to choose."))
+        if image is not None:
+            target = proposal.target.path if proposal.target is not None else None
+            for path, why in self.walkthrough.current_run.health.failing_disks().items():
+                # A failing disk is never proposed; one chosen in reeeboot.toml still is.
+                lines.append((_("Careful: {disk} failed a health check ({why}).") if path == target
+                              else _("Not on {disk}: it failed a health check ({why}).")).format(
+                    disk=path, why=without_disk(why, path)))
         widget.update(plain_lines(lines))
 
     def action_disk(self) -> None:

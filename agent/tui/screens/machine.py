@@ -1,5 +1,6 @@
-"""Step 1: what this computer is, its health at a glance, and what is wrong with the stick or
-its configuration."""
+"""Step 1: what this computer is, its health at a glance, what in its firmware would stop a
+donation (a password the next owner does not know, remote control by the previous owner), and
+what is wrong with the stick or its configuration."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.widgets import Static
 from agent.i18n import N_, _, ngettext
 from agent.report.sender import SenderState
 from agent.tui.console import plain, plain_lines
+from agent.tui.health_words import platform_locks, smart_line
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.words import (
     disk_lines,
@@ -35,6 +37,7 @@ class MachineScreen(StepScreen):
         machine.border_title = plain(_("This computer"))
         yield machine
         yield Static("", id="notices", classes="text warning hidden", markup=False)
+        yield Static("", id="locks", classes="text error hidden", markup=False)
         with VerticalScroll(id="disks", classes="list") as disks:
             disks.border_title = plain(_("Disks"))
             yield Static("", id="disk-lines", markup=False)
@@ -53,7 +56,8 @@ class MachineScreen(StepScreen):
         self.query_one("#machine", Static).update(plain_lines(machine_lines(machine)))
         lines: list[str] = []
         for plan in run.disks.values():
-            lines += disk_lines(plan)
+            smart = smart_line(run.health, plan.path)
+            lines += disk_lines(plan, health=[smart] if smart else [])
         if not run.disks:
             lines.append(_("No disk was found in this computer."))
         self.query_one("#disk-lines", Static).update(plain_lines(lines))
@@ -64,7 +68,15 @@ class MachineScreen(StepScreen):
         widget = self.query_one("#notices", Static)
         widget.update(plain_lines(notices))
         widget.set_class(not notices, "hidden")
+        self.show_locks()
         self.refresh_bindings()
+
+    def show_locks(self) -> None:
+        """The firmware's locks that stop the donation until they are cleared, in red."""
+        locks = platform_locks(self.walkthrough.current_run.health)
+        widget = self.query_one("#locks", Static)
+        widget.update(plain_lines([finding.describe() for finding in locks]))
+        widget.set_class(not locks, "hidden")
 
     def show_outbox(self, state: SenderState) -> None:
         lines = [ngettext("{count} report waiting to be sent", "{count} reports waiting to be sent",

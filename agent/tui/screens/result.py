@@ -1,5 +1,6 @@
-"""Step 7: the outcome and the grade with their reasons, the report's id, whether it reached
-the platform (or why it waits, in plain words), and the machine's passport as a QR code."""
+"""Step 7: the outcome and the grade with their reasons, the health checks that did not pass
+(or that all did), the report's id, whether it reached the platform (or why it waits, in plain
+words), and the machine's passport as a QR code."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from agent.i18n import N_, _
-from agent.report.labels import OUTCOMES
+from agent.report.labels import BATTERY_WORDS, FUNCTIONAL_WORDS, OUTCOMES, PERFORMANCE_WORDS
 from agent.report.outbox import FlushOutcome
 from agent.tui.console import plain_lines
+from agent.tui.health_words import health_summary
 from agent.tui.screens.base import ENTER, StepScreen
 from agent.tui.widgets.qr import QrCode
 from agent.words import RESULTS
@@ -42,11 +44,26 @@ class ResultScreen(StepScreen):
     def lines(self) -> list[str]:
         run = self.walkthrough.current_run
         grade, outcome = run.grade()
+        health, shown = health_summary(run.health.results())
+        # A check that did not pass is a reason of the grade too: said once, under the checks.
+        # The grade's own battery rule and the battery check share their code (battery_worn):
+        # the same wear, said once.
+        said = {finding.code for finding in shown}
         lines = [_("Outcome: {outcome}").format(outcome=_(OUTCOMES[outcome.value])),
-                 _("Grade: {grade}").format(grade=grade.value)]
-        lines += [f"- {reason.describe()}" for reason in grade.reasons]
+                 _("Grade: {grade}").format(grade=grade.value),
+                 # The grade's parts, so the letter can be traced to what made it.
+                 _("{functional}: {functional_words}; {performance}: {performance_words}; "
+                   "battery: {battery_words}").format(
+                     functional=grade.functional,
+                     functional_words=_(FUNCTIONAL_WORDS[grade.functional]),
+                     performance=grade.performance,
+                     performance_words=_(PERFORMANCE_WORDS[grade.performance]),
+                     battery_words=_(BATTERY_WORDS[grade.battery]))]
+        lines += [f"- {reason.describe()}" for reason in grade.reasons
+                  if reason.code not in said]
         if outcome.reason.code in ("disk_not_erased", "disk_kept_by_choice"):
             lines.append(f"- {outcome.reason.describe()}")
+        lines += health
         for result in run.erasures:
             lines.append(_("{disk}: {result}").format(
                 disk=result.device, result=_(RESULTS.get(result.result, result.result))))
