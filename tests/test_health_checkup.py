@@ -163,7 +163,7 @@ def test_self_tests_run_on_all_disks_at_once_with_their_progress() -> None:
     assert health.self_tests_running()
     running = {item.subject: item for item in health.snapshot()}
     assert {item.state for item in running.values()} == {RUNNING}
-    assert running["/dev/sda"].percent == 40 and running["/dev/sda"].fraction() == 0.4
+    assert running["/dev/sda"].percent == 40 and running["/dev/sda"].fraction(health.clock()) == 0.4
     assert sorted(arguments["kind"] for _name, arguments in stand_ins.calls) == ["long", "long"]
     stand_ins.release.set()
     health.wait_self_tests()

@@ -95,15 +95,16 @@ class CheckProgress:
     percent: int | None = None  # what the check itself says it has done (a drive's self-test)
     result: CheckResult | None = None
 
-    def fraction(self, now: float | None = None) -> float | None:
-        """From 0 to 1: the check's own percentage, else the time spent of the time planned."""
+    def fraction(self, now: float) -> float | None:
+        """From 0 to 1: the check's own percentage, else the time spent of the time planned.
+        `now` on the pass's own clock (`HealthPass.clock`), the one `started` was read on."""
         if self.state == DONE:
             return 1.0
         if self.percent is not None:
             return min(1.0, self.percent / 100)
         if self.started is None or not self.planned_seconds:
             return None
-        elapsed = (time.monotonic() if now is None else now) - self.started
+        elapsed = now - self.started
         return min(1.0, max(0.0, elapsed / self.planned_seconds))
 
 

@@ -45,9 +45,8 @@ class ResultScreen(StepScreen):
         run = self.walkthrough.current_run
         grade, outcome = run.grade()
         health, shown = health_summary(run.health.results())
-        # A check that did not pass is a reason of the grade too: said once, under the checks.
-        # The grade's own battery rule and the battery check share their code (battery_worn):
-        # the same wear, said once.
+        # A check that did not pass is a reason of the grade too (grade/2 takes the finding
+        # itself as its reason): said once, under the checks.
         said = {finding.code for finding in shown}
         lines = [_("Outcome: {outcome}").format(outcome=_(OUTCOMES[outcome.value])),
                  _("Grade: {grade}").format(grade=grade.value),
