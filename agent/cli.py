@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent import __version__, flow
 from agent.cli_common import open_station_of, refuse_profile, station_from_args
 from agent.cli_install import add_install_commands
-from agent.config import ERASE_METHODS, VERIFY_MODES, ConfigProblem
+from agent.config import ERASE_METHODS, SELF_TEST_KINDS, VERIFY_MODES, ConfigProblem
 from agent.events import EventSink, ProgressEvent, ignore_events
 from agent.i18n import N_, _, ngettext
 from agent.inventory import record_profile
@@ -81,6 +81,31 @@ def _parser() -> argparse.ArgumentParser:
     wipe.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     wipe.add_argument("--json", action="store_true", help=_("one JSON object per disk"))
     wipe.set_defaults(handler=_wipe)
+
+    health = sub.add_parser(
+        "health", help=_("check this machine's health without erasing it"),
+        description=_("The health checks of a run, on their own: each disk's SMART data and "
+                      "its own self-test, the firmware's locks, the network, then the "
+                      "processor under load, the memory test and the battery. Nothing is "
+                      "written to any disk: a self-test is the drive's own, and only reads. "
+                      "Ctrl+C stops the checks and prints what was found so far. Exit status: "
+                      "0 when no check failed, 1 when one did, 130 when stopped. With "
+                      "--profile, only the recorded disks' SMART data is judged. Defaults: "
+                      "[health] of reeeboot.toml."))
+    health.add_argument("--self-test", choices=SELF_TEST_KINDS, default=None,
+                        help=_("the drives' own self-test (default: from the config)"))
+    health.add_argument("--cpu-seconds", type=_seconds, default=None, metavar="N",
+                        help=_("seconds of processor load; 0 leaves it out "
+                               "(default: from the config)"))
+    health.add_argument("--memory-seconds", type=_seconds, default=None, metavar="N",
+                        help=_("seconds of memory test; 0 leaves it out "
+                               "(default: from the config)"))
+    health.add_argument("--battery-seconds", type=_seconds, default=None, metavar="N",
+                        help=_("seconds of the battery's timed discharge; 0 reads its wear only "
+                               "(default: from the config)"))
+    health.add_argument("--json", action="store_true",
+                        help=_("one JSON object per check, then a summary object"))
+    health.set_defaults(handler=_health)
 
     start = sub.add_parser("start", help=_("the workshop flow (screen or unattended)"))
     start.add_argument("--no-poweroff", action="store_true", help=_("stay on at the end"))
@@ -201,6 +226,28 @@ def _wipe(args: argparse.Namespace) -> int:
         _print_wipe(args, result.to_json())
     failed = skipped or any(result.result == "failed" for result in results)
     return 1 if failed else 0
+
+
+def _seconds(text: str) -> int:
+    """A number of seconds on the command line: a whole number, 0 or more."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(
+            _("not a number of seconds (a whole number, 0 or more): {value}").format(value=text))
+    return seconds
+
+
+def _health(args: argparse.Namespace) -> int:
+    from agent.health.alone import check_alone, settings_from
+
+    station = station_from_args(args)
+    settings = settings_from(flow.health_settings(station.config), self_test=args.self_test,
+                             cpu_seconds=args.cpu_seconds, memory_seconds=args.memory_seconds,
+                             battery_seconds=args.battery_seconds)
+    return check_alone(station, settings, as_json=args.json)
 
 
 def _progress_printer(args: argparse.Namespace) -> EventSink:

@@ -1,12 +1,12 @@
 """What the passports show of a report's grade (`grade`, docs/report.md, section 4): the label,
-then the grade's parts in words (functional code, performance class, battery band), the version
-of the rules on the signed-in passport, and the reasons.
+then the grade's parts in words (functional code, performance class, battery band, cosmetic
+code), the version of the rules on the signed-in passport, and the reasons.
 
-The words of each code are the agent's own (agent/report/grade.py, FUNCTIONAL_WORDS,
-PERFORMANCE_WORDS, BATTERY_WORDS), translated by the hub's catalog; a code they do not know (a
-later agent's, or a report stored without today's schema check) is shown as it came. Reports
-made before `grade/2` have only `value` and `reasons`: the pages show the letter and the reasons,
-as they did.
+The words of each code are the agent's own (agent/report/labels.py, FUNCTIONAL_WORDS,
+PERFORMANCE_WORDS, BATTERY_WORDS, COSMETIC_WORDS), translated by the hub's catalog; a code they
+do not know (a later agent's, or a report stored without today's schema check) is shown as it
+came. Reports made before `grade/2` have only `value` and `reasons`: the pages show the letter
+and the reasons, as they did.
 
 A reason's `text` is data from a station: it is shown as it came (the template escapes it),
 never passed to `_()` nor used as a format string. A reason that repeats a health check's finding
@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.i18n import N_
-from agent.report.labels import BATTERY_WORDS, FUNCTIONAL_WORDS, PERFORMANCE_WORDS
+from agent.report.labels import (
+    BATTERY_WORDS,
+    COSMETIC_WORDS,
+    FUNCTIONAL_WORDS,
+    PERFORMANCE_WORDS,
+)
 from hub import views
 from hub.health_view import Gettext, finding_text
 
@@ -34,6 +39,7 @@ PART_LABELS = {
     "battery": N_("battery"),
     "locks": N_("locks"),
     "wear": N_("wear"),
+    "cosmetic": N_("appearance"),
 }
 GRADES = ("A", "B", "C", "D")
 # The grade's parts as the pages list them: the report's key, its name, the words of each code.
@@ -41,6 +47,7 @@ PART_LINES: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("functional", N_("Functional state"), FUNCTIONAL_WORDS),
     ("performance", N_("Performance class"), PERFORMANCE_WORDS),
     ("battery", N_("Battery"), BATTERY_WORDS),
+    ("cosmetic", N_("Appearance"), COSMETIC_WORDS),
 )
 NO_BATTERY = "none"  # the battery band of a machine without one: its words say it all
 
@@ -96,7 +103,7 @@ def grade_section(report: dict[str, Any], gettext: Gettext, language: str) -> Gr
 
 def _part_line(code: Any, name: str, words: dict[str, str], gettext: Gettext) -> PartLine | None:
     if not isinstance(code, str) or not code:
-        return None  # older reports, and the cosmetic code no check gives yet
+        return None  # older reports, and a cosmetic code nobody gave
     known = words.get(code)
     if known is None:
         return PartLine(gettext(name), code, None)

@@ -29,8 +29,9 @@ from hub import views
 Gettext = Callable[[str], str]
 
 # The checks' codes, as agent/health/ names them (disk.SELF_TEST_CHECK, disk.SMART_CHECK,
-# cpu_load.CHECK, memory.CHECK, battery.CHECK, platform.CHECK; tests/hub/test_health_pages.py
-# keeps them in step). A check this table does not know is shown by its code.
+# cpu_load.CHECK, memory.CHECK, battery.CHECK, platform.CHECK, network.CHECK, and
+# guided.GUIDED_CHECKS, those a person answers; tests/hub/test_health_pages.py keeps them in
+# step). A check this table does not know is shown by its code.
 CHECK_LABELS = {
     "disk_self_test": N_("Disk self-test"),
     "disk_smart": N_("Disk health (SMART)"),
@@ -38,6 +39,14 @@ CHECK_LABELS = {
     "memory": N_("Memory"),
     "battery": N_("Battery"),
     "platform_locks": N_("Locks that stop a donation"),
+    "network": N_("Network: wired link, Wi-Fi"),
+    "keyboard": N_("Keyboard, key by key"),
+    "display": N_("Screen: colours, dead pixels, backlight"),
+    "sound": N_("Speakers and microphone"),
+    "camera": N_("Camera"),
+    "usb_ports": N_("USB ports"),
+    "touchpad": N_("Touchpad"),
+    "appearance": N_("Appearance"),
 }
 DISK_CHECKS = ("disk_self_test", "disk_smart")
 VERDICT_LABELS = {
@@ -54,7 +63,10 @@ VERDICT_CLASSES = {"pass": "ok", "warn": "warn", "fail": "bad", "skipped": "mute
 # unknown as it came.
 SUBJECT_LABELS = {
     "firmware": N_("Firmware"), "cpu": N_("Processor"), "ram": N_("Memory"),
-    "battery": N_("Battery"),
+    "battery": N_("Battery"), "network": N_("Network"),
+    "keyboard": N_("Keyboard"), "screen": N_("Screen"), "sound": N_("Sound"),
+    "camera": N_("Camera"), "usb": N_("USB ports"), "touchpad": N_("Touchpad"),
+    "case": N_("Case"),
 }
 # The findings the new owner reads: what is wrong, not what was left unchecked.
 PUBLIC_FINDINGS = ("fail", "warn")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.health import keyboard_map as km
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("REEEBOOT_OUT", ROOT / "out"))
 IMAGE = OUT / "reeeboot-live.img"
@@ -145,6 +147,9 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     mac: str | None = None  # the NIC's MAC address, which the inventory must report
     cpu: str | None = None  # QEMU's -cpu model, e.g. "Penryn" (no AES); None: QEMU's default
+    # An HDA sound card whose speakers are a WAV file (Boot.sound_file): what the guided sound
+    # check played, left and right.
+    sound: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -164,6 +169,7 @@ class Scenario:
             faults=tuple(Fault(**fault) for fault in data.get("faults", [])),
             mac=data.get("mac"),
             cpu=data.get("cpu"),
+            sound=bool(data.get("sound", False)),
         )
 
 
@@ -355,6 +361,25 @@ class Stick:
         return digest.hexdigest()
 
 
+MBR_SLOTS = 446  # the four 16-byte partition entries start here; byte 0 of each is the flag
+
+
+def active_flags(stick: Stick) -> list[int]:
+    with stick.path.open("rb") as image:
+        image.seek(MBR_SLOTS)
+        table = image.read(64)
+    return [table[slot * 16] for slot in range(4)]
+
+
+def clear_active_flags(stick: Stick) -> None:
+    """As a stick written by another tool may be: SeaBIOS must boot it without an active mark
+    (the image sets one in an empty slot for BIOSes that want it, image/README.md)."""
+    with stick.path.open("r+b") as image:
+        for slot in range(4):
+            image.seek(MBR_SLOTS + slot * 16)
+            image.write(b"\0")
+
+
 def attended_scenario(firmware: str) -> Scenario:
     """The three-bus machine without disks, started through `firmware` for the attended
     walk-through, nobody touching the boot menu."""
@@ -489,6 +514,7 @@ class Boot:
         self.serial_log = self.workdir / "serial.log"
         self.monitor = self.workdir / "monitor.sock"
         self.menu_log = self.workdir / "menu.log"
+        self.sound_file = self.workdir / "speakers.wav"
 
     def command(self) -> list[str]:
         scenario = self.scenario
@@ -512,6 +538,11 @@ class Boot:
             ]
         if scenario.cpu:
             command += ["-cpu", scenario.cpu]
+        if scenario.sound:
+            # Output only (hda-output): the machine has speakers and no microphone.
+            command += ["-audiodev", f"wav,id=speakers,path={self.sound_file},"
+                                     "out.frequency=48000,out.channels=2,out.format=s16",
+                        "-device", "intel-hda", "-device", "hda-output,audiodev=speakers"]
         if any(disk.bus == "scsi" for disk in scenario.disks):
             command += ["-device", "virtio-scsi-pci,id=scsi"]
         system = scenario.system
@@ -616,14 +647,17 @@ class Boot:
             raise AgentFailed(f"the agent failed: {failed[0].get('error')}\nserial log tail:\n"
                               f"{self.serial_text()[-3000:]}")
 
-    def wait_exit(self, timeout: float) -> int:
+    def wait_exit(self, timeout: float, *, after_failure: bool = False) -> int:
+        """Until QEMU ends. Fails at once when the agent says it failed, unless that is known
+        (`after_failure`: the screen took over from a failed unattended run)."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
                 return code
-            self._raise_if_failed(self.events())
+            if not after_failure:
+                self._raise_if_failed(self.events())
             time.sleep(1)
         self.stop()
         raise TimeoutError(
@@ -655,15 +689,17 @@ class Boot:
             return ""
         return "\n".join(lines[starts[-1]:starts[-1] + rows])
 
-    def wait_for_screen(self, *texts: str, timeout: float) -> str:
-        """Until the screen shows every one of `texts` (whitespace and frames ignored)."""
+    def wait_for_screen(self, *texts: str, timeout: float, titled: bool = True) -> str:
+        """Until the screen shows every one of `texts` (whitespace and frames ignored).
+        `titled` False: a screen without the title line (a question over a blank page),
+        looked for in all of VGA memory: `texts` must be new on the screen."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 break
             try:
-                screen = self.visible_screen()
+                screen = self.visible_screen() if titled else self.screen_text()
             except OSError:  # QEMU's monitor is not listening yet
                 screen = ""
             if all(text in flat(screen) for text in texts):
@@ -671,8 +707,24 @@ class Boot:
                     shown.write(f"--- waited for {texts!r}\n{screen}\n")
                 return screen
             time.sleep(2)
+        self._keep_the_screen("timeout")
         raise TimeoutError(f"{texts!r} not on the screen; it shows:\n{screen}\n"
                            f"serial log tail:\n{self.serial_text()[-2000:]}")
+
+    def _keep_the_screen(self, name: str) -> None:
+        """The picture of the screen and all of VGA text memory, for a failure's reader."""
+        try:
+            self.hmp(f"screendump {self.workdir / f'{name}.ppm'}")
+            (self.workdir / f"{name}-vga.txt").write_text(self.screen_text())
+        except OSError:
+            pass  # QEMU has ended
+
+    def plug_usb_stick(self, image: Path, serial: str) -> None:
+        """A USB stick plugged into a free port of the machine's xHCI controller, as a
+        volunteer does while the USB ports are tested."""
+        name = f"plugged-{serial.lower()}"
+        self.hmp(f"drive_add 0 if=none,id={name},file={image},format=raw")
+        self.hmp(f"device_add usb-storage,bus=xhci.0,drive={name},id={name},serial={serial}")
 
     def press(self, *keys: str, pause: float = 0.4) -> None:
         press_keys(self.monitor, keys, pause=pause)
@@ -726,10 +778,45 @@ def vga_text(monitor: Path, cells: int = 16384) -> str:
     return "\n".join(characters[row:row + 80] for row in range(0, len(characters), 80))
 
 
+# Linux's key codes (linux/input-event-codes.h) as QEMU's sendkey names the same keys.
+_QEMU_KEY_NAMES = {
+    km.KEY_ESC: "esc", km.KEY_MINUS: "minus", km.KEY_EQUAL: "equal",
+    km.KEY_BACKSPACE: "backspace", km.KEY_TAB: "tab", km.KEY_LEFTBRACE: "bracket_left",
+    km.KEY_RIGHTBRACE: "bracket_right", km.KEY_ENTER: "ret", km.KEY_LEFTCTRL: "ctrl",
+    km.KEY_SEMICOLON: "semicolon", km.KEY_APOSTROPHE: "apostrophe",
+    km.KEY_GRAVE: "grave_accent", km.KEY_LEFTSHIFT: "shift", km.KEY_BACKSLASH: "backslash",
+    km.KEY_COMMA: "comma", km.KEY_DOT: "dot", km.KEY_SLASH: "slash",
+    km.KEY_RIGHTSHIFT: "shift_r", km.KEY_LEFTALT: "alt", km.KEY_SPACE: "spc",
+    km.KEY_CAPSLOCK: "caps_lock", km.KEY_102ND: "less", km.KEY_RIGHTCTRL: "ctrl_r",
+    km.KEY_RIGHTALT: "alt_r", km.KEY_HOME: "home", km.KEY_UP: "up", km.KEY_PAGEUP: "pgup",
+    km.KEY_LEFT: "left", km.KEY_RIGHT: "right", km.KEY_END: "end", km.KEY_DOWN: "down",
+    km.KEY_PAGEDOWN: "pgdn", km.KEY_INSERT: "insert", km.KEY_DELETE: "delete",
+    km.KEY_LEFTMETA: "meta_l", km.KEY_COMPOSE: "compose",
+    **{code: str((code - km.KEY_1 + 1) % 10) for code in range(km.KEY_1, km.KEY_0 + 1)},
+    **{code: f"f{code - km.KEY_F1 + 1}" for code in range(km.KEY_F1, km.KEY_F10 + 1)},
+    km.KEY_F11: "f11", km.KEY_F12: "f12",
+    **{code: letter for letters, first in (("qwertyuiop", km.KEY_Q), ("asdfghjkl", km.KEY_A),
+                                           ("zxcvbnm", km.KEY_Z))
+       for code, letter in zip(range(first, first + len(letters)), letters, strict=True)},
+}
+
+
+def every_key_of_the_map() -> list[str]:
+    """Each key of the guided keyboard check's map once, as sendkey names it; Caps Lock twice,
+    so that the console types lower case again afterwards."""
+    keys = [_QEMU_KEY_NAMES[code] for code in km.KEY_CODES]
+    return [*keys, "caps_lock"] if "caps_lock" in keys else keys
+
+
 def press_keys(monitor: Path, keys: Sequence[str], *, pause: float = 0.4) -> None:
     """Keys as QEMU names them ("ret", "spc", "down", "shift-a"), one after the other."""
     for key in keys:
-        monitor_command(monitor, f"sendkey {key}")
+        # The monitor echoes the command line, then says nothing unless the key is unknown
+        # ("invalid parameter: ...").
+        echoed = monitor_command(monitor, f"sendkey {key}").removesuffix("(qemu) ")
+        said = echoed.split("\r\n", 1)[1].strip() if "\r\n" in echoed else ""
+        if said:
+            raise ValueError(f"sendkey {key}: {said}")
         time.sleep(pause)
 
 

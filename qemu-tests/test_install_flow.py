@@ -1,7 +1,7 @@
 """The whole flow with the install step, on the real images: the live stick, booted with Secure
 Boot on (so its kernel is locked down), erases the NVMe disk, installs the minimal OS from its
 images/ folder and adds the firmware's boot entry; then the installed disk alone boots under
-SeaBIOS (legacy BIOS) and under OVMF (UEFI, with and without Secure Boot) to its first-boot
+SeaBIOS (legacy BIOS) and under OVMF with Secure Boot (UEFI) to its first-boot
 questions, with the hostname made from the asset id and the root file system grown to the disk."""
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def test_install_then_boot_installed_disk(hub: RunningHub, artifacts: Path) -> N
     hostname = record["hostname"]
     disk_bytes = disk_spec.size_mib << 20
 
-    for firmware in ("bios", "uefi", "uefi-secure"):
+    # UEFI with Secure Boot off starts the same shim, GRUB and kernel from the same fallback
+    # path, only without lockdown: the two ends are booted.
+    for firmware in ("bios", "uefi-secure"):
         line, screen = _boot_installed(disks[disk_spec.id], firmware, artifacts)
         assert line.group(1) == hostname, f"{firmware}: hostname"
         root_bytes = int(line.group(2))

@@ -4,9 +4,13 @@ whose root file system it mounted, and erases neither stick.
 Every copy of the image has the same partition UUIDs and labels, so the initrd may mount the root
 of a stick other than the one the firmware booted. The test makes that happen on purpose: the
 volunteer's stick ("mine", booted first by the firmware) has its root partition renamed and
-given another UUID, so `root=` on either boot path finds only the other station's copy. Before
+given another UUID, so the boot menu's `root=PARTUUID=` finds only the other station's copy. Before
 the data and state partitions were found through the mounted root, this machine read its
 configuration from either stick by label and erased the one it was booted from.
+
+The machine boots through UEFI and the stick's own boot menu, as a donated PC does: BIOS and
+32-bit UEFI read the same menu with the same command line (image/README.md, "Boot"). QEMU's
+direct kernel boot, which names the root by its label, is only the other tests' shortcut.
 
 Both sticks are larger than the image, as real ones are: the stick whose root runs grows its
 state partition over the rest (reeeboot-grow-state.service, then systemd-growfs); the other one
@@ -22,7 +26,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness import (
     IMAGE,
@@ -53,8 +56,8 @@ def file_digest(path: Path) -> str:
 
 
 def hide_root(stick: Stick) -> None:
-    """Rename the stick's root partition and change its UUID: neither `root=PARTLABEL=` (direct
-    boot) nor the UKI's `root=PARTUUID=` can find it any more. Its ESP still boots."""
+    """Rename the stick's root partition and change its UUID: neither `root=PARTLABEL=` nor the
+    menu's `root=PARTUUID=` can find it any more. Its ESP still boots."""
     table = json.loads(subprocess.run(["sfdisk", "--json", str(stick.path)], check=True,
                                       capture_output=True, text=True).stdout)["partitiontable"]
     [number] = [index for index, partition in enumerate(table["partitions"], start=1)
@@ -65,10 +68,10 @@ def hide_root(stick: Stick) -> None:
                     str(uuid.uuid4())], check=True)
 
 
-@pytest.mark.parametrize("firmware", ["direct", "uefi"])
 def test_with_two_sticks_the_system_keeps_to_the_stick_it_runs_from(
-        firmware: str, hub: RunningHub, artifacts: Path) -> None:
+        hub: RunningHub, artifacts: Path) -> None:
     require_image()
+    firmware = "uefi"
     base = Scenario.load(SCENARIOS / "three-buses.toml")
     serial = f"QEMU-TWO-STICKS-{firmware.upper()}"
     scenario = dataclasses.replace(

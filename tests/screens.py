@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from agent import flow
@@ -18,7 +20,7 @@ def profile_paths() -> list[Path]:
         ".expected.json"))
 
 
-def screen_text(app: ReeebootApp) -> str:
+def screen_text(app: App[Any]) -> str:
     """The characters of the screen as the volunteer sees it (the top screen is opaque)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 

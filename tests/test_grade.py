@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agent.health import battery as battery_check
-from agent.health import cpu_load, disk, memory, platform
+from agent.health import cpu_load, disk, guided, memory, platform
 from agent.i18n import set_language
 from agent.inventory.battery import Battery
 from agent.inventory.dmi_memory import InstalledMemory
@@ -206,6 +206,66 @@ def test_the_tables_check_names_are_the_checks_own() -> None:
     assert (table.SMART, table.SELF_TEST, table.CPU, table.MEMORY, table.BATTERY_CHECK,
             table.PLATFORM) == (disk.SMART_CHECK, disk.SELF_TEST_CHECK, cpu_load.CHECK,
                                 memory.CHECK, battery_check.CHECK, platform.CHECK)
+    assert table.GUIDED == guided.GUIDED_CHECKS and table.APPEARANCE == guided.APPEARANCE
+    assert tuple(table.COSMETIC_LABELS) == guided.COSMETIC_CODES
+
+
+def answered(name: str, verdict: str = "pass", cosmetic: str | None = None) -> dict[str, Any]:
+    result = check(name, guided.SUBJECTS[name], verdict)
+    if verdict == "pass":
+        result["findings"] = []
+    if cosmetic is not None:
+        result["measured"] = {"cosmetic": cosmetic}
+    result["operator"] = "Atelier Lyon"
+    return result
+
+
+def every_guided_check(*changed: dict[str, Any]) -> list[dict[str, Any]]:
+    replaced = {item["check"]: item for item in changed}
+    return [replaced.get(name) or answered(name, cosmetic="C1" if name == guided.APPEARANCE
+                                           else None) for name in guided.GUIDED_CHECKS]
+
+
+def test_guided_checks_all_answered_make_f5_and_a_skip_leaves_f4() -> None:
+    of = machine()
+    full = graded(of, healthy(of, *every_guided_check()))
+    assert (full.value, full.functional, full.cosmetic, full.reasons) == ("A", "F5", "C1", ())
+    # No camera is nothing against the machine: not_present counts as looked at.
+    no_camera = graded(of, healthy(of, *every_guided_check(answered(guided.CAMERA,
+                                                                    "not_present"))))
+    assert no_camera.functional == "F5"
+    skipped = graded(of, healthy(of, *every_guided_check(answered(guided.SOUND, "skipped"))))
+    assert (skipped.value, skipped.functional, skipped.reasons) == ("A", "F4", ())
+    # The guided checks do not make up for an automatic one not done.
+    untested = graded(of, healthy(of, *every_guided_check(), leave_out=(memory.CHECK,)))
+    assert untested.functional == "F0"
+
+
+def test_a_guided_check_that_fails_is_a_function_that_fails() -> None:
+    of = machine()
+    grade = graded(of, healthy(of, *every_guided_check(answered(guided.KEYBOARD, "fail"))))
+    assert (grade.value, grade.functional) == ("C", "F2")
+    [reason] = grade.reasons
+    assert (reason.code, reason.part, reason.label) == ("keyboard_fail", "functional", "C")
+
+
+@pytest.mark.parametrize(("code", "label"), [("C1", "A"), ("C2", "A"), ("C3", "B"),
+                                             ("C4", "C"), ("C5", "C")])
+def test_the_cosmetic_code_limits_the_label(code: str, label: str) -> None:
+    of = machine()
+    grade = graded(of, healthy(of, *every_guided_check(answered(guided.APPEARANCE,
+                                                                cosmetic=code))))
+    assert (grade.value, grade.cosmetic, grade.functional) == (label, code, "F5")
+    assert [(reason.code, reason.part, reason.label) for reason in grade.reasons] == (
+        [] if label == "A" else [("cosmetic_wear", "cosmetic", label)])
+
+
+def test_an_appearance_skipped_or_unknown_gives_no_cosmetic_code() -> None:
+    of = machine()
+    for appearance in (answered(guided.APPEARANCE, "skipped"),
+                       answered(guided.APPEARANCE, cosmetic="C9")):
+        grade = graded(of, healthy(of, appearance))
+        assert (grade.cosmetic, grade.value) == (None, "A")
 
 
 def result(state: str) -> WipeResult:

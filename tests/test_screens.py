@@ -26,6 +26,7 @@ from agent.inventory.model import Machine
 from agent.tui.app import ReeebootApp
 from agent.tui.screens.confirm import CONFIRMATION_WORD
 from tests.disk_images import fill_tree, make_disk_image
+from tests.guided_host import scripted_guided
 from tests.screens import flat, outside_cp437, screen_text, settle, type_text
 from tests.scripted_run import ScriptedRun, with_disk_model, workshop_machine
 
@@ -128,6 +129,23 @@ async def walk(app: ReeebootApp, pilot: Pilot[None], run: ScriptedRun) -> dict[s
     look("5d-checks-finishing")
     run.checks.memory_test.open()
     await settle(pilot, app)
+    # The guided checks nobody answered during the erasure come now (each screen has its own
+    # snapshots, tests/test_guided_*.py): this one in the walk-through, then each answered.
+    look("5e-guided-keyboard")
+    await pilot.press("escape", "escape", "escape")  # ends the key map; its question...
+    await pilot.pause()
+    await pilot.press("enter")  # ...answered "no": the keys not pressed were not tried
+    await pilot.pause()
+    await pilot.press("escape")  # the screen's colours: skipped
+    await pilot.pause()
+    await pilot.press("enter", "enter")  # no sound card, no camera: right
+    await pilot.pause()
+    await pilot.press("enter")  # the USB ports: those in use answered
+    await pilot.pause()
+    await pilot.press("enter")  # no touchpad: right
+    await pilot.pause()
+    await pilot.press("down", "enter")  # the appearance: light wear
+    await settle(pilot, app)
     look("6a-install")
     await pilot.press("enter")
     await until_held()
@@ -153,7 +171,8 @@ async def test_every_screen_matches_its_snapshot(language: str, data_dir: Path,
     station = station_for(data_dir, os_images, language)
     run = ScriptedRun(station, hold_checks=True)
     app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
-                      start_sender=None, power=FakePower(), log_path=LOG)
+                      start_sender=None, power=FakePower(), log_path=LOG,
+                      guided=scripted_guided(), keyboard_layout="fr")
     async with app.run_test(size=SIZE) as pilot:
         shots = await walk(app, pilot, run)
     mismatches = []
@@ -170,8 +189,14 @@ async def test_every_screen_matches_its_snapshot(language: str, data_dir: Path,
             mismatches.append("\n".join(difflib.unified_diff(
                 expected.splitlines(), text.splitlines(), str(path), "now", lineterm="")))
     assert not mismatches, "\n\n".join(mismatches)
-    # The walk-through's choices went down into the report, signed in the outbox.
+    # The walk-through's choices went down into the report, signed in the outbox, with the
+    # guided checks as they were answered.
     assert run.report_id is not None and station.outbox.count() == 1
+    answered = {result.check: result.verdict for result in run.health.results()
+                if result.operator is not None}
+    assert answered == {"keyboard": "skipped", "display": "skipped", "sound": "not_present",
+                        "camera": "not_present", "usb_ports": "pass",
+                        "touchpad": "not_present", "appearance": "pass"}
 
 
 HOSTILE = {
@@ -195,7 +220,8 @@ async def test_hostile_text_is_shown_as_text_on_every_screen(
     assert any("[/b]" in problem.describe() for problem in station.problems)
     run = ScriptedRun(station, hostile_machine(), hold_checks=True)
     app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
-                      start_sender=None, power=FakePower(), log_path=LOG)
+                      start_sender=None, power=FakePower(), log_path=LOG,
+                      guided=scripted_guided(), keyboard_layout="fr")
     async with app.run_test(size=size) as pilot:
         shots = await walk(app, pilot, run)
     for name, text in shots.items():

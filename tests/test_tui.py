@@ -58,6 +58,7 @@ def app_for(station: flow.Station, inventories: list[Machine] | None = None,
 
     options.setdefault("watch_disks", None)
     options.setdefault("start_sender", None)
+    options.setdefault("guided", [])  # tests/test_guided_flow.py follows the guided checks
     return ReeebootApp(station, make_run=make_run, **options)  # type: ignore[arg-type]
 
 
@@ -348,7 +349,8 @@ async def test_an_os_image_that_cannot_be_had_says_why(data_dir: Path) -> None:
 
     (data_dir / "reeeboot.toml").write_text('language = "en"\n[install]\nimage = "nowhere-os"\n')
     station = flow.open_station(data_dir)
-    app = ReeebootApp(station, make_run=ScriptedRun, watch_disks=None, start_sender=None)
+    app = ReeebootApp(station, make_run=ScriptedRun, watch_disks=None, start_sender=None,
+                      guided=[])
     async with app.run_test(size=(80, 25)) as pilot:
         await settle(pilot, app)
         app._prepare_install()  # what follows the erasure and the health checks
@@ -376,7 +378,8 @@ async def test_the_stop_question_may_be_open_when_the_erasure_ends(data_dir: Pat
         runs.append(ScriptedRun(station))
         return runs[-1]
 
-    app = ReeebootApp(station, make_run=make_run, watch_disks=None, start_sender=None)
+    app = ReeebootApp(station, make_run=make_run, watch_disks=None, start_sender=None,
+                      guided=[])
     async with app.run_test(size=(80, 25)) as pilot:
         await settle(pilot, app)
         run = runs[-1]
@@ -442,7 +445,7 @@ async def test_the_drives_test_themselves_while_the_volunteer_reads_the_screens(
     (data_dir / "reeeboot.toml").write_text('language = "en"\n')
     station = flow.open_station(data_dir)
     run = ScriptedRun(station, hold_checks=True)
-    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None, guided=[],
                       start_sender=None)
     async with app.run_test(size=(80, 25)) as pilot:
         await settle(pilot, app)
@@ -478,7 +481,7 @@ async def install_screen_after_a_failed_self_test(data_dir: Path, os_images: Pat
 
     station = station_for(data_dir, os_images, "en", extra)
     run = ScriptedRun(station, failing_self_test="/dev/nvme0n1", vanishes=None)
-    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None, guided=[],
                       start_sender=None)
     async with app.run_test(size=(80, 25)) as pilot:
         await settle(pilot, app)
@@ -531,7 +534,7 @@ async def test_the_result_names_the_health_checks_when_all_passed(data_dir: Path
     station = flow.open_station(data_dir)
     run = ScriptedRun(station, healthy, failing_self_test=None, vanishes=None,
                       admin_password=False)
-    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None,
+    app = ReeebootApp(station, make_run=lambda _station: run, watch_disks=None, guided=[],
                       start_sender=None)
     async with app.run_test(size=(80, 25)) as pilot:
         await settle(pilot, app)

@@ -2,8 +2,9 @@
 and what runs beside it.
 
 - At once, from what the inventory read: each disk's SMART data (`disk_smart`, from the smartctl
-  output the inventory kept) and the platform's locks (firmware passwords, AMT, Absolute, TPM,
-  Secure Boot).
+  output the inventory kept), the platform's locks (firmware passwords, AMT, Absolute, TPM,
+  Secure Boot) and the network (the wired link, the Wi-Fi card and its firmware). The network is
+  judged again once the OS to install is chosen, against the firmware that OS carries.
 - Before the erasure, on all disks at once: each drive's own self-test (`disk_self_test`). The
   erasure waits for them: a drive refuses its erase while it tests itself. A drive that fails is
   still erased (its data must go), but it no longer receives the OS and the grade says so.
@@ -29,7 +30,7 @@ from functools import partial
 from typing import Any
 
 from agent.config import SELF_TEST_KINDS
-from agent.health import battery, cpu_load, disk, memory, platform
+from agent.health import battery, cpu_load, disk, memory, network, platform
 from agent.health.background import LoadProcess, at_idle_priority
 from agent.health.model import FAIL, SKIPPED, CheckResult, Finding, worst
 from agent.i18n import N_
@@ -81,6 +82,7 @@ class CheckRunners:
     battery: Callable[..., CheckResult] = battery.run_battery_check
     battery_load: Callable[[int], LoadProcess] = _light_load_at_idle_priority
     platform: Callable[..., CheckResult] = platform.check_platform_locks
+    network: Callable[..., CheckResult] = network.check_network
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,9 @@ class HealthPass:
     # --- at once ---------------------------------------------------------------------------
 
     def judge(self, machine: Machine, disks: Sequence[Disk]) -> None:
-        """The SMART data of `disks` as the inventory read it, and the platform's locks. Judged
-        again when the machine is looked at again: the newest judgement replaces the older."""
+        """The SMART data of `disks` as the inventory read it, the platform's locks and the
+        network. Judged again when the machine is looked at again: the newest judgement replaces
+        the older."""
         smart = {item.name: item.content for item in machine.evidence}
         for checked in disks:
             name = f"smartctl-{checked.path.rsplit('/', 1)[-1]}.json"
@@ -150,6 +153,25 @@ class HealthPass:
             amt = platform.read_amt if self.sysfs_root == "/sys" else None
             self._record(self.runners.platform(self.sysfs_root, tpm=machine.tpm,
                                                boot=machine.boot, amt=amt))
+            self._judge_network(None, None)
+
+    def judge_network_for(self, image_name: str, firmware: frozenset[str] | None) -> None:
+        """The network judged again for the OS image chosen: its Wi-Fi firmware is looked for in
+        `firmware`, the image's list (None: its manifest does not say). Replaces the judgement
+        made at inspection."""
+        if self.live:
+            self._judge_network(image_name, firmware)
+
+    def _judge_network(self, image_name: str | None, firmware: frozenset[str] | None) -> None:
+        # The kernel log is this computer's only when the sysfs is.
+        kernel_log = network.read_kernel_log if self.sysfs_root == "/sys" else None
+        try:
+            result = self.runners.network(self.sysfs_root, target_firmware=firmware,
+                                          target_name=image_name, kernel_log=kernel_log)
+        except Exception as error:  # a check's bug must not stop the run
+            log.exception("the network check failed")
+            result = _crashed(network.CHECK, network.SUBJECT, error)
+        self._record(result)
 
     # --- before the erasure -------------------------------------------------------------------
 
@@ -208,6 +230,13 @@ class HealthPass:
         self.cancel.set()
         self.wait_self_tests()
         self.wait_machine_checks()
+
+    # --- what a person answered --------------------------------------------------------------
+
+    def record_answer(self, result: CheckResult) -> None:
+        """A guided check's result (agent/health/guided.py), as the volunteer answered it on the
+        screen; answered again, the newest answer replaces the older."""
+        self._record(result)
 
     # --- what is known -----------------------------------------------------------------------
 

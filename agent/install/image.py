@@ -61,6 +61,10 @@ class ImageManifest:
     image_size: int
     compressed_size: int
     mapped_size: int
+    # The firmware files the image's system carries, relative to /usr/lib/firmware
+    # ("rtl_nic/rtl8168h-2.fw", "iwlwifi-cc-a0-77.ucode.zst"); None for a manifest that does not
+    # say (made before the list was written): what it carries is then not known.
+    firmware: frozenset[str] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> ImageManifest:
@@ -72,6 +76,7 @@ class ImageManifest:
                 compressed_sha256=str(data["compressed_sha256"]).lower(),
                 image_size=int(data["image_size"]), compressed_size=int(data["compressed_size"]),
                 mapped_size=int(data["mapped_size"]),
+                firmware=firmware_list(data.get("firmware")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise UnsupportedImage(_("manifest"), _("the manifest is incomplete ({error})")
@@ -83,11 +88,25 @@ class ImageManifest:
         return manifest
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # Left out when not known, so that a manifest without it is written back as it came.
+        firmware = data.pop("firmware")
+        if firmware is not None:
+            data["firmware"] = sorted(firmware)
+        return data
 
     @property
     def label(self) -> str:
         return f"{self.name}_{self.version}"
+
+
+def firmware_list(value: Any) -> frozenset[str] | None:
+    """A manifest's `firmware`: the file names as listed (a leading "/" or "./" dropped); None
+    when absent or not a list of names, since a list that cannot be read tells nothing."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    names = (item.strip().removeprefix("./").lstrip("/") for item in value)
+    return frozenset(name for name in names if name)
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,11 @@ class OsImage:
     @property
     def location(self) -> str:
         return str(self.path) if self.path is not None else str(self.url)
+
+    @property
+    def firmware(self) -> frozenset[str] | None:
+        """The firmware files the image carries, from its manifest; None when not known."""
+        return self.manifest.firmware if self.manifest is not None else None
 
     @property
     def raw_sha256(self) -> str | None:

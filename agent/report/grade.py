@@ -38,14 +38,20 @@ SLOW_DISK_BYTES_PER_SECOND = 50_000_000
 ERASED = ("erased", "erased_with_exceptions")
 
 # The parts of the grade, as reasons name them.
-FUNCTIONAL, PERFORMANCE, BATTERY, LOCKS, WEAR = (
-    "functional", "performance", "battery", "locks", "wear")
+FUNCTIONAL, PERFORMANCE, BATTERY, LOCKS, WEAR, COSMETIC = (
+    "functional", "performance", "battery", "locks", "wear", "cosmetic")
 
 # The health checks, as agent/health/ names them (tests/test_grade.py keeps them in step); they
 # are not imported, so that grading a report does not load the checks.
 SMART, SELF_TEST, CPU, MEMORY, BATTERY_CHECK, PLATFORM = (
     "disk_smart", "disk_self_test", "cpu_cooling", "memory", "battery", "platform_locks")
 DISK_CHECKS = (SMART, SELF_TEST)
+# The guided checks a person answers (agent/health/guided.py), and the appearance's codes.
+GUIDED = ("keyboard", "display", "sound", "camera", "usb_ports", "touchpad", "appearance")
+APPEARANCE = "appearance"
+# The label each cosmetic code allows (docs/grading.md, 7.5): wear a new owner sees at once
+# lowers it; a damaged part needs work.
+COSMETIC_LABELS = {"C1": "A", "C2": "A", "C3": "B", "C4": "C", "C5": "C"}
 # A verdict that says the part was looked at (not_present: there was nothing to judge, such as a
 # processor without a sensor, whose load still ran, or a drive without a self-test).
 LOOKED_AT = ("pass", "warn", "not_present")
@@ -129,13 +135,14 @@ def grade_machine(machine: Machine, benchmarks: dict[str, Any] | None = None,
     functional, functional_reasons = _functional(machine, checks)
     performance_reasons = _performance(machine, benchmarks)
     band, battery_reasons = _battery(machine, checks)
+    cosmetic, cosmetic_reasons = _cosmetic(checks)
     reasons = [*functional_reasons, *performance_reasons, *battery_reasons,
-               *_locks(checks), *_warnings(checks)]
+               *cosmetic_reasons, *_locks(checks), *_warnings(checks)]
     value = _worst(reason.label for reason in reasons)
     # Worst first, so the first reason is the one that decided the label.
     ordered = sorted(reasons, key=lambda reason: -GRADES.index(reason.label))
     performance = PERFORMANCE_CLASSES[_worst(reason.label for reason in performance_reasons)]
-    return Grade(value, tuple(ordered), functional, performance, band)
+    return Grade(value, tuple(ordered), functional, performance, band, cosmetic)
 
 
 def decide_outcome(grade: Grade, erasures: Sequence[WipeResult],
@@ -244,7 +251,10 @@ def _functional(machine: Machine, checks: _Checks) -> tuple[str, list[Reason]]:
         return F3, [Reason.of("checks_not_done", N_("key functions work; not fully tested: "
                                                     "{parts}"),
                               parts=LocalWords(not_done)).limits(FUNCTIONAL, "B")]
-    # F5 also needs the guided checks a person answers, which are not part of a run yet.
+    # F5: a person also tested what only a person can, and nothing they tested failed (a
+    # failure is F2 above). A guided check skipped leaves F4, with no limit on the label.
+    if all(checks.looked_at(check) for check in GUIDED):
+        return F5, []
     return F4, []
 
 
@@ -325,6 +335,19 @@ def _battery(machine: Machine, checks: _Checks) -> tuple[str, list[Reason]]:
     checked = checks.of(BATTERY_CHECK) is not None
     return worst, [reason.limits(BATTERY, BATTERY_LABELS[band]) for band, reason in bands
                    if band != "A" and not (band == "D" and checked)]
+
+
+def _cosmetic(checks: _Checks) -> tuple[str | None, list[Reason]]:
+    """The appearance a person chose (C1 to C5); None when nobody did."""
+    result = checks.of(APPEARANCE)
+    code = None if result is None else result.get("measured", {}).get("cosmetic")
+    if code not in COSMETIC_LABELS:
+        return None, []
+    label = COSMETIC_LABELS[code]
+    if label == "A":
+        return code, []
+    return code, [Reason.of("cosmetic_wear", N_("appearance {cosmetic}"), cosmetic=code)
+                  .limits(COSMETIC, label)]
 
 
 def _locks(checks: _Checks) -> list[Reason]:

@@ -59,3 +59,19 @@ BATTERY_WORDS = {
     "C": N_("30 to 50 % of its capacity left"),
     "D": N_("under 30 % of its capacity left: to replace"),
 }
+# The appearance check's cosmetic codes (agent/health/guided.py COSMETIC_CODES, docs/grading.md
+# section 7.5), best first: a short label, and what a person sees on such a machine.
+COSMETIC_WORDS: dict[str, str] = {
+    "C1": N_("like new"),
+    "C2": N_("light wear"),
+    "C3": N_("visible wear"),
+    "C4": N_("heavy wear"),
+    "C5": N_("a damaged part"),
+}
+COSMETIC_PICTURES: dict[str, str] = {
+    "C1": N_("No mark seen at arm's length."),
+    "C2": N_("Fine scratches, seen only up close."),
+    "C3": N_("Scratches, shiny keys, small dents."),
+    "C4": N_("Cracks, chips, stains, missing feet or covers."),
+    "C5": N_("A broken hinge, a cracked case or screen frame, missing keys."),
+}

@@ -363,6 +363,8 @@ class Run:
         `install_error` then says why."""
         from agent.install.errors import ImageError
 
+        # Whether the Wi-Fi's firmware is in the system about to be installed, not only here.
+        self.health.judge_network_for(image.name, image.firmware)
         with self.clock.step("install"):
             try:
                 self.installed = flow.install(

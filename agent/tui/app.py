@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -22,6 +22,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from agent import flow
+from agent.health.keyboard_map import console_layout
 from agent.i18n import _
 from agent.inventory.hotplug import DiskEvent, DiskEventSink, Stoppable, watch_for_disks
 from agent.inventory.model import Disk
@@ -29,6 +30,7 @@ from agent.power import Power, SystemPower
 from agent.report.sender import OutboxSender, SenderState
 from agent.run.engine import Run
 from agent.tui.console import use_console_glyphs
+from agent.tui.guided_checks import default_guided_screens
 from agent.tui.messages import (
     Crashed,
     DiskChanged,
@@ -42,6 +44,7 @@ from agent.tui.screens.base import translate_bindings
 from agent.tui.screens.confirm import ConfirmScreen
 from agent.tui.screens.disks import DisksScreen
 from agent.tui.screens.end import AGAIN, POWER_OFF, QUIT, REBOOT, CrashScreen, EndScreen
+from agent.tui.screens.guided_base import GuidedContext, GuidedScreen
 from agent.tui.screens.install import InstallScreen
 from agent.tui.screens.machine import MachineScreen
 from agent.tui.screens.progress import ProgressScreen
@@ -49,6 +52,7 @@ from agent.tui.screens.result import ResultScreen
 from agent.tui.screens.who import WhoScreen
 
 if TYPE_CHECKING:
+    from agent.health.model import CheckResult
     from agent.install.image import OsImage
     from agent.unattended import StatusLine
 
@@ -59,6 +63,8 @@ log = logging.getLogger(__name__)
 DELIVERY_WAIT_SECONDS = 15.0
 
 RunFactory = Callable[[flow.Station], Run]
+# A guided check's screen, made with the run's context and its place in the sequence.
+GuidedFactory = Callable[[GuidedContext, int, int], GuidedScreen]
 SenderFactory = Callable[[flow.Station, Callable[[SenderState], None]], OutboxSender]
 
 
@@ -79,11 +85,15 @@ class ReeebootApp(App[None], inherit_bindings=False):
         log_path: Path | None = None,
         crashed: BaseException | None = None,
         status: StatusLine | None = None,
+        guided: Sequence[GuidedFactory] | None = None,
+        keyboard_layout: str | None = None,
     ) -> None:
         """`crashed`: what stopped the previous app (a bug in a screen); this one then opens
         on the error screen. `status`: the machine-readable status lines (the serial port),
         where the walk-through says that its first screen is drawn, for a workshop's serial
-        console and for tests that cannot read a frame buffer."""
+        console and for tests that cannot read a frame buffer. `guided`: the guided checks'
+        screens in the order they are asked (agent/tui/guided_checks.py by default);
+        `keyboard_layout`: the one the keyboard's map shows (the console's, by default)."""
         use_console_glyphs()
         super().__init__()
         translate_bindings(self)
@@ -101,6 +111,12 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self._crashed = crashed
         self._status = status
         self.crash: BaseException | None = None  # what stopped this app, for `reeeboot start`
+        # A recorded machine (--profile) is not this computer: no one can test its keys.
+        self._guided = ([] if station.profile is not None else default_guided_screens()
+                        ) if guided is None else list(guided)
+        self.keyboard_layout = keyboard_layout or console_layout()
+        self._guided_left: list[GuidedFactory] = []
+        self._erasure_over = False  # the guided checks that end after it lead to the install
 
     # --- the app's life -------------------------------------------------------------------
 
@@ -131,6 +147,8 @@ class ReeebootApp(App[None], inherit_bindings=False):
     def begin(self) -> None:
         """A new machine: its first screen, while the inventory runs."""
         self._cancel = threading.Event()
+        self._guided_left = list(self._guided)
+        self._erasure_over = False
         self._reset_to(MachineScreen())
         self.inspect()
 
@@ -207,6 +225,37 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self._reset_to(ProgressScreen(self._cancel))
         self._erase_and_check()
 
+    # --- the guided checks: beside the erasure, or after it -------------------------------
+
+    def guided_checks_left(self) -> int:
+        return len(self._guided_left)
+
+    def start_guided_checks(self) -> None:
+        """The next guided check not answered yet, over the progress screen; after the last,
+        back to the erasure's progress, or on to the install if the erasure is over."""
+        if self._guided_check_shown():
+            return  # one at a time: a second key press while one shows does nothing
+        if not self._guided_left:
+            if self._erasure_over:
+                self._prepare_install()
+            return
+        number = len(self._guided) - len(self._guided_left) + 1
+        run = self.current_run
+        context = GuidedContext(operator=run.choices.operator, machine=run.machine,
+                                keyboard_layout=self.keyboard_layout)
+        self.push_screen(self._guided_left[0](context, number, len(self._guided)),
+                         self._guided_answered)
+
+    def _guided_check_shown(self) -> bool:
+        """A guided check is on the screen, or under a question it asks."""
+        return any(isinstance(screen, GuidedScreen) for screen in self.screen_stack)
+
+    def _guided_answered(self, result: CheckResult | None) -> None:
+        if result is not None:
+            self.current_run.health.record_answer(result)
+            self._guided_left.pop(0)
+        self.start_guided_checks()
+
     def start_install(self, image: OsImage, target: Disk, reason: str) -> None:
         self._install(image, target, reason)
 
@@ -251,7 +300,11 @@ class ReeebootApp(App[None], inherit_bindings=False):
             self.show_end([_("The erasure was stopped. Nothing was reported: the next erasure "
                              "of these disks resumes where it stopped.")])
             return
-        self._prepare_install()
+        # The guided checks not answered during the erasure come now, before the install;
+        # one that shows already leads on to the others, then to the install.
+        self._erasure_over = True
+        if not self._guided_check_shown():
+            self.start_guided_checks()
 
     def on_install_done(self, message: InstallDone) -> None:
         screen = self.screen

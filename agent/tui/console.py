@@ -53,3 +53,9 @@ def fit_line(text: Text, width: int) -> Text:
     line.append(ELLIPSIS)
     return line
 
+
+def printable(text: str) -> str:
+    """Text from outside (a device's name, a command's error) as the console's font can draw
+    it: other characters become "?"."""
+    return "".join(char if char.isprintable() and char.encode("cp437", "ignore") else "?"
+                   for char in text)

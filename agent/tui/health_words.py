@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agent.health import battery, cpu_load, memory, platform
+from agent.health import battery, cpu_load, guided, memory, network, platform
 from agent.health.checkup import DONE, MACHINE_CHECKS, RUNNING, CheckProgress, HealthPass
 from agent.health.disk import SELF_TEST_CHECK, SMART_CHECK
 from agent.health.model import FAIL, NOT_PRESENT, PASS, SKIPPED, WARN, CheckResult, Finding
@@ -23,6 +23,14 @@ CHECK_NAMES = {
     cpu_load.CHECK: N_("processor under load"),
     memory.CHECK: N_("memory test"),
     battery.CHECK: N_("battery"),
+    network.CHECK: N_("network"),
+    guided.KEYBOARD: N_("keyboard"),
+    guided.DISPLAY: N_("screen"),
+    guided.SOUND: N_("sound"),
+    guided.CAMERA: N_("camera"),
+    guided.USB_PORTS: N_("USB ports"),
+    guided.TOUCHPAD: N_("touchpad"),
+    guided.APPEARANCE: N_("appearance"),
 }
 # "OK" rather than "passed": the one word that reads right after any check name, in French too.
 VERDICTS = {PASS: N_("OK"), WARN: N_("warning"), FAIL: N_("FAILED"),

@@ -59,6 +59,54 @@ os_fix_root() {
     esac
 }
 
+# The firmware files the OS image's root carries, one a line, relative to /usr/lib/firmware and
+# sorted, into file $2: the agent's network check looks there for the Wi-Fi firmware a machine
+# needs (agent/health/network.py). Files and links alike: the kernel loads a link by its name.
+os_firmware_list() {
+    local raw=$1 listing=$2 offset size loop mnt
+    read -r offset size < <(os_partition "$raw" 4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709)
+    loop=$(losetup --find --show --read-only --offset "$offset" --sizelimit "$size" "$raw")
+    mnt=$(mktemp -d)
+    # Read-only, without replaying the journal: the image is not changed.
+    if ! mount -t ext4 -o ro,noload "$loop" "$mnt"; then
+        rmdir "$mnt"
+        losetup -d "$loop"
+        die "the OS image's root could not be mounted to list its firmware"
+    fi
+    local dirs=("$mnt/usr/lib/firmware")
+    # Before the /usr merge, /lib/firmware was a folder of its own.
+    if [[ -d $mnt/lib/firmware && ! -L $mnt/lib ]]; then
+        dirs+=("$mnt/lib/firmware")
+    fi
+    local dir listed=0
+    for dir in "${dirs[@]}"; do
+        if [[ -d $dir ]]; then
+            find "$dir" -mindepth 1 \( -type f -o -type l \) -printf '%P\n'
+        fi
+    done | LC_ALL=C sort -u >"$listing" || listed=$?
+    umount "$mnt"
+    rmdir "$mnt"
+    losetup -d "$loop"
+    ((listed == 0)) || die "the OS image's firmware could not be listed"
+}
+
+# Adds the listing $2 to the manifest $1 as its `firmware` list (agent/install/image.py reads it;
+# a manifest without it leaves the firmware unknown).
+os_manifest_firmware() {
+    "$PYTHON" - "$1" "$2" <<'EOF_PY'
+import json, os, sys
+manifest_path, listing_path = sys.argv[1], sys.argv[2]
+with open(manifest_path, encoding="utf-8") as handle:
+    manifest = json.load(handle)
+with open(listing_path, encoding="utf-8") as handle:
+    manifest["firmware"] = sorted({line.strip() for line in handle if line.strip()})
+partial = manifest_path + ".part"
+with open(partial, "w", encoding="utf-8") as handle:
+    handle.write(json.dumps(manifest, indent=2) + "\n")
+os.replace(partial, manifest_path)
+EOF_PY
+}
+
 build_os_image() {
     local profile=$1 name=reeeboot-os-$1
     local version=${REEEBOOT_OS_VERSION:-$(date -u +%Y%m%d)}
@@ -69,6 +117,9 @@ build_os_image() {
     local raw=$STAGE/$name.raw
     [[ -f $raw ]] || die "mkosi made no $raw"
     os_fix_root "$raw"
+    local firmware_listing=$CACHE/os-firmware-$profile.txt
+    os_firmware_list "$raw" "$firmware_listing"
+    log "the OS image carries $(wc -l <"$firmware_listing") firmware files"
 
     mkdir -p "$OUT/os"
     # One version of each OS image in out/os: older ones would also go onto the stick.
@@ -82,6 +133,7 @@ build_os_image() {
     "$venv/bin/pip" install --quiet --find-links "$OUT/wheels" zstandard requests
     PYTHONPATH=$REPO "$venv/bin/python" -m agent.install.pack "$raw" "$name" "$version" \
         "$OUT/os" >/dev/null
+    os_manifest_firmware "$OUT/os/$base.manifest.json" "$firmware_listing"
     rm -f "$raw"
     log "OS image: $OUT/os/$base.raw.zst"
 }

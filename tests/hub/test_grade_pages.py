@@ -7,12 +7,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agent.health import battery, cpu_load, disk, memory
+from agent.health import battery, cpu_load, disk, guided, memory
 from agent.health.model import PASS, WARN, CheckResult, Finding
 from agent.i18n import N_
 from agent.inventory.battery import Battery
 from agent.report import grade as table
-from agent.report.labels import BATTERY_WORDS, FUNCTIONAL_WORDS, PERFORMANCE_WORDS
+from agent.report.labels import (
+    BATTERY_WORDS,
+    COSMETIC_WORDS,
+    FUNCTIONAL_WORDS,
+    PERFORMANCE_WORDS,
+)
 from hub.grade_view import GRADES, PART_LABELS, grade_section
 from hub.web import page_gettext
 from tests.hub.helpers import Hub, machine_with
@@ -134,13 +139,38 @@ def test_the_french_passports_translate_the_hubs_words_only(hub: Hub) -> None:
         assert "every function tested works" not in page and "powered on for" not in page
 
 
+def test_the_guided_checks_and_the_cosmetic_code_are_shown_in_words(hub: Hub) -> None:
+    """A person answered the guided checks: each is a row of the health table with who
+    answered it, and the appearance they chose is the grade's cosmetic code, in words."""
+    station = hub.station("lyon-3", "Lyon")
+    machine = laptop("SER-GUIDED")
+    health = checked(machine)
+    answers = [guided.passed(check, operator="Atelier Lyon", seconds=12.0)
+               for check in guided.GUIDED_CHECKS if check != guided.APPEARANCE]
+    answers.append(guided.passed(guided.APPEARANCE, operator="Atelier Lyon", seconds=5.0,
+                                 measured={"cosmetic": "C3"}))
+    health["checks"] += [{**answer.to_json(), "evidence": []} for answer in answers]
+    report = station.report("SER-GUIDED", machine=machine, health=health)
+    submit(hub, report, station)
+    assert (report["grade"]["cosmetic"], report["grade"]["functional"]) == ("C3", "F5")
+    workshop, public = pages(hub, report["machine"]["identity"]["id"], "en")
+    assert "<th>Appearance</th><td><strong>C3</strong> (visible wear)" in grade_part(workshop)
+    assert '<span class="muted">appearance, allows B</span>: appearance C3' in grade_part(
+        workshop)
+    assert "Appearance: <strong>C3</strong> (visible wear)" in public_grade(public)
+    for words in ("Keyboard, key by key", "Screen: colours, dead pixels, backlight",
+                  "Speakers and microphone", "USB ports", "Touchpad"):
+        assert words in workshop and words in public, words
+    assert workshop.count("Operator: Atelier Lyon") >= len(guided.GUIDED_CHECKS)
+
+
 def test_the_words_are_the_agents_and_every_part_has_a_name() -> None:
     french = page_gettext("fr")
-    for words in (FUNCTIONAL_WORDS, PERFORMANCE_WORDS, BATTERY_WORDS):
+    for words in (FUNCTIONAL_WORDS, PERFORMANCE_WORDS, BATTERY_WORDS, COSMETIC_WORDS):
         for text in words.values():
             assert french(text) != text, text
     assert set(PART_LABELS) == {table.FUNCTIONAL, table.PERFORMANCE, table.BATTERY, table.LOCKS,
-                                table.WEAR}
+                                table.WEAR, table.COSMETIC}
     assert GRADES == table.GRADES
 
 

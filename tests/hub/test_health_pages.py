@@ -12,10 +12,16 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from agent.health import battery, cpu_load, disk, memory, platform
+from agent.health import battery, cpu_load, disk, guided, memory, network, platform
 from agent.health.model import FAIL, NOT_PRESENT, PASS, SKIPPED, WARN, CheckResult, Finding
 from agent.i18n import N_
-from hub.health_view import CHECK_LABELS, DISK_CHECKS, VERDICT_LABELS, finding_text
+from hub.health_view import (
+    CHECK_LABELS,
+    DISK_CHECKS,
+    SUBJECT_LABELS,
+    VERDICT_LABELS,
+    finding_text,
+)
 from hub.web import page_gettext
 from tests.hub.helpers import Hub, account
 
@@ -239,7 +245,9 @@ def test_a_finding_is_translated_only_through_the_catalog() -> None:
 
 def test_the_checks_named_in_words_are_the_agents() -> None:
     assert set(CHECK_LABELS) == {disk.SMART_CHECK, disk.SELF_TEST_CHECK, cpu_load.CHECK,
-                                 memory.CHECK, battery.CHECK, platform.CHECK}
+                                 memory.CHECK, battery.CHECK, platform.CHECK, network.CHECK,
+                                 *guided.GUIDED_CHECKS}
+    assert set(guided.SUBJECTS.values()) <= set(SUBJECT_LABELS)
     assert set(DISK_CHECKS) == {disk.SMART_CHECK, disk.SELF_TEST_CHECK}
     from agent.health.model import VERDICTS
 

@@ -36,6 +36,8 @@ class ProgressScreen(StepScreen):
     STEP_NAME = N_("erasure and health checks")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", N_("Stop"), key_display=ESCAPE),
+        # While the disks are erased, the volunteer tests what only a person can.
+        Binding("t", "guided_checks", N_("Test the keyboard, screen, sound...")),
     ]
 
     def __init__(self, cancel: threading.Event) -> None:
@@ -91,7 +93,15 @@ class ProgressScreen(StepScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
             return self.stoppable()
+        if action == "guided_checks":
+            return self.walkthrough.guided_checks_left() > 0
         return True
+
+    def on_screen_resume(self) -> None:
+        self.refresh_bindings()  # back from the guided checks: the key goes once all are done
+
+    def action_guided_checks(self) -> None:
+        self.walkthrough.start_guided_checks()
 
     def summary(self, run: Run, erasure: dict[str, DiskProgress]) -> str:
         """What the whole step waits for, on the line under the frames."""
