@@ -43,10 +43,19 @@ CHACHA_BLOCK = 64
 PIECE = 256 << 10  # one nonce's worth of stream; fits a core's L2 cache
 DIGEST_BYTES = 8  # a chunk's digest: two different chunks share one with a chance of 2^-64
 _ZEROS = memoryview(bytes(PIECE))
-# ChaCha20 is taken only when it is clearly faster: near a tie either generator keeps up with
-# the disk, and AES then stays the choice from one start to the next instead of flipping.
-CHACHA_MARGIN = 1.25
-MEASURE_ROUNDS = 3
+# ChaCha20 is taken only when it is clearly faster: twice as fast. Where OpenSSL runs AES
+# without AES-NI it is five times slower than ChaCha20 (the case this choice is for); with
+# AES-NI the two are within a few tens of percent of each other, which the measurement's noise
+# on a busy or virtual machine can turn either way (1.3 seen on the CI machine). Near a tie either
+# generator keeps up with the disk, and AES stays the choice from one start to the next.
+CHACHA_MARGIN = 2.0
+# Each turn times several pieces of each generator back to back (one piece takes about 0.1 ms
+# with AES-NI), and the turn whose ratio is the median decides: a moment when the machine was
+# slower (an interrupt, a busy neighbour of a virtual machine, the clock's frequency) slows both
+# generators of a turn alike, where a best-of-each could pair a lucky turn of one with an
+# unlucky turn of the other.
+MEASURE_ROUNDS = 7
+MEASURE_PIECES = 8
 
 
 def new_key(generator: str) -> bytes:
@@ -220,23 +229,29 @@ def choose_generator(flags: frozenset[str] | None,
 
 
 def measure_generators(rounds: int = MEASURE_ROUNDS) -> dict[str, float]:
-    """Processor seconds to generate one piece with each generator, the best of `rounds`.
+    """Processor seconds to generate one piece with each generator, in the turn whose ratio
+    between them is the median of `rounds` turns of MEASURE_PIECES pieces each.
 
-    Turns alternate and this thread's processor time is counted, not the clock's: other
-    processes running meanwhile (the screen, other disks' jobs) take no time from either.
-    About 3 ms on the CI machine, 10 ms with AES-NI masked (the AES turns are the slow ones).
+    Within a turn the generators run back to back, in turn about order, and this thread's
+    processor time is counted, not the clock's: other processes running meanwhile (the screen,
+    other disks' jobs) take no time from either. About 20 ms on the CI machine, 125 ms with
+    AES-NI masked (the AES turns are the slow ones).
     """
     scratch = memoryview(bytearray(PIECE + AES_BLOCK))
     streams = [KeyedStream(generator=generator) for generator in GENERATORS]
-    best = dict.fromkeys(GENERATORS, float("inf"))
     for stream in streams:  # warm-up: the first use pays for page faults and library set-up
         stream.fill(0, scratch, PIECE)
+    turns: list[dict[str, float]] = []
     for turn in range(rounds):
-        for stream in streams:
+        seconds: dict[str, float] = {}
+        for stream in streams if turn % 2 == 0 else reversed(streams):
             started = time.thread_time()
-            stream.fill(turn * PIECE, scratch, PIECE)
-            best[stream.generator] = min(best[stream.generator], time.thread_time() - started)
-    return best
+            for piece in range(MEASURE_PIECES):
+                stream.fill((turn * MEASURE_PIECES + piece) * PIECE, scratch, PIECE)
+            seconds[stream.generator] = (time.thread_time() - started) / MEASURE_PIECES
+        turns.append(seconds)
+    turns.sort(key=lambda seconds: seconds[AES] / max(seconds[CHACHA20], 1e-9))
+    return turns[len(turns) // 2]
 
 
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str] | None:
