@@ -22,7 +22,13 @@ from agent.inventory import record_profile
 from agent.logfile import start_log
 from agent.report import dsse
 from agent.report.hubclient import HubError
-from agent.report.station import IDENTITY_WORDS, REVOKED_MARK, retired_key_ids
+from agent.report.station import (
+    IDENTITY_WORDS,
+    REVOKED_MARK,
+    data_dir_from_env,
+    retired_key_ids,
+    state_dir_from_env,
+)
 from agent.report.verify import load_public_key, verify_file
 from agent.run.engine import Run
 from agent.units import human_size
@@ -306,16 +312,21 @@ def _start(args: argparse.Namespace) -> int:
         why_unattended_stopped,
     )
 
+    join_problem = _join_network_boot(args)
     station = station_from_args(args)
     station.asset_id = args.asset_id
-    if not os.path.ismount(station.data_dir):
+    if join_problem is not None:
+        station.problems.append(join_problem)
+    # Booted from the network there is no stick: settings and state are in RAM by design.
+    if station.network_boot is None and not os.path.ismount(station.data_dir):
         # On the stick the folder is the REEEBOOT partition's mount point; without it the
         # settings are the defaults, so the volunteer is told.
         station.problems.append(ConfigProblem(str(station.data_dir), None, None, N_(
             "the stick's REEEBOOT data partition is not mounted here: its settings "
             "(reeeboot.toml) cannot be read")))
     state_missing = None
-    if station.state_dir != station.data_dir and not os.path.ismount(station.state_dir):
+    if station.network_boot is None and station.state_dir != station.data_dir \
+            and not os.path.ismount(station.state_dir):
         # Without the state partition nothing the station writes (key, journals, reports)
         # would survive the power-off.
         state_missing = ConfigProblem(str(station.state_dir), None, None, N_(
@@ -346,6 +357,25 @@ def _start(args: argparse.Namespace) -> int:
     from agent.tui.start import run_screen
 
     return run_screen(station)
+
+
+def _join_network_boot(args: argparse.Namespace) -> ConfigProblem | None:
+    """On a machine booted from the network: the workshop's settings from the boot service and
+    the station's identity from the hub, before the station is opened; what went wrong, for the
+    screen, else None."""
+    from agent.netboot import JoinError, join, network_boot
+
+    boot = network_boot()
+    if boot is None:
+        return None
+    data_dir = args.data or data_dir_from_env()
+    try:
+        join(boot, data_dir, args.state or state_dir_from_env(data_dir))
+    except JoinError as error:
+        return ConfigProblem(boot.boot_service, None, None, N_(
+            "this machine booted from the network could not join the workshop: {why}"),
+            (("why", str(error)),))
+    return None
 
 
 def _send(args: argparse.Namespace) -> int:

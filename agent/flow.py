@@ -21,6 +21,7 @@ from agent.i18n import _, set_language
 from agent.inventory import take_inventory
 from agent.inventory.model import Disk, EvidenceFile, Machine
 from agent.inventory.source import LiveSource, MachineSource, ProfileSource
+from agent.netboot import NetworkBoot, network_boot
 from agent.report.asset import asset_id_for, hostname_for
 from agent.report.outbox import FlushOutcome, Outbox
 from agent.report.station import (
@@ -69,6 +70,7 @@ class Station:
     state_dir: Path = Path()  # open_station sets it; the data folder on a developer's machine
     identity_loss: str | None = None  # station.KEY_DAMAGED or KEY_MISSING until re-enrolled
     profile: ProfileSource | None = None  # a recorded machine to read instead of this one
+    network_boot: NetworkBoot | None = None  # booted from the workshop's network: no stick
     asset_id: str | None = None  # typed by the volunteer (CLI or screen); else derived
     _key: Ed25519PrivateKey | None = None
 
@@ -116,6 +118,9 @@ def open_station(data_dir: Path, state_dir: Path | None = None) -> Station:
     The state folder is the data folder unless another is given."""
     state_dir = state_dir or data_dir
     config, problems = load_config(data_dir / CONFIG_NAME)
+    booted_from_network = network_boot()
+    if booted_from_network is not None:
+        config = booted_from_network.applied_to(config)
     set_language(config.language)
     # Before anything reads the key: half-made files of a cut go, a damaged key file is set
     # aside, a lost key noted.
@@ -124,7 +129,8 @@ def open_station(data_dir: Path, state_dir: Path | None = None) -> Station:
     # After a revocation, a new enrollment token means a fresh key: set the revoked one aside
     # before anything is signed (the fresh key is enrolled on first contact).
     set_aside_revoked_key(state_dir, config.enrollment_token)
-    return Station(data_dir, config, problems, state_dir=state_dir, identity_loss=loss)
+    return Station(data_dir, config, problems, state_dir=state_dir, identity_loss=loss,
+                   network_boot=booted_from_network)
 
 
 def restore_identity(station: Station) -> str | None:

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     add = station_sub.add_parser("add", help=_("create a station and print its enrollment token"))
     add.add_argument("name")
     add.add_argument("--workshop", help=_("the workshop the station belongs to"))
+    add.add_argument("--boot-service", action="store_true",
+                     help=_("a boot service: its key signs the boot credentials with which the "
+                            "machines it boots over the network enroll in its workshop"))
     token = station_sub.add_parser("token", help=_("print a new one-time enrollment token"))
     token.add_argument("name")
     for command in (add, token):
@@ -66,12 +69,38 @@ def _parser() -> argparse.ArgumentParser:
                                                "working")).add_argument("email")
     user_sub.add_parser("remove", help=_("delete the account, its sessions and its API tokens")
                         ).add_argument("email")
+
+    netboot = sub.add_parser("netboot", help=_(
+        "run a workshop's network boot service (proxy DHCP, TFTP and HTTP; no database)"))
+    netboot.add_argument("--interface", required=True, metavar="IFACE",
+                         help=_("the network interface on the workshop's network"))
+    netboot.add_argument("--hub", required=True, metavar="URL",
+                         help=_("the hub the service and the machines it boots enroll with"))
+    netboot.add_argument("--name", required=True, metavar="STATION_NAME",
+                         help=_("the service's station name on the hub"))
+    netboot.add_argument("--token", default="",
+                         help=_("the station's one-time enrollment token (the first time only)"))
+    netboot.add_argument("--files", type=Path, default=Path("out/netboot"), metavar="DIR",
+                         help=_("the boot files the image build made (default: out/netboot)"))
+    netboot.add_argument("--port", type=int, default=8070,
+                         help=_("the HTTP port (default: 8070)"))
+    netboot.add_argument("--config", type=Path, metavar="FILE",
+                         help=_("the reeeboot.toml the machines get (default: the commented "
+                                "defaults)"))
+    netboot.add_argument("--state", type=Path, default=Path("/var/lib/reeeboot-netboot"),
+                         metavar="DIR", help=_("where the service keeps its key "
+                                               "(default: /var/lib/reeeboot-netboot)"))
+    netboot.add_argument("--kernel-options", default="", metavar="OPTIONS",
+                         help=_("added to the machines' kernel command line, e.g. nomodeset "
+                                "for machines whose screen goes black"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     set_language(os.environ.get("REEEBOOT_LANGUAGE", "fr"))
     args = _parser().parse_args(argv)
+    if args.command == "netboot":
+        return _netboot(args)
     try:
         from hub.database import migrate
         from hub.store import Store, StoreError
@@ -106,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _manage(store: object, args: argparse.Namespace) -> int:
     from hub.accounts import hash_password
+    from hub.models import STATION_KIND_BOOT_SERVICE, STATION_KIND_STICK
     from hub.passwords import password_problem
     from hub.store import Store
 
@@ -117,8 +147,14 @@ def _manage(store: object, args: argparse.Namespace) -> int:
         if args.valid_days < 1:
             print(_("--valid-days takes a number of days, 1 or more."), file=sys.stderr)
             return 2
+        boot_service = args.action == "add" and args.boot_service
+        if boot_service and not args.workshop:
+            print(_("A boot service needs --workshop: the machines it boots become stations "
+                    "of that workshop."), file=sys.stderr)
+            return 2
         valid_for = datetime.timedelta(days=args.valid_days)
-        print(store.add_station(args.name, args.workshop, valid_for=valid_for)
+        kind = STATION_KIND_BOOT_SERVICE if boot_service else STATION_KIND_STICK
+        print(store.add_station(args.name, args.workshop, valid_for=valid_for, kind=kind)
               if args.action == "add" else store.new_station_token(args.name,
                                                                    valid_for=valid_for))
     elif args.command == "station" and args.action == "revoke":
@@ -160,3 +196,28 @@ def _password(path: Path | None) -> str:
     if getpass.getpass(_("Password again: ")) != first:
         raise SystemExit(_("The two passwords differ."))
     return first
+
+
+def _netboot(args: argparse.Namespace) -> int:
+    """The network boot service: no database; the hub only to enroll, once."""
+    try:
+        from hub.netboot.service import ServiceError, ServiceSettings, run_service
+    except ImportError as error:
+        print(_("The hub needs its extra packages: pip install 'reeeboot[hub]' ({error})").format(
+            error=error), file=sys.stderr)
+        return 2
+    if not 0 < args.port < 65536:
+        print(_("--port takes a port number, 1 to 65535."), file=sys.stderr)
+        return 2
+    settings = ServiceSettings(interface=args.interface, hub_url=args.hub, name=args.name,
+                               token=args.token, files=args.files, port=args.port,
+                               config=args.config, state=args.state,
+                               kernel_options=args.kernel_options)
+    try:
+        run_service(settings)
+    except ServiceError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -18,6 +18,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 KEY_CURRENT, KEY_RETIRED, KEY_REVOKED = "current", "retired", "revoked"
 ROLE_ADMIN, ROLE_WORKSHOP = "admin", "workshop"
+# What a station is (migration 0007): a stick (the first kind, hence its name), a workshop's boot
+# service, whose key signs the boot credentials of the machines it boots (hub/netboot/), or a
+# machine that enrolled with one of those credentials.
+STATION_KIND_STICK = "station"
+STATION_KIND_BOOT_SERVICE = "boot_service"
+STATION_KIND_NETBOOTED = "netbooted"
+STATION_KINDS = (STATION_KIND_STICK, STATION_KIND_BOOT_SERVICE, STATION_KIND_NETBOOTED)
 
 
 def utcnow() -> datetime.datetime:
@@ -47,6 +54,8 @@ class Station(Base):
     token_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default=STATION_KIND_STICK,
+                                      server_default=STATION_KIND_STICK)
 
 
 class StationKey(Base):
@@ -196,3 +205,25 @@ class LotMember(Base):
     asset_id: Mapped[str] = mapped_column(String(200))
     machine_id: Mapped[str | None] = mapped_column(String(100))
     added_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BootEnrollment(Base):
+    """A boot credential that was used (migration 0007): which boot service gave it, which
+    machine station and key enrolled with it, and the machine as the credential named it.
+
+    The nonce's unique index is what makes a credential single-use, even when two requests
+    present it at the same moment. `ip` is the address the boot service saw the machine ask
+    from, `ip_seen` the one the hub saw the enrollment come from: behind NAT, or a regional hub
+    reached across the Internet, they differ, and neither is a reason to refuse."""
+
+    __tablename__ = "boot_enrollments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    boot_service_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(17))
+    uuid: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    ip_seen: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

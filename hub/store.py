@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
@@ -31,7 +31,12 @@ from hub.models import (
     KEY_CURRENT,
     KEY_RETIRED,
     KEY_REVOKED,
+    STATION_KIND_BOOT_SERVICE,
+    STATION_KIND_NETBOOTED,
+    STATION_KIND_STICK,
+    STATION_KINDS,
     ApiToken,
+    BootEnrollment,
     LiveState,
     Machine,
     Person,
@@ -42,6 +47,9 @@ from hub.models import (
     Workshop,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from agent.report.bootcredential import BootClaims
 
 SESSION_LIFETIME = datetime.timedelta(hours=12)
 # An enrollment token is used within days of being given to a workshop; after that it is more
@@ -55,6 +63,11 @@ def sha256_hex(data: bytes | str) -> str:
 
 class StoreError(Exception):
     """A request the store refuses (a name taken, something unknown); the message says which."""
+
+
+class StoreForbidden(StoreError):
+    """A refusal for want of a right rather than a conflict: a boot credential already used, a
+    revoked station or boot service (the API answers 403 where other refusals are 409)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class SigningKey:
     station_name: str
     workshop_id: int | None
     station_revoked: bool
+    station_kind: str = STATION_KIND_STICK
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,8 @@ class Store:
             set_={name: upsert.excluded[name] for name in replaced}, where=newer)
         self._signing_key = (
             select(StationKey.key_id, StationKey.public_key, StationKey.status,
-                   Station.id, Station.name, Station.workshop_id, Station.revoked_at)
+                   Station.id, Station.name, Station.workshop_id, Station.revoked_at,
+                   Station.kind)
             .join(Station, Station.id == StationKey.station_id)
             .where(StationKey.key_id == bindparam("key_id")))
         links = tables["public_passports"]
@@ -208,15 +223,26 @@ class Store:
         with self.session() as session:
             return session.scalar(select(Workshop.id).where(Workshop.name == name))
 
+    def workshop_name(self, workshop_id: int | None) -> str | None:
+        if workshop_id is None:
+            return None
+        with self._reader.connect() as connection:
+            return connection.scalar(select(Workshop.name).where(Workshop.id == workshop_id))
+
     def workshops(self) -> list[tuple[int, str]]:
         with self.session() as session:
             return [(row.id, row.name) for row in
                     session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))]
 
     def add_station(self, name: str, workshop: str | None = None, *,
-                    valid_for: datetime.timedelta = TOKEN_LIFETIME) -> str:
+                    valid_for: datetime.timedelta = TOKEN_LIFETIME,
+                    kind: str = STATION_KIND_STICK) -> str:
         """Create a station and return its one-time enrollment token (only its hash is kept),
-        good for `valid_for`."""
+        good for `valid_for`. A boot service needs a workshop: the machines it boots join it."""
+        if kind not in STATION_KINDS:
+            raise StoreError(f"no station kind {kind!r}")
+        if kind == STATION_KIND_BOOT_SERVICE and workshop is None:
+            raise StoreError("a boot service belongs to a workshop: name one")
         token = secrets.token_urlsafe(24)
         try:
             with self.session() as session:
@@ -228,7 +254,7 @@ class Store:
                         raise StoreError(f"no workshop named {workshop!r}")
                 session.add(Station(name=name, workshop_id=workshop_id,
                                     token_sha256=sha256_hex(token), token_used=False,
-                                    token_expires_at=utcnow() + valid_for))
+                                    token_expires_at=utcnow() + valid_for, kind=kind))
         except IntegrityError as error:
             raise StoreError(f"station {name!r} already exists") from error
         return token
@@ -288,7 +314,7 @@ class Store:
                 by_station.setdefault(key.station_id, []).append(
                     {"key_id": key.key_id, "status": key.status,
                      "created_at": key.created_at.isoformat()})
-            return [{"name": station.name, "workshop": workshop,
+            return [{"name": station.name, "workshop": workshop, "kind": station.kind,
                      "revoked": station.revoked_at is not None,
                      "keys": by_station.get(station.id, [])} for station, workshop in rows]
 
@@ -322,13 +348,94 @@ class Store:
             station.token_used = True
             return station.name, True
 
+    def enroll_booted(self, claims: BootClaims, public_key: bytes, key_id: str,
+                      ip_seen: str) -> tuple[str, bool]:
+        """(station name, created) for a machine that enrolls with a boot credential whose
+        signature, expiry and machine the caller checked (hub/api/netboot.py).
+
+        In one transaction: the boot service is looked at again, locked (a revocation either
+        comes before and refuses this, or waits for it); the credential's nonce is recorded,
+        once (the same key presenting it again is a lost acknowledgement: created False); the
+        machine's station is made the first time, "netbooted", in the boot service's workshop;
+        the new key becomes its current key and the one before is retired (a machine booted
+        again enrolls a new key, and its earlier reports still verify). StoreForbidden for a
+        used credential or a revoked signer or station, StoreError for a name taken otherwise.
+        """
+        try:
+            return self._enroll_booted(claims, public_key, key_id, ip_seen)
+        except IntegrityError:
+            # Another enrollment committed a row this one also wrote (the nonce, the new
+            # station's name, the key) between this one's reads and its writes: read again,
+            # it is seen, and this one is answered as if it had come second.
+            pass
+        try:
+            return self._enroll_booted(claims, public_key, key_id, ip_seen)
+        except IntegrityError as error:
+            raise StoreError("another enrollment changed this station at the same moment: "
+                             "try again") from error
+
+    def _enroll_booted(self, claims: BootClaims, public_key: bytes, key_id: str,
+                       ip_seen: str) -> tuple[str, bool]:
+        now = utcnow()
+        with self._writing(), self.session() as session:
+            found = session.execute(
+                select(StationKey, Station).join(Station, Station.id == StationKey.station_id)
+                .where(StationKey.key_id == claims.key_id).with_for_update(of=Station)).first()
+            if found is None:
+                raise StoreForbidden(UNKNOWN_BOOT_KEY)
+            signer, service = found
+            problem = boot_signer_problem(SigningKey(
+                signer.key_id, signer.public_key, signer.status, service.id, service.name,
+                service.workshop_id, service.revoked_at is not None, service.kind),
+                claims.boot_service)
+            if problem is not None:
+                raise StoreForbidden(problem)
+            used = session.scalar(select(BootEnrollment).where(
+                BootEnrollment.nonce == claims.nonce))
+            if used is not None:
+                name = session.scalar(select(Station.name).join(
+                    StationKey, StationKey.station_id == Station.id).where(
+                    StationKey.key_id == key_id, StationKey.status == KEY_CURRENT,
+                    Station.id == used.station_id, Station.revoked_at.is_(None)))
+                if used.key_id == key_id and name is not None:
+                    return name, False
+                raise StoreForbidden("this boot credential was already used")
+            if session.scalar(select(StationKey.id).where(StationKey.key_id == key_id)):
+                raise StoreError("this key is already enrolled")
+            station = session.scalar(select(Station).where(Station.name == claims.station)
+                                     .with_for_update())
+            if station is None:
+                station = Station(name=claims.station, workshop_id=service.workshop_id,
+                                  token_sha256=None, token_used=True,
+                                  kind=STATION_KIND_NETBOOTED)
+                session.add(station)
+                session.flush()
+            elif station.revoked_at is not None:
+                raise StoreForbidden(f"station {claims.station!r} was revoked")
+            elif station.kind != STATION_KIND_NETBOOTED:
+                raise StoreError(f"station {claims.station!r} exists and is not a "
+                                 "network-booted station")
+            elif station.workshop_id != service.workshop_id:
+                raise StoreError(f"station {claims.station!r} belongs to another workshop")
+            session.execute(update(StationKey).where(
+                StationKey.station_id == station.id, StationKey.status == KEY_CURRENT)
+                .values(status=KEY_RETIRED, retired_at=now))
+            session.add(StationKey(station_id=station.id, key_id=key_id, public_key=public_key,
+                                   status=KEY_CURRENT, created_at=now))
+            session.add(BootEnrollment(nonce=claims.nonce, boot_service_id=service.id,
+                                       station_id=station.id, key_id=key_id, mac=claims.mac,
+                                       uuid=claims.uuid, ip=claims.ip, ip_seen=ip_seen,
+                                       created_at=now))
+            session.flush()  # the unique indexes speak here, inside the try of the caller
+            return station.name, True
+
     def signing_key(self, key_id: str) -> SigningKey | None:
         with self._reader.connect() as connection:
             row = connection.execute(self._signing_key, {"key_id": key_id}).first()
         if row is None:
             return None
         return SigningKey(row[0], bytes(row[1]), row[2], row[3], row[4], row[5],
-                          row[6] is not None)
+                          row[6] is not None, row[7])
 
     def rotate(self, station_id: int, old_key_id: str, new_key: bytes, new_key_id: str) -> bool:
         """Retire the current key and make the new one current; False if the old one is not."""
@@ -864,6 +971,23 @@ def _iso(stamp: datetime.datetime | None) -> str | None:
 
 
 __all__ = ["Store", "StoreError", "models", "sha256_hex"]
+
+
+UNKNOWN_BOOT_KEY = "the boot credential is signed by a key the hub does not know"
+
+
+def boot_signer_problem(signer: SigningKey, boot_service: str) -> str | None:
+    """Why this key may not sign a boot credential that names `boot_service` (in English, for
+    the refusal), or None when it may: the current key of that boot service, not revoked."""
+    if signer.station_kind != STATION_KIND_BOOT_SERVICE:
+        return "the boot credential is not signed by a boot service"
+    if signer.station_revoked or signer.status == KEY_REVOKED:
+        return "the boot service that signed this credential was revoked"
+    if signer.status != KEY_CURRENT:
+        return "the boot credential is signed by a retired key of the boot service"
+    if signer.station_name != boot_service:
+        return "the boot credential names another boot service than the one whose key signed it"
+    return None
 
 
 def _workshop_key(signer: SigningKey) -> int:

@@ -200,16 +200,16 @@ MKOSI_ROOT=$CACHE/mkosi/root
 MKOSI_PY=$MKOSI_ROOT/usr/lib/python3/dist-packages
 mkosi_version() { PYTHONPATH=$MKOSI_PY "$PYTHON" -m mkosi --version 2>/dev/null | awk '{print $2}'; }
 
-if [[ ! -f $MKOSI_PY/mkosi/__init__.py ]]; then
-    log "fetching mkosi from Debian $MKOSI_SUITE"
+# fetch_deb SUITE PACKAGE DIRECTORY: unpacks Debian SUITE's PACKAGE into DIRECTORY (emptied
+# first), through a private source list, list directory and cache: pointing apt-get update at
+# another source list with the host's list directory would delete the host's package lists.
+fetch_deb() {
+    local suite=$1 package=$2 target=$3 tmp
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
     mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/deb"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $MKOSI_SUITE main" \
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main" \
         >"$tmp/sources.list"
-    # A private source list, list directory and cache: pointing apt-get update at another
-    # source list with the host's list directory would delete the host's package lists.
-    apt_private=(
+    local apt_private=(
         -o "Dir::Etc::sourcelist=$tmp/sources.list"
         -o "Dir::Etc::sourceparts=-"
         -o "Dir::State::Lists=$tmp/lists"
@@ -218,13 +218,21 @@ if [[ ! -f $MKOSI_PY/mkosi/__init__.py ]]; then
         # The temporary directory is root's; apt's unprivileged download user cannot write it.
         -o "APT::Sandbox::User=root"
     )
-    apt-get "${apt_private[@]}" update
-    (cd "$tmp/deb" && apt-get "${apt_private[@]}" download mkosi)
-    rm -rf "$MKOSI_ROOT"
-    mkdir -p "$MKOSI_ROOT"
-    dpkg -x "$tmp"/deb/mkosi_*.deb "$MKOSI_ROOT"
-    rm -rf "$tmp"
-    trap - EXIT
+    if apt-get "${apt_private[@]}" update &&
+        (cd "$tmp/deb" && apt-get "${apt_private[@]}" download "$package"); then
+        rm -rf "$target"
+        mkdir -p "$target"
+        dpkg -x "$tmp"/deb/"$package"_*.deb "$target"
+        rm -rf "$tmp"
+    else
+        rm -rf "$tmp"
+        die "could not fetch $package from Debian $suite"
+    fi
+}
+
+if [[ ! -f $MKOSI_PY/mkosi/__init__.py ]]; then
+    log "fetching mkosi from Debian $MKOSI_SUITE"
+    fetch_deb "$MKOSI_SUITE" mkosi "$MKOSI_ROOT"
 fi
 version=$(mkosi_version)
 [[ -n $version ]] || die "mkosi in $MKOSI_ROOT does not run; remove it to fetch it again"
@@ -375,6 +383,18 @@ rm -f "$OUT/$NAME.img" "$OUT/$NAME.img.bmap" "$OUT/$NAME.vmlinuz" "$OUT/$NAME.in
 mv "$STAGE/$NAME.raw" "$OUT/$NAME.img"
 mv "$STAGE/$NAME.vmlinuz" "$OUT/$NAME.vmlinuz"
 mv "$STAGE/$NAME.initrd" "$OUT/$NAME.initrd"
+# The network boot files (docs/netboot.md): the same kernel, initrd and root as the stick's,
+# and the iPXE programs PXE firmware loads first, from the image's Debian release (its iPXE
+# hands the root to the kernel as a file of the initrd on BIOS and UEFI alike).
+IPXE_ROOT=$CACHE/ipxe/$IMAGE_RELEASE
+if [[ ! -f $IPXE_ROOT/usr/lib/ipxe/snponly.efi ]]; then
+    log "fetching iPXE from Debian $IMAGE_RELEASE"
+    fetch_deb "$IMAGE_RELEASE" ipxe "$IPXE_ROOT"
+fi
+log "writing the network boot files into out/netboot"
+"$PYTHON" "$REPO/image/netboot.py" "$OUT/$NAME.img" "$OUT/$NAME.vmlinuz" "$OUT/$NAME.initrd" \
+    "$CACHE/grub.cfg.mkosi" "$IPXE_ROOT/usr/lib/ipxe" "$OUT/netboot" ||
+    die "could not write the network boot files"
 # Keeps the stick writable by the user who checked out the repository, not just root.
 if owner=$(stat -c %u:%g "$REPO") && [[ $owner != 0:0 ]]; then
     chown -R "$owner" "$OUT"
@@ -394,6 +414,7 @@ Built in $((elapsed / 60)) min $((elapsed % 60)) s:
   $OUT/$NAME.img  ($size)
   $OUT/$NAME.vmlinuz, $OUT/$NAME.initrd  (QEMU direct kernel boot:
       root=PARTLABEL=reeeboot-root ro console=ttyS0,115200 systemd.volatile=overlay)
+  $OUT/netboot/  (network boot: reeeboot-hub netboot --files $OUT/netboot, docs/netboot.md)
 
 To write it to a USB stick, find the stick's device with 'lsblk' (e.g. /dev/sdX; everything on
 it is erased), then:

@@ -66,3 +66,18 @@ def partitioned_loop(tmp_path: Path) -> Iterator[DiskFactory]:
         subprocess.run(["losetup", "-d", device], check=False)
     for backing in files:
         backing.unlink(missing_ok=True)
+
+
+# tests/run runs two files at a time (pytest-xdist, --dist loadfile), each on one worker, in the
+# order collected: the longest first, so that the power cut's six boots do not start last while
+# the other worker waits. Times as the suite prints them at its end.
+LONGEST_FIRST = ("test_power_cut.py", "test_install_flow.py", "test_desktop_os.py",
+                 "test_attended.py", "test_netboot.py", "test_unattended_flow.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)

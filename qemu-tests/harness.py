@@ -491,130 +491,21 @@ class AgentFailed(AssertionError):
     """The agent printed a `failed` status line (or died): no use waiting for its end."""
 
 
-@dataclass
-class Boot:
-    scenario: Scenario
+class Guest:
+    """A QEMU machine of the suite seen from outside: its serial port's status lines, its
+    monitor (screen, keys) and its process. Boot (a stick) and lan.NetMachine (the network)
+    start one each their own way."""
+
     workdir: Path
-    stick: Stick
-    disks: dict[str, Path]
-    serial_log: Path = field(init=False)
-    monitor: Path = field(init=False)
-    display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
-    extra_cmdline: str = ""  # appended to the kernel command line (direct boot only)
-    # The boot menu entry to pick through the keyboard (MENU_ENTRIES), for a boot through
-    # firmware; None picks by the scenario's mode: "unattended", or no key at all for attended
-    # (the menu's default starts by itself, as when nobody is at the machine).
-    menu_entry: str | None = None
-    # More reeeboot sticks plugged in beside `stick` (another station's copies), with their USB
-    # serials. The firmware then boots `stick` first.
-    other_sticks: tuple[tuple[Stick, str], ...] = ()
-    process: subprocess.Popen[bytes] | None = None
+    serial_log: Path
+    monitor: Path
+    process: subprocess.Popen[bytes] | None
 
-    def __post_init__(self) -> None:
-        self.serial_log = self.workdir / "serial.log"
-        self.monitor = self.workdir / "monitor.sock"
-        self.menu_log = self.workdir / "menu.log"
-        self.sound_file = self.workdir / "speakers.wav"
-
-    def command(self) -> list[str]:
-        scenario = self.scenario
-        command = [
-            "qemu-system-x86_64", *self.firmware_arguments(), *ACCELERATOR,
-            "-m", str(scenario.memory_mib), "-smp", str(scenario.cpus),
-            "-no-reboot", "-display", self.display, "-vga", "std",
-            "-serial", f"file:{self.serial_log}",
-            "-monitor", f"unix:{self.monitor},server,nowait",
-            "-nic", "user,model=virtio-net-pci" + (f",mac={scenario.mac}" if scenario.mac else ""),
-            "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
-            "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
-            "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
-                       "removable=on" + (",bootindex=1" if scenario.firmware != "direct" else ""),
-        ]
-        for number, (other, serial) in enumerate(self.other_sticks, start=1):
-            command += [
-                "-drive", f"if=none,id=stick{number},file={other.path},format=raw,cache=unsafe",
-                "-device", f"usb-storage,bus=xhci.0,drive=stick{number},serial={serial},"
-                           "removable=on",
-            ]
-        if scenario.cpu:
-            command += ["-cpu", scenario.cpu]
-        if scenario.sound:
-            # Output only (hda-output): the machine has speakers and no microphone.
-            command += ["-audiodev", f"wav,id=speakers,path={self.sound_file},"
-                                     "out.frequency=48000,out.channels=2,out.format=s16",
-                        "-device", "intel-hda", "-device", "hda-output,audiodev=speakers"]
-        if any(disk.bus == "scsi" for disk in scenario.disks):
-            command += ["-device", "virtio-scsi-pci,id=scsi"]
-        system = scenario.system
-        if system:
-            command += ["-smbios", "type=1," + ",".join(
-                f"{option}={system[key]}" for key, option in SMBIOS_SYSTEM if key in system)]
-            board = ",".join(f"{option}={system[key]}" for key, option in SMBIOS_BOARD
-                             if key in system)
-            if board:
-                command += ["-smbios", f"type=2,{board}"]
-        for index, spec in enumerate(scenario.disks):
-            command += disk_arguments(spec, self.disks[spec.id], index, scenario.faults)
-        cmdline = BASE_CMDLINE
-        if scenario.mode == "unattended":
-            cmdline += " reeeboot.unattended=1"
-        if self.display in ("curses", "none"):
-            # Keep tty1 in VGA text mode: the curses display and the tests read it as text.
-            cmdline += " nomodeset"
-        if self.extra_cmdline:
-            cmdline += " " + self.extra_cmdline
-        if scenario.firmware == "direct":
-            command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
-        elif self.extra_cmdline:
-            # The stick's own boot loader and menu: the kernel command line is the menu entry's.
-            raise ValueError("extra_cmdline needs a direct boot: the boot menu's entries are "
-                             "the image's own")
-        return command
-
-    def firmware_arguments(self) -> list[str]:
-        return firmware_arguments(self.scenario.firmware, self.workdir)
-
-    def chosen_menu_entry(self) -> str | None:
-        if self.scenario.firmware == "direct":
-            return None
-        if self.menu_entry is not None:
-            return self.menu_entry
-        return "unattended" if self.scenario.mode == "unattended" else None
-
-    def start(self, *, foreground: bool = False) -> None:
-        self.serial_log.write_bytes(b"")
-        if foreground:  # the demo: QEMU owns the terminal (curses display)
-            self.process = subprocess.Popen(self.command())
-        else:
-            with (self.workdir / "qemu.log").open("wb") as errors:
-                self.process = subprocess.Popen(
-                    self.command(), stdout=subprocess.DEVNULL, stderr=errors
-                )
-        entry = self.chosen_menu_entry()
-        if entry is not None:
-            threading.Thread(target=self._pick_menu_entry, args=(entry,), daemon=True).start()
-
-    def _pick_menu_entry(self, entry: str, timeout: float = 300) -> None:
-        """Waits for the boot menu on the serial port, then moves to `entry` and starts it, as a
-        volunteer would with the arrow keys. What happened goes to menu.log, which the failure
-        messages quote: a boot that never showed the menu starts the default entry."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                self.menu_log.write_text("QEMU ended before the boot menu showed\n")
-                return
-            if MENU_SHOWN in self.serial_text():
-                self.press(*["down"] * MENU_ENTRIES.index(entry), "ret")
-                self.menu_log.write_text(f"picked {entry!r} in the boot menu\n")
-                return
-            time.sleep(0.2)
-        self.menu_log.write_text(f"the boot menu did not show within {timeout} s\n")
+    def start(self) -> None:
+        raise NotImplementedError
 
     def menu_outcome(self) -> str:
-        try:
-            return self.menu_log.read_text().strip()
-        except OSError:
-            return "no boot menu entry picked"
+        return "no boot menu"
 
     def serial_text(self) -> str:
         return self.serial_log.read_bytes().decode(errors="replace")
@@ -738,6 +629,132 @@ class Boot:
             self.process.kill()
             self.process.wait()
 
+
+
+@dataclass
+class Boot(Guest):
+    scenario: Scenario
+    workdir: Path
+    stick: Stick
+    disks: dict[str, Path]
+    serial_log: Path = field(init=False)
+    monitor: Path = field(init=False)
+    display: str = "none"  # the demo shows the screen: "gtk", "curses", ...
+    extra_cmdline: str = ""  # appended to the kernel command line (direct boot only)
+    # The boot menu entry to pick through the keyboard (MENU_ENTRIES), for a boot through
+    # firmware; None picks by the scenario's mode: "unattended", or no key at all for attended
+    # (the menu's default starts by itself, as when nobody is at the machine).
+    menu_entry: str | None = None
+    # More reeeboot sticks plugged in beside `stick` (another station's copies), with their USB
+    # serials. The firmware then boots `stick` first.
+    other_sticks: tuple[tuple[Stick, str], ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.serial_log = self.workdir / "serial.log"
+        self.monitor = self.workdir / "monitor.sock"
+        self.menu_log = self.workdir / "menu.log"
+        self.sound_file = self.workdir / "speakers.wav"
+
+    def command(self) -> list[str]:
+        scenario = self.scenario
+        command = [
+            "qemu-system-x86_64", *self.firmware_arguments(), *ACCELERATOR,
+            "-m", str(scenario.memory_mib), "-smp", str(scenario.cpus),
+            "-no-reboot", "-display", self.display, "-vga", "std",
+            "-serial", f"file:{self.serial_log}",
+            "-monitor", f"unix:{self.monitor},server,nowait",
+            "-nic", "user,model=virtio-net-pci" + (f",mac={scenario.mac}" if scenario.mac else ""),
+            "-device", "qemu-xhci,id=xhci", "-device", "ahci,id=ahci",
+            "-drive", f"if=none,id=stick,file={self.stick.path},format=raw,cache=unsafe",
+            "-device", f"usb-storage,bus=xhci.0,drive=stick,serial={scenario.stick_serial},"
+                       "removable=on" + (",bootindex=1" if scenario.firmware != "direct" else ""),
+        ]
+        for number, (other, serial) in enumerate(self.other_sticks, start=1):
+            command += [
+                "-drive", f"if=none,id=stick{number},file={other.path},format=raw,cache=unsafe",
+                "-device", f"usb-storage,bus=xhci.0,drive=stick{number},serial={serial},"
+                           "removable=on",
+            ]
+        if scenario.cpu:
+            command += ["-cpu", scenario.cpu]
+        if scenario.sound:
+            # Output only (hda-output): the machine has speakers and no microphone.
+            command += ["-audiodev", f"wav,id=speakers,path={self.sound_file},"
+                                     "out.frequency=48000,out.channels=2,out.format=s16",
+                        "-device", "intel-hda", "-device", "hda-output,audiodev=speakers"]
+        if any(disk.bus == "scsi" for disk in scenario.disks):
+            command += ["-device", "virtio-scsi-pci,id=scsi"]
+        system = scenario.system
+        if system:
+            command += ["-smbios", "type=1," + ",".join(
+                f"{option}={system[key]}" for key, option in SMBIOS_SYSTEM if key in system)]
+            board = ",".join(f"{option}={system[key]}" for key, option in SMBIOS_BOARD
+                             if key in system)
+            if board:
+                command += ["-smbios", f"type=2,{board}"]
+        for index, spec in enumerate(scenario.disks):
+            command += disk_arguments(spec, self.disks[spec.id], index, scenario.faults)
+        cmdline = BASE_CMDLINE
+        if scenario.mode == "unattended":
+            cmdline += " reeeboot.unattended=1"
+        if self.display in ("curses", "none"):
+            # Keep tty1 in VGA text mode: the curses display and the tests read it as text.
+            cmdline += " nomodeset"
+        if self.extra_cmdline:
+            cmdline += " " + self.extra_cmdline
+        if scenario.firmware == "direct":
+            command += ["-kernel", str(KERNEL), "-initrd", str(INITRD), "-append", cmdline]
+        elif self.extra_cmdline:
+            # The stick's own boot loader and menu: the kernel command line is the menu entry's.
+            raise ValueError("extra_cmdline needs a direct boot: the boot menu's entries are "
+                             "the image's own")
+        return command
+
+    def firmware_arguments(self) -> list[str]:
+        return firmware_arguments(self.scenario.firmware, self.workdir)
+
+    def chosen_menu_entry(self) -> str | None:
+        if self.scenario.firmware == "direct":
+            return None
+        if self.menu_entry is not None:
+            return self.menu_entry
+        return "unattended" if self.scenario.mode == "unattended" else None
+
+    def start(self, *, foreground: bool = False) -> None:
+        self.serial_log.write_bytes(b"")
+        if foreground:  # the demo: QEMU owns the terminal (curses display)
+            self.process = subprocess.Popen(self.command())
+        else:
+            with (self.workdir / "qemu.log").open("wb") as errors:
+                self.process = subprocess.Popen(
+                    self.command(), stdout=subprocess.DEVNULL, stderr=errors
+                )
+        entry = self.chosen_menu_entry()
+        if entry is not None:
+            threading.Thread(target=self._pick_menu_entry, args=(entry,), daemon=True).start()
+
+    def _pick_menu_entry(self, entry: str, timeout: float = 300) -> None:
+        """Waits for the boot menu on the serial port, then moves to `entry` and starts it, as a
+        volunteer would with the arrow keys. What happened goes to menu.log, which the failure
+        messages quote: a boot that never showed the menu starts the default entry."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                self.menu_log.write_text("QEMU ended before the boot menu showed\n")
+                return
+            if MENU_SHOWN in self.serial_text():
+                self.press(*["down"] * MENU_ENTRIES.index(entry), "ret")
+                self.menu_log.write_text(f"picked {entry!r} in the boot menu\n")
+                return
+            time.sleep(0.2)
+        self.menu_log.write_text(f"the boot menu did not show within {timeout} s\n")
+
+    def menu_outcome(self) -> str:
+        try:
+            return self.menu_log.read_text().strip()
+        except OSError:
+            return "no boot menu entry picked"
 
 _FRAME = str.maketrans({char: " " for char in "\u2502\u2500\u250c\u2510\u2514\u2518"})
 

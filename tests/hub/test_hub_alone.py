@@ -20,9 +20,10 @@ from tests.hub.helpers import Station
 # The agent extra's packages (pyproject.toml), by import name.
 AGENT_ONLY = ("textual", "pyudev", "pySMART", "blkinfo", "zstandard", "requests", "rich")
 # What the hub may take from the agent's package: the envelopes, the report's schema check,
-# the erasure methods in words, the messages' catalogs.
-SHARED = {"agent", "agent.i18n", "agent.report", "agent.report.dsse", "agent.report.labels",
-          "agent.report.validation"}
+# the erasure methods in words, the messages' catalogs, the boot credentials (a network-booted
+# machine enrolls with one).
+SHARED = {"agent", "agent.i18n", "agent.report", "agent.report.bootcredential",
+          "agent.report.dsse", "agent.report.labels", "agent.report.validation"}
 
 HUB_ALONE = """
 import base64, importlib.abc, json, sys

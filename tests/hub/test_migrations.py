@@ -23,7 +23,7 @@ def test_migrations_match_the_models(store: Store) -> None:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
         assert differences == []
-        assert context.get_current_revision() == "0006"
+        assert context.get_current_revision() == "0007"
 
 
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
@@ -79,6 +79,7 @@ def test_machines_keep_their_workshop_through_migration_0003_and_back(database_u
 @pytest.mark.parametrize(("revision", "tables"), [
     ("0005", {"public_passports"}),
     ("0006", {"lots", "lot_members"}),
+    ("0007", {"boot_enrollments"}),
 ])
 def test_a_migration_adding_tables_goes_down_and_up_again(database_url: str, revision: str,
                                                           tables: set[str]) -> None:
@@ -88,3 +89,28 @@ def test_a_migration_adding_tables_goes_down_and_up_again(database_url: str, rev
         assert not tables & set(sa.inspect(engine).get_table_names())
         to(revision)
         assert tables <= set(sa.inspect(engine).get_table_names())
+
+
+def test_stations_from_before_migration_0007_are_sticks_and_stay_through_it_and_back(
+        database_url: str) -> None:
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    with migrating(database_url) as (engine, to):
+        to("0006")
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO stations (id, name, token_used, created_at) "
+                "VALUES (3, 'lyon-3', :used, :now)"), {"used": True, "now": now})
+            connection.execute(sa.text(
+                "INSERT INTO station_keys (station_id, key_id, public_key, status, created_at) "
+                "VALUES (3, :key_id, :key, 'current', :now)"),
+                {"key_id": "ab" * 32, "key": b"k" * 32, "now": now})
+        to("0007")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT name, kind FROM stations")).all() == [("lyon-3", "station")]
+        to("0006", down=True)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT count(*) FROM station_keys WHERE station_id = 3")).scalar() == 1
+            assert "kind" not in {column["name"] for column in
+                                  sa.inspect(connection).get_columns("stations")}

@@ -1,0 +1,1 @@
+"""Network boot: the workshop's boot service and the credentials it gives the machines it boots."""

@@ -1,0 +1,159 @@
+"""A network-booted machine's side (agent/netboot.py): what it reads on its command line, and its
+join: the workshop's settings from a real boot service, its station from a real hub."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent import netboot
+from agent.config import CONFIG_NAME, StationConfig
+from agent.flow import open_station
+from agent.report.bootcredential import mint, new_claims, read_claims
+from agent.report.hubclient import HubClient
+from agent.report.station import load_or_create_key
+from hub.netboot.bootserver import ROOT, BootFile, BootService, Manifest, create_app
+from tests.hubserver import RunningHub, free_port
+
+MAC = "52:54:00:ab:cd:ef"
+UUID = "4c4c4544-0042-3510-8052-b3c04f4e5931"
+SETTINGS = b'language = "en"\nunattended = true\n\n[station]\noperator = "Camille"\n'
+
+
+def credential_for(station: str, mac: str = MAC) -> str:
+    key = Ed25519PrivateKey.generate()
+    return mint(new_claims(boot_service="lyon-boot", key_id="0" * 64, station=station, mac=mac,
+                           uuid=UUID, ip="192.168.1.20"), key)
+
+
+def test_a_stick_boot_is_not_a_network_boot() -> None:
+    assert netboot.NetworkBoot.from_cmdline("root=PARTUUID=x ro reeeboot.unattended=1") is None
+
+
+def test_the_command_line_names_service_hub_and_station() -> None:
+    credential = credential_for("lyon-boot-525400abcdef")
+    boot = netboot.NetworkBoot.from_cmdline(
+        f"root=/dev/loop0 ro reeeboot.hub=http://10.1.2.3:8080/ "
+        f"reeeboot.bootsvc=http://10.1.2.3:8070 reeeboot.boot={credential} "
+        "reeeboot.root_sha256=" + "a" * 64)
+    assert boot == netboot.NetworkBoot("http://10.1.2.3:8070", "http://10.1.2.3:8080",
+                                       credential, "lyon-boot-525400abcdef")
+
+
+def test_an_unreadable_credential_names_no_station() -> None:
+    boot = netboot.NetworkBoot.from_cmdline("reeeboot.bootsvc=http://b reeeboot.boot=garbage")
+    assert boot is not None and boot.station == ""
+
+
+def test_the_settings_never_make_a_network_boot_unattended() -> None:
+    boot = netboot.NetworkBoot("http://b", "http://h", "c", "lyon-boot-1")
+    config = boot.applied_to(StationConfig(unattended=True, hub_url="https://elsewhere",
+                                           station_name="stick-3", enrollment_token="t",
+                                           operator="Camille"))
+    assert (config.unattended, config.hub_url, config.station_name, config.enrollment_token,
+            config.operator) == (False, "http://h", "lyon-boot-1", "", "Camille")
+
+
+def test_network_cards_are_the_ones_with_a_device(tmp_path: Path) -> None:
+    for name, mac, device in (("enp0s3", "52:54:00:AB:CD:EF\n", True), ("lo", "00:00:00:00:00:00",
+                              False), ("br0", "02:11:22:33:44:55", False),
+                              ("wlp2s0", "a4:c3:f0:11:22:33", True)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "address").write_text(mac)
+        if device:
+            (tmp_path / name / "device").mkdir()
+    assert netboot.network_cards(tmp_path) == ["52:54:00:ab:cd:ef", "a4:c3:f0:11:22:33"]
+
+
+class ThreadedApp:
+    def __init__(self, app: object, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadedApp:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the boot service did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def workshop(tmp_path: Path) -> Iterator[tuple[RunningHub, str]]:
+    """A real hub with a boot service station enrolled, and that boot service's HTTP side."""
+    hub = RunningHub(tmp_path / "hub.sqlite3", free_port())
+    hub.start()
+    hub.database.add_workshop("Lyon")
+    token = hub.database.add_station("lyon-boot", "Lyon", kind="boot_service")
+    service_dir = tmp_path / "service"
+    service_key = load_or_create_key(service_dir)
+    HubClient(hub.url, service_dir, service_key).enroll("lyon-boot", token)
+    port = free_port()
+    service = BootService("lyon-boot", service_key, hub.url, f"http://127.0.0.1:{port}",
+                          Manifest(tmp_path, "test", "ro", {ROOT: BootFile(
+                              ROOT, tmp_path / ROOT, 0, "a" * 64)}), SETTINGS)
+    with ThreadedApp(create_app(service), port):
+        yield hub, f"http://127.0.0.1:{port}"
+    hub.stop()
+
+
+def booted(hub: RunningHub, service_url: str, mac: str = MAC) -> netboot.NetworkBoot:
+    """What the machine's command line says after the service booted it."""
+    script = requests.get(f"{service_url}/boot.ipxe", params={"mac": mac, "uuid": UUID},
+                          timeout=10).text
+    credential = script.split("reeeboot.boot=", 1)[1].split()[0]
+    return netboot.NetworkBoot(service_url, hub.url, credential,
+                               read_claims(credential).station)
+
+
+def test_a_booted_machine_joins_its_workshop(workshop: tuple[RunningHub, str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, service_url = workshop
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: ["02:00:00:00:00:01", MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID.upper())
+    data_dir, state_dir = tmp_path / "srv", tmp_path / "state"
+    netboot.join(boot, data_dir, state_dir)
+    assert (data_dir / CONFIG_NAME).read_bytes() == SETTINGS
+    stations = {row["name"]: row for row in hub.database.stations()}
+    assert stations["lyon-boot-525400abcdef"]["workshop"] == "Lyon"
+    assert stations["lyon-boot-525400abcdef"]["kind"] == "netbooted"
+    # The station opens with the workshop's settings and this machine's identity, enrolled.
+    monkeypatch.setattr(netboot, "network_boot", lambda: boot)
+    monkeypatch.setattr("agent.flow.network_boot", lambda: boot)
+    station = open_station(data_dir, state_dir)
+    assert (station.config.language, station.config.operator, station.config.unattended,
+            station.config.station_name) == ("en", "Camille", False, "lyon-boot-525400abcdef")
+    client = HubClient(hub.url, state_dir, station.key)
+    client.enroll(station.config.station_name, "")  # already enrolled: no token needed
+
+
+def test_a_machine_that_is_not_the_booted_one_is_refused(
+        workshop: tuple[RunningHub, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, service_url = workshop
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: ["02:00:00:00:00:01"])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+    with pytest.raises(netboot.JoinError, match="refused this machine \\(403\\)"):
+        netboot.join(boot, tmp_path / "srv", tmp_path / "state")
+    assert "lyon-boot-525400abcdef" not in {row["name"] for row in hub.database.stations()}
+
+
+def test_an_unreachable_boot_service_is_said(tmp_path: Path) -> None:
+    boot = netboot.NetworkBoot(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1", "c", "s")
+    with pytest.raises(netboot.JoinError, match="boot service did not answer"):
+        netboot.join(boot, tmp_path / "srv", tmp_path / "state")
