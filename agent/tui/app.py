@@ -326,7 +326,7 @@ class ReeebootApp(App[None], inherit_bindings=False):
     def on_outbox_changed(self, message: OutboxChanged) -> None:
         self.outbox_state = message.state
         screen = self.screen
-        if isinstance(screen, MachineScreen):
+        if isinstance(screen, MachineScreen | EndScreen):
             screen.show_outbox(message.state)
 
     def on_disk_changed(self, message: DiskChanged) -> None:

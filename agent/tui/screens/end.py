@@ -10,7 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from agent.i18n import N_, _
+from agent.i18n import N_, _, ngettext
+from agent.report.sender import SenderState
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
 
@@ -29,24 +30,50 @@ class EndScreen(StepScreen):
         self.notice = notice or []
 
     def compose_body(self) -> ComposeResult:
-        yield Static(plain_lines(self.notice), id="notice",
-                     classes="text " + self.notice_class(), markup=False)
+        lines = self.notice_lines(self.walkthrough.outbox_state)
+        yield Static(plain_lines(lines), id="notice", classes="text " + self.notice_class(lines),
+                     markup=False)
         yield OptionList(*(Option(plain(label), id=key) for key, label in self.choices()),
                          id="choices", classes="list")
 
-    def notice_class(self) -> str:
-        return "warning" if self.notice else "hidden"
+    def notice_lines(self, outbox: SenderState) -> list[str]:
+        """The notice, and on a machine started from the network the reports it would lose:
+        it has no stick, they are only in its memory."""
+        if self.walkthrough.station.network_boot is None or not outbox.waiting:
+            return self.notice
+        return [*self.notice, ngettext(
+            "{count} report is not sent yet and is only in this computer's memory: switched off "
+            "now, it is lost. Leave the computer on until it is sent (check the network cable).",
+            "{count} reports are not sent yet and are only in this computer's memory: switched "
+            "off now, they are lost. Leave the computer on until they are sent (check the "
+            "network cable).", outbox.waiting).format(count=outbox.waiting)]
+
+    def show_outbox(self, state: SenderState) -> None:
+        """The outbox changed while the choices are shown (a report went out, or not)."""
+        lines = self.notice_lines(state)
+        widget = self.query_one("#notice", Static)
+        widget.update(plain_lines(lines))
+        widget.set_classes("text " + self.notice_class(lines))
+
+    def notice_class(self, lines: list[str]) -> str:
+        return "warning" if lines else "hidden"
 
     def choices(self) -> list[tuple[str, str]]:
         walkthrough = self.walkthrough
         entries = [(POWER_OFF, _("Switch this computer off"))]
         entry = walkthrough.installed_boot_entry()
+        from_network = walkthrough.station.network_boot is not None
         if entry:  # the firmware is told to start it once: the stick may stay in
             entries.append((REBOOT, _("Restart into the installed system")))
+        elif entry is not None and from_network:  # a BIOS may start from the network again
+            entries.append((REBOOT, _("Restart into the installed system (should the network "
+                                      "start it again, pick its disk in the firmware's boot "
+                                      "menu)")))
         elif entry is not None:  # a BIOS starts the stick again if it is still in
             entries.append((REBOOT, _("Restart into the installed system (take the stick "
                                       "out first)")))
-        entries.append((AGAIN, _("Start again (next machine, the stick stays in)")))
+        entries.append((AGAIN, _("Start again on this computer") if from_network else
+                        _("Start again (next machine, the stick stays in)")))
         if walkthrough.station.profile is not None:
             entries.append((QUIT, _("Leave (a recorded machine: nothing is switched off)")))
         return entries
@@ -68,5 +95,5 @@ class CrashScreen(EndScreen):
     def title_line(self) -> str:
         return _("reeeboot - {name}").format(name=_(self.STEP_NAME))
 
-    def notice_class(self) -> str:
+    def notice_class(self, lines: list[str]) -> str:
         return "error"

@@ -82,8 +82,13 @@ class ResultScreen(StepScreen):
             return [_("No platform address in reeeboot.toml: the report stays on the stick, in "
                       "the outbox folder.")]
         if self.delivery.waiting:
+            keeper = (_("This computer started from the network: the report is only in its "
+                        "memory. Leave it on (check its network cable): it is sent by itself as "
+                        "soon as the platform answers.")
+                      if station.network_boot is not None else
+                      _("It will be sent by itself later; the stick keeps it meanwhile."))
             return [_("Not sent yet: {why}.").format(why=self.delivery.last_error or _("unknown")),
-                    _("It will be sent by itself later; the stick keeps it meanwhile.")]
+                    keeper]
         return [_("Sent to the platform.")]
 
     def action_forward(self) -> None:
