@@ -153,7 +153,8 @@ class NetMachine(Guest):
     """A PC of the workshop that boots from the network: no stick, its disks, its firmware
     ("bios": SeaBIOS with QEMU's iPXE in the network card's ROM, as PCs have a PXE ROM;
     "uefi": OVMF's own PXE, the card's ROM left out, so the firmware loads the service's iPXE
-    over TFTP as a PC's UEFI does)."""
+    over TFTP as a PC's UEFI does; "uefi" with `card_rom`: OVMF runs the card's own iPXE of
+    2019, too old to hand Linux an initrd, which the service replaces with its own first)."""
 
     name: str
     firmware: str
@@ -163,6 +164,7 @@ class NetMachine(Guest):
     workdir: Path
     lan: WorkshopLan
     memory_mib: int = 2048
+    card_rom: bool = False  # under UEFI: boot through the card's iPXE ROM
     disk_paths: dict[str, Path] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
@@ -179,7 +181,7 @@ class NetMachine(Guest):
 
     def command(self, tap: str) -> list[str]:
         card = f"virtio-net-pci,netdev=net0,mac={self.mac},bootindex=1"
-        if self.firmware != "bios":
+        if self.firmware != "bios" and not self.card_rom:
             card += ",romfile="
         command = [
             "qemu-system-x86_64", *firmware_arguments(self.firmware, self.workdir), *ACCELERATOR,

@@ -2,9 +2,10 @@
 namespaces (lan.py): the router's DHCP gives the addresses, the boot service's proxy DHCP and
 TFTP start iPXE, its HTTP side the kernel, initrd and root. One boot of each machine proves:
 
-- SeaBIOS (the card's iPXE ROM) and OVMF (the firmware's own PXE, then the service's iPXE over
-  TFTP) both load the live system from the network at the same time, the root checked against
-  its sha256 in the initrd;
+- SeaBIOS (the card's iPXE ROM), OVMF (the firmware's own PXE, then the service's iPXE over
+  TFTP) and OVMF running the card's iPXE of 2019 (which the service replaces with its own) load
+  the live system from the network at the same time, the root checked against its sha256 in
+  the initrd;
 - each enrolls with its boot credential as a station of the boot service's workshop, and takes
   the workshop's settings from the service (here: English);
 - network-booted without being armed, each stays on its attended screen and writes nothing to
@@ -42,7 +43,7 @@ from hub.store import Store
 
 HUB_URL = f"http://{HUB}:{HUB_PORT}"
 BOOT_URL = f"http://{HUB}:{BOOT_PORT}"
-BOOT_TIMEOUT = 900  # two machines under TCG on two cores, each loading 360 MB over HTTP
+BOOT_TIMEOUT = 900  # three machines under TCG on two cores, each loading 360 MB over HTTP
 WORKSHOP, BOOT_SERVICE = "Lyon", "lyon-boot"
 ROGUE_MAC = "02-00-00-00-00-66"
 
@@ -97,6 +98,10 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path) -> None:
                        "4c4c4544-0031-3010-8000-000000000012",
                        (DiskSpec("disk", "sata", 64, "NET-UEFI-1"),),
                        artifacts / "uefi-pc", lan),
+            NetMachine("old-ipxe-pc", "uefi", "52:54:00:00:00:13",
+                       "4c4c4544-0031-3010-8000-000000000013",
+                       (DiskSpec("disk", "nvme", 64, "NET-UEFI-2"),),
+                       artifacts / "old-ipxe-pc", lan, card_rom=True),
         ]
         for machine in machines:
             machine.start()
@@ -104,6 +109,8 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path) -> None:
             machine.wait_for("screen", BOOT_TIMEOUT,
                              where=lambda event: event.get("name") == "MachineScreen")
             assert "checked (sha256" in machine.serial_text(), machine.name
+        # The card's old iPXE was handed the service's own before the system.
+        assert "this iPXE is too old" in machines[2].serial_text()
         # The workshop's settings came from the service: English, and although they ask for
         # unattended mode, the screen is attended. (SeaBIOS's machine: its screen is VGA text,
         # which the test reads; OVMF's is a frame buffer.)
