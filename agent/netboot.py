@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from agent.fsutil import write_durably
 from agent.report.bootcredential import CredentialError, normal_mac, read_claims
 
 ENROLL_PATH = "/api/v1/netboot/enroll"
-TIMEOUT = 15
+TIMEOUT = 30
+ENROLL_ATTEMPTS = 4
+RETRY_SECONDS = 3
 _PARAMETER = re.compile(r"(?:^|\s)reeeboot\.(bootsvc|hub|boot)=(\S+)")
 _SYS_NET = Path("/sys/class/net")
 _PRODUCT_UUID = Path("/sys/class/dmi/id/product_uuid")
@@ -123,10 +126,20 @@ def enroll(boot: NetworkBoot, state_dir: Path) -> None:
     body = {"credential": boot.credential,
             "public_key": base64.b64encode(public_key_bytes(key.public_key())).decode(),
             "macs": network_cards(), "uuid": firmware_uuid()}
-    try:
-        response = requests.post(f"{boot.hub_url}{ENROLL_PATH}", json=body, timeout=TIMEOUT)
-    except OSError as error:
-        raise JoinError(f"the platform did not answer: {error}") from error
+    # The same key presenting the same credential again is answered as a repeat, so a request
+    # that timed out (a busy hub, thirty machines enrolling at once) is simply sent again.
+    for attempt in range(1, ENROLL_ATTEMPTS + 1):
+        try:
+            response = requests.post(f"{boot.hub_url}{ENROLL_PATH}", json=body,
+                                     timeout=TIMEOUT)
+        except OSError as error:
+            if attempt == ENROLL_ATTEMPTS:
+                raise JoinError(f"the platform did not answer: {error}") from error
+            time.sleep(RETRY_SECONDS * attempt)
+            continue
+        if response.status_code < 500 or attempt == ENROLL_ATTEMPTS:
+            break
+        time.sleep(RETRY_SECONDS * attempt)
     if response.status_code not in (200, 201):
         raise JoinError(
             f"the platform refused this machine ({response.status_code}): {response.text[:300]}")

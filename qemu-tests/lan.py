@@ -207,3 +207,32 @@ class NetMachine(Guest):
 def hub_command(*arguments: str, database: Path) -> str:
     """`reeeboot-hub` run on the host on the hub's database file; its standard output."""
     return run(str(VENV_BIN / "reeeboot-hub"), "--db", str(database), *arguments).stdout
+
+
+HUB_URL = f"http://{HUB}:{HUB_PORT}"
+BOOT_URL = f"http://{HUB}:{BOOT_PORT}"
+WORKSHOP, BOOT_SERVICE = "Lyon", "lyon-boot"
+
+
+def start_workshop(lan: WorkshopLan, database: Path, service_state: Path, settings: str) -> None:
+    """On the hub's machine: the hub on `database` with the workshop and its boot service,
+    whose machines get `settings` (a reeeboot.toml), then the boot service itself.
+    `service_state` must be open to others (dnsmasq reads the TFTP files there as its own
+    unprivileged user)."""
+    hub_command("workshop", "add", WORKSHOP, database=database)
+    token = hub_command("station", "add", BOOT_SERVICE, "--workshop", WORKSHOP,
+                        "--boot-service", database=database).split()[-1]
+    lan.start("hub", [str(VENV_BIN / "reeeboot-hub"), "--db", str(database), "serve",
+                      "--host", HUB, "--port", str(HUB_PORT), "--public-url", HUB_URL],
+              "hub.log")
+    lan.wait_http("hub", f"{HUB_URL}/login")
+    config = lan.workdir / "netboot.toml"
+    config.write_text(settings)
+    lan.start("hub", [str(VENV_BIN / "reeeboot-hub"), "netboot", "--interface", "eth0",
+                      "--hub", HUB_URL, "--name", BOOT_SERVICE, "--token", token,
+                      "--files", str(NETBOOT_FILES), "--port", str(BOOT_PORT),
+                      "--config", str(config), "--state", str(service_state),
+                      # VGA text mode: the tests read the screen from its memory
+                      "--kernel-options", "nomodeset"],
+              "bootsvc.log")
+    lan.wait_http("hub", f"{BOOT_URL}/healthz")

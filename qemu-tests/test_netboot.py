@@ -25,26 +25,22 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from harness import DiskSpec, flat, marker_sectors
 from lan import (
-    BOOT_PORT,
-    HUB,
-    HUB_PORT,
-    NETBOOT_FILES,
+    BOOT_SERVICE,
+    BOOT_URL,
+    HUB_URL,
     ROGUE,
-    VENV_BIN,
+    WORKSHOP,
     NetMachine,
     WorkshopLan,
-    hub_command,
     require_netboot_files,
+    start_workshop,
 )
 
 from agent.report import dsse
 from agent.report.bootcredential import mint, new_claims, read_claims
 from hub.store import Store
 
-HUB_URL = f"http://{HUB}:{HUB_PORT}"
-BOOT_URL = f"http://{HUB}:{BOOT_PORT}"
 BOOT_TIMEOUT = 900  # three machines under TCG on two cores, each loading 360 MB over HTTP
-WORKSHOP, BOOT_SERVICE = "Lyon", "lyon-boot"
 ROGUE_MAC = "02-00-00-00-00-66"
 
 
@@ -70,24 +66,8 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path) -> None:
     service_state.chmod(0o755)
     lan.up()
     try:
-        hub_command("workshop", "add", WORKSHOP, database=database)
-        token = hub_command("station", "add", BOOT_SERVICE, "--workshop", WORKSHOP,
-                            "--boot-service", database=database).split()[-1]
-        lan.start("hub", [str(VENV_BIN / "reeeboot-hub"), "--db", str(database), "serve",
-                          "--host", HUB, "--port", str(HUB_PORT), "--public-url", HUB_URL],
-                  "hub.log")
-        lan.wait_http("hub", f"{HUB_URL}/login")
-        settings = artifacts / "netboot.toml"
-        settings.write_text('language = "en"\nunattended = true\n\n[station]\n'
-                            'operator = "Camille"\n')
-        lan.start("hub", [str(VENV_BIN / "reeeboot-hub"), "netboot", "--interface", "eth0",
-                          "--hub", HUB_URL, "--name", BOOT_SERVICE, "--token", token,
-                          "--files", str(NETBOOT_FILES), "--port", str(BOOT_PORT),
-                          "--config", str(settings), "--state", str(service_state),
-                          # VGA text mode: the test reads the screen from its memory
-                          "--kernel-options", "nomodeset"],
-                  "bootsvc.log")
-        lan.wait_http("hub", f"{BOOT_URL}/healthz")
+        start_workshop(lan, database, service_state, 'language = "en"\nunattended = true\n'
+                       '\n[station]\noperator = "Camille"\n')
 
         machines = [
             NetMachine("bios-pc", "bios", "52:54:00:00:00:11",

@@ -157,3 +157,40 @@ def test_an_unreachable_boot_service_is_said(tmp_path: Path) -> None:
     boot = netboot.NetworkBoot(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1", "c", "s")
     with pytest.raises(netboot.JoinError, match="boot service did not answer"):
         netboot.join(boot, tmp_path / "srv", tmp_path / "state")
+
+
+def test_an_enrollment_that_timed_out_is_sent_again(
+        workshop: tuple[RunningHub, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy hub answered too late: the same key sends the same credential again."""
+    hub, service_url = workshop
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+    monkeypatch.setattr(netboot.time, "sleep", lambda _seconds: None)
+    real_post = requests.post
+    calls: list[str] = []
+
+    def first_one_lost(url: str, **kwargs: object) -> requests.Response:
+        calls.append(url)
+        answer = real_post(url, **kwargs)  # type: ignore[arg-type]
+        if len(calls) == 1:  # the hub enrolled it, but the answer never came back
+            raise requests.Timeout("read timed out")
+        return answer
+
+    monkeypatch.setattr(requests, "post", first_one_lost)
+    netboot.join(boot, tmp_path / "srv", tmp_path / "state")
+    assert len(calls) == 2
+    [station] = [row for row in hub.database.stations()
+                 if row["name"] == "lyon-boot-525400abcdef"]
+    assert [key["status"] for key in station["keys"]] == ["current"]
+
+
+def test_a_platform_that_never_answers_is_said_after_the_last_attempt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netboot.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    boot = netboot.NetworkBoot("http://unused", f"http://127.0.0.1:{free_port()}",
+                               credential_for("lyon-boot-525400abcdef"), "lyon-boot-525400abcdef")
+    with pytest.raises(netboot.JoinError, match="platform did not answer"):
+        netboot.enroll(boot, tmp_path / "state")
