@@ -20,6 +20,7 @@ import base64
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -101,8 +102,14 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path) -> None:
         store = Store(database)
         try:
             stations = {row["name"]: row for row in store.stations()}
-            # Their first screen's progress, signed with the enrolled keys, was accepted.
+            # Their first progress, signed with the enrolled keys, is accepted (it is sent
+            # after the first screen: a loaded machine may take a while).
+            expected = {f"{BOOT_SERVICE}-{machine.station}" for machine in machines}
+            deadline = time.monotonic() + 300
             live = {row["station"] for row in store.live_states()}
+            while not expected <= live and time.monotonic() < deadline:
+                time.sleep(2)
+                live = {row["station"] for row in store.live_states()}
         finally:
             store.close()
         for machine in machines:
