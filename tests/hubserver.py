@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -21,6 +22,27 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class ServedApp:
+    """An ASGI app served by uvicorn from a thread of the test process."""
+
+    def __init__(self, app: Any, port: int, host: str = "127.0.0.1") -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 class RunningHub:
     """`database` is the hub's Store: add_station(name) -> token, reports(), report(id),
     station_by_token(token) -> a row with the station's current public_key."""
@@ -31,22 +53,13 @@ class RunningHub:
         self.port = port
         self.url = f"http://{host}:{port}"
         self.public_url = public_url
-        config = uvicorn.Config(create_app(self.database, images, public_url), host=host,
-                                port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ServedApp(create_app(self.database, images, public_url), port, host)
 
     def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the hub did not start")
-            time.sleep(0.05)
+        self.served.start()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.stop()
         self.database.close()
 
 

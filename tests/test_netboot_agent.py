@@ -3,14 +3,11 @@ join: the workshop's settings from a real boot service, its station from a real 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent import netboot
@@ -20,7 +17,7 @@ from agent.report.bootcredential import mint, new_claims, read_claims
 from agent.report.hubclient import HubClient
 from agent.report.station import load_or_create_key
 from hub.netboot.bootserver import ROOT, BootFile, BootService, Manifest, create_app
-from tests.hubserver import RunningHub, free_port
+from tests.hubserver import RunningHub, ServedApp, free_port
 
 MAC = "52:54:00:ab:cd:ef"
 UUID = "4c4c4544-0042-3510-8052-b3c04f4e5931"
@@ -72,25 +69,6 @@ def test_network_cards_are_the_ones_with_a_device(tmp_path: Path) -> None:
     assert netboot.network_cards(tmp_path) == ["52:54:00:ab:cd:ef", "a4:c3:f0:11:22:33"]
 
 
-class ThreadedApp:
-    def __init__(self, app: object, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadedApp:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the boot service did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def workshop(tmp_path: Path) -> Iterator[tuple[RunningHub, str]]:
     """A real hub with a boot service station enrolled, and that boot service's HTTP side."""
@@ -105,8 +83,10 @@ def workshop(tmp_path: Path) -> Iterator[tuple[RunningHub, str]]:
     service = BootService("lyon-boot", service_key, hub.url, f"http://127.0.0.1:{port}",
                           Manifest(tmp_path, "test", "ro", {ROOT: BootFile(
                               ROOT, tmp_path / ROOT, 0, "a" * 64)}), SETTINGS)
-    with ThreadedApp(create_app(service), port):
-        yield hub, f"http://127.0.0.1:{port}"
+    served = ServedApp(create_app(service), port)
+    served.start()
+    yield hub, f"http://127.0.0.1:{port}"
+    served.stop()
     hub.stop()
 
 
