@@ -72,9 +72,10 @@ def partitioned_loop(tmp_path: Path) -> Iterator[DiskFactory]:
 # emulates on one host thread, so two keep both cores busy. The files are split in two groups of
 # about the same length, one per worker, from the times the suite prints at its end (the power
 # cut's six boots are the longest test by far); a file not named here joins the second group.
-# Move a file when the times drift apart.
-FIRST_WORKER = ("test_power_cut.py", "test_two_sticks.py", "test_firmware_boots.py",
-                "test_desktop_os.py", "test_walkthrough_loop.py", "test_os_install_loop.py")
+# Move a file when the times drift apart. The network boot test starts several machines itself:
+# tests/run runs it alone, before the two workers.
+FIRST_WORKER = ("test_power_cut.py", "test_two_sticks.py", "test_desktop_os.py",
+                "test_walkthrough_loop.py", "test_os_install_loop.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
