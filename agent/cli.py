@@ -309,6 +309,7 @@ def _start(args: argparse.Namespace) -> int:
         open_status_stream,
         run_unattended,
         stop_unattended,
+        unattended_started_in_this_boot,
         why_unattended_stopped,
     )
 
@@ -334,7 +335,10 @@ def _start(args: argparse.Namespace) -> int:
             "journals and reports cannot be kept"))
         station.problems.append(state_missing)
     unattended = is_unattended(station.config, kernel_cmdline())
-    if unattended and not first_unattended_start():
+    # A machine booted from the network runs unattended only when the hub armed it from its
+    # first screen; once such a run started in this boot, the screen stays attended.
+    armed_before = station.network_boot is not None and unattended_started_in_this_boot()
+    if (unattended and not first_unattended_start()) or armed_before:
         why = why_unattended_stopped()
         if not why:  # it died without a word: say so on the status line now
             StatusLine(open_status_stream()).emit("failed", error=_(
@@ -345,8 +349,13 @@ def _start(args: argparse.Namespace) -> int:
                "nothing is erased without a person"),
             (("why", why or _("unexpectedly")),)))
     elif unattended:
+        from agent.unattended_screen import unattended_screen
+
         start_log(station.state_dir)
-        status = StatusLine(open_status_stream())
+        stream = open_status_stream()
+        # The status lines go to the serial port; the screen says the same in words.
+        status = StatusLine(stream, unattended_screen(station, stream,
+                                                      switches_off=not args.no_poweroff))
         for problem in station.problems:
             status.emit("config_problem", message=problem.describe())
         if state_missing is not None:
@@ -356,7 +365,7 @@ def _start(args: argparse.Namespace) -> int:
         return run_unattended(station, status, power_off=not args.no_poweroff)
     from agent.tui.start import run_screen
 
-    return run_screen(station)
+    return run_screen(station, accept_arming=not armed_before)
 
 
 def _join_network_boot(args: argparse.Namespace) -> ConfigProblem | None:

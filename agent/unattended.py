@@ -1,9 +1,13 @@
 """Unattended mode: erase every disk that is not excluded, install the configured OS, report,
 power off.
 
-It runs only when both switches are on (design.md): `unattended = true` in reeeboot.toml *and*
-`reeeboot.unattended=1` on the kernel command line. Progress goes to the serial console as one
-JSON object per line behind the `REEEBOOT ` prefix, for test harnesses and workshop scripts.
+From a stick it runs only when both switches are on (design.md): `unattended = true` in
+reeeboot.toml *and* `reeeboot.unattended=1` on the kernel command line. A machine booted from
+the network has neither: it runs unattended only when the workshop armed it on the hub and the
+countdown on its first screen ran out with nobody stopping it (agent/tui/screens/armed.py).
+Progress goes to the serial console as one JSON object per line behind the `REEEBOOT ` prefix,
+for test harnesses and workshop scripts; the machine's own screen says the same events in words
+(agent/unattended_screen.py).
 """
 
 from __future__ import annotations
@@ -15,23 +19,31 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agent import flow
 from agent.config import StationConfig
 from agent.events import ProgressEvent
 from agent.health.model import CheckResult
 from agent.i18n import _
-from agent.inventory.model import Machine
+from agent.inventory.model import Disk, Machine
+from agent.power import Power, SystemPower
 from agent.report import dsse
+from agent.report.outbox import FlushOutcome
 from agent.run.engine import Run
-from agent.runner import run as run_command
+
+if TYPE_CHECKING:
+    from agent.report.sender import OutboxSender
+    from agent.unattended_screen import UnattendedScreen
 
 STATUS_PREFIX = "REEEBOOT "
 KERNEL_SWITCH = "reeeboot.unattended=1"
 UPLOAD_DEADLINE_SECONDS = 120.0
+# A machine booted from the network keeps its outbox in RAM: past the deadline, it tries again
+# this often rather than switch off and lose the report.
+REPORT_RETRY_SECONDS = 30.0
 PROGRESS_EVERY_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
@@ -58,6 +70,12 @@ def first_unattended_start(mark: Path = STARTED_MARK) -> bool:
     return True
 
 
+def unattended_started_in_this_boot(mark: Path = STARTED_MARK) -> bool:
+    """Whether an unattended run already started in this boot (first_unattended_start's mark):
+    a network-booted machine armed by the hub then stays attended."""
+    return mark.exists()
+
+
 def why_unattended_stopped(mark: Path = STARTED_MARK) -> str:
     """What the unattended run of this boot wrote down as it failed; "" when it died without a
     word (killed, out of memory)."""
@@ -77,10 +95,14 @@ class RunStopped(Exception):
 
 
 class StatusLine:
-    """Writes machine-readable status lines, one JSON object each, flushed at once."""
+    """Writes machine-readable status lines, one JSON object each, flushed at once.
 
-    def __init__(self, stream: TextIO) -> None:
+    `screen`: says the same events in words on the machine's own screen (an unattended run's);
+    the status lines stay as they are."""
+
+    def __init__(self, stream: TextIO, screen: UnattendedScreen | None = None) -> None:
         self.stream = stream
+        self.screen = screen
         self._lock = threading.Lock()
         self._last_progress: dict[str, float] = {}
 
@@ -89,6 +111,22 @@ class StatusLine:
         with self._lock:
             self.stream.write(line + "\r\n")
             self.stream.flush()
+        self._on_screen(lambda screen: screen.tell(event, fields))
+
+    def show_disks(self, disks: Sequence[Disk]) -> None:
+        """The disks as the run found them, for the screen only: a status line names a disk
+        without its model, which the volunteer compares with the label."""
+        self._on_screen(lambda screen: screen.know_disks(disks))
+
+    def _on_screen(self, say: Callable[[UnattendedScreen], None]) -> None:
+        screen = self.screen
+        if screen is None:
+            return
+        try:
+            say(screen)
+        except Exception:  # words on a screen are never worth stopping an erasure for
+            log.exception("the screen stopped telling the unattended run")
+            self.screen = None
 
     def progress(self, event: ProgressEvent) -> None:
         now = time.monotonic()
@@ -120,16 +158,22 @@ def run_unattended(
     power_off: bool = True,
     take_inventory: Callable[[flow.Station], Machine] = flow.inventory,
     failure_mark: Path = STARTED_MARK,
+    arming: int | None = None,
+    power: Power | None = None,
 ) -> int:
     """The run engine's steps in order, with the configuration's answers to every question;
     each step told on the status line.
 
     A run that cannot go on (the station has no working identity, or a step fails) ends with
     a `failed` status line naming why, written down for the screen that takes over when
-    systemd starts the agent again (reeeboot.service): the machine never waits in silence."""
+    systemd starts the agent again (reeeboot.service): the machine never waits in silence.
+
+    `arming`: the hub's arming this run obeys (a network-booted machine), told in its live
+    progress. `power`: how the machine is switched off at the end (systemd by default)."""
+    switch_off = (power or SystemPower()) if power_off else None
     try:
-        return _run_unattended(station, status, power_off=power_off,
-                               take_inventory=take_inventory)
+        return _run_unattended(station, status, switch_off=switch_off,
+                               take_inventory=take_inventory, arming=arming)
     except RunStopped as stop:
         why = str(stop)
     except Exception as error:
@@ -150,15 +194,21 @@ def _run_unattended(
     station: flow.Station,
     status: StatusLine,
     *,
-    power_off: bool,
+    switch_off: Power | None,
     take_inventory: Callable[[flow.Station], Machine],
+    arming: int | None,
 ) -> int:
     run = Run(station, sink=status.progress, take_inventory=take_inventory,
               on_health=lambda result: status.emit("health", **health_line(result)))
-    status.emit("start", data_dir=str(station.data_dir), state_dir=str(station.state_dir))
+    armed = {"arming": arming} if arming is not None else {}
+    status.emit("start", data_dir=str(station.data_dir), state_dir=str(station.state_dir),
+                **armed)
+    if arming is not None:
+        run.tell_hub_arming(arming, "started")
     machine = run.inspect()
     if run.identity_problem is not None:
         raise RunStopped(run.identity_problem)
+    status.show_disks(machine.disks)
     status.emit(
         "inventory",
         disks=[{"path": d.path, "bus": d.bus, "serial": d.serial, "size_bytes": d.size_bytes}
@@ -168,7 +218,7 @@ def _run_unattended(
     )
     filed = run.filed_before_a_cut()
     if filed is not None:
-        return _finish_cut_run(run, status, filed, power_off=power_off)
+        return _finish_cut_run(run, status, filed, switch_off=switch_off)
     if run.interrupted:
         status.emit("interrupted", disks=[
             {"device": journal.device, "serial": journal.serial, "pass": journal.pass_index,
@@ -191,7 +241,7 @@ def _run_unattended(
     failed = [result.device for result in results if result.result == "failed"]
     if install_failed:
         failed.append(run.installed.target.path if run.installed is not None else "install")
-    return _deliver_and_end(run, status, failed, power_off=power_off)
+    return _deliver_and_end(run, status, failed, switch_off=switch_off)
 
 
 def health_line(result: CheckResult) -> dict[str, Any]:
@@ -203,7 +253,8 @@ def health_line(result: CheckResult) -> dict[str, Any]:
                          for finding in result.findings]}
 
 
-def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *, power_off: bool) -> int:
+def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *,
+                    switch_off: Power | None) -> int:
     """This machine's previous run filed its report and was cut before its end: send that
     report and end, rather than erase the disks again for a second report of the same work."""
     status.emit("resumed_report", report_id=report_id)
@@ -214,10 +265,11 @@ def _finish_cut_run(run: Run, status: StatusLine, report_id: str, *, power_off: 
         _type, payload, _signatures = dsse.parse(json.loads(path.read_text()))
         failed = [entry["device"] for entry in json.loads(payload)["erasure"]
                   if entry["result"] == "failed"]
-    return _deliver_and_end(run, status, failed, power_off=power_off)
+    return _deliver_and_end(run, status, failed, switch_off=switch_off)
 
 
-def _deliver_and_end(run: Run, status: StatusLine, failed: list[str], *, power_off: bool) -> int:
+def _deliver_and_end(run: Run, status: StatusLine, failed: list[str], *,
+                     switch_off: Power | None) -> int:
     station = run.station
     # The background sender: it also tries at once when a network appears (a cable plugged in
     # late), not only on its backoff.
@@ -225,17 +277,35 @@ def _deliver_and_end(run: Run, status: StatusLine, failed: list[str], *, power_o
     sender = flow.start_sender(station) if station.config.hub_url else None
     try:
         delivery = run.deliver(sender, UPLOAD_DEADLINE_SECONDS)
+        status.emit("upload",
+                    sent=[name for name in waiting_before if name not in delivery.waiting],
+                    waiting=delivery.waiting, error=delivery.last_error)
+        if switch_off is not None and station.network_boot is not None:
+            # No stick: switched off, the report in RAM would be lost.
+            delivery = _until_sent(run, sender, status, delivery)
     finally:
         if sender is not None:
             sender.stop()
-    status.emit("upload", sent=[name for name in waiting_before if name not in delivery.waiting],
-                waiting=delivery.waiting, error=delivery.last_error)
     run.finish()
     status.emit("done", ok=not failed, failed=failed, report_waiting=bool(delivery.waiting))
     os.sync()
-    if power_off:
-        run_command(["systemctl", "poweroff"])
+    if switch_off is not None:
+        switch_off.power_off()
     return 1 if failed else 0
+
+
+def _until_sent(run: Run, sender: OutboxSender | None, status: StatusLine,
+                delivery: FlushOutcome) -> FlushOutcome:
+    """Tries again every REPORT_RETRY_SECONDS, saying so each time, until the outbox is empty.
+    A station the hub revoked waits too: only a person can help it, and the line says why."""
+    while delivery.waiting:
+        status.emit("report_waiting", waiting=delivery.waiting, error=delivery.last_error,
+                    retry_seconds=REPORT_RETRY_SECONDS)
+        began = time.monotonic()
+        delivery = run.deliver(sender, REPORT_RETRY_SECONDS)
+        if delivery.waiting:  # back before its time (the hub revoked the station): no busy loop
+            time.sleep(max(0.0, REPORT_RETRY_SECONDS - (time.monotonic() - began)))
+    return delivery
 
 
 def _install(run: Run, status: StatusLine) -> bool:

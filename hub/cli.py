@@ -12,6 +12,8 @@ from pathlib import Path
 from agent.i18n import _, ngettext, set_language
 
 DEFAULT_DATABASE = "reeeboot-hub.sqlite3"
+# Who made an arming from the command line, as the armings' `created_by` records it.
+CLI_AUTHOR = "command line"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--boot-service", action="store_true",
                      help=_("a boot service: its key signs the boot credentials with which the "
                             "machines it boots over the network enroll in its workshop"))
+    add.add_argument("--approval", action="store_true",
+                     help=_("with --boot-service: each machine it boots joins the workshop only "
+                            "once a person of the workshop accepted it on the live board"))
     token = station_sub.add_parser("token", help=_("print a new one-time enrollment token"))
     token.add_argument("name")
     for command in (add, token):
@@ -54,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
                              help=_("how long the enrollment token can be used (default: 7)"))
     station_sub.add_parser("revoke", help=_("refuse every key of the station from now on")
                            ).add_argument("name")
+    enrollment = station_sub.add_parser("enrollment", help=_(
+        "how the machines a boot service boots join its workshop: automatically, or once a "
+        "person accepted each one on the live board"))
+    enrollment.add_argument("name")
+    enrollment.add_argument("mode", choices=("automatic", "approval"))
 
     user = sub.add_parser("user", help=_("manage people's accounts"))
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -69,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
                                                "working")).add_argument("email")
     user_sub.add_parser("remove", help=_("delete the account, its sessions and its API tokens")
                         ).add_argument("email")
+
+    arm = sub.add_parser("arm", help=_(
+        "arm a workshop's network-booted machines for unattended erasure, for a while"))
+    arm.add_argument("--workshop", required=True, help=_("the machines' workshop"))
+    chosen = arm.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--mac", action="append", metavar="MAC",
+                        help=_("the MAC address of a machine's network card it boots from "
+                               "(again for each machine)"))
+    # Numbers read here, not by argparse, so that a wrong one is refused in the hub's words.
+    chosen.add_argument("--next", metavar="N",
+                        help=_("the next N machines to start from the network"))
+    arm.add_argument("--minutes", default="30", metavar="MINUTES",
+                     help=_("how long the arming lasts, 1 to 720 minutes (default: 30)"))
 
     netboot = sub.add_parser("netboot", help=_(
         "run a workshop's network boot service (proxy DHCP, TFTP and HTTP; no database)"))
@@ -135,7 +158,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _manage(store: object, args: argparse.Namespace) -> int:
     from hub.accounts import hash_password
-    from hub.models import STATION_KIND_BOOT_SERVICE, STATION_KIND_STICK
+    from hub.models import (
+        ENROLLMENT_APPROVAL,
+        ENROLLMENT_AUTOMATIC,
+        STATION_KIND_BOOT_SERVICE,
+        STATION_KIND_STICK,
+    )
     from hub.passwords import password_problem
     from hub.store import Store
 
@@ -152,9 +180,16 @@ def _manage(store: object, args: argparse.Namespace) -> int:
             print(_("A boot service needs --workshop: the machines it boots become stations "
                     "of that workshop."), file=sys.stderr)
             return 2
+        approval = args.action == "add" and args.approval
+        if approval and not boot_service:
+            print(_("--approval is for a boot service (--boot-service): the machines it boots "
+                    "wait for a person to accept them on the live board."), file=sys.stderr)
+            return 2
         valid_for = datetime.timedelta(days=args.valid_days)
         kind = STATION_KIND_BOOT_SERVICE if boot_service else STATION_KIND_STICK
-        print(store.add_station(args.name, args.workshop, valid_for=valid_for, kind=kind)
+        print(store.add_station(args.name, args.workshop, valid_for=valid_for, kind=kind,
+                                enrollment=ENROLLMENT_APPROVAL if approval
+                                else ENROLLMENT_AUTOMATIC)
               if args.action == "add" else store.new_station_token(args.name,
                                                                    valid_for=valid_for))
     elif args.command == "station" and args.action == "revoke":
@@ -163,6 +198,10 @@ def _manage(store: object, args: argparse.Namespace) -> int:
             return 1
         print(_("Station {name} revoked: its keys are refused from now on.").format(
             name=args.name))
+    elif args.command == "station" and args.action == "enrollment":
+        return _set_enrollment(store, args.name, args.mode)
+    elif args.command == "arm":
+        return _arm(store, args)
     elif args.command == "user" and args.action == "add":
         if args.role == "workshop" and not args.workshop:
             print(_("A workshop account needs --workshop."), file=sys.stderr)
@@ -187,6 +226,65 @@ def _manage(store: object, args: argparse.Namespace) -> int:
             return 1
         print(_("Account {email} removed.").format(email=args.email))
     return 0
+
+
+def _set_enrollment(store: object, name: str, mode: str) -> int:
+    """`station enrollment NAME automatic|approval` (docs/netboot.md, "Enrollment")."""
+    from hub.models import ENROLLMENT_APPROVAL, STATION_KIND_BOOT_SERVICE
+    from hub.store import Store
+
+    assert isinstance(store, Store)
+    kind = store.station_kind(name)
+    if kind is None:
+        print(_("No station named {name}.").format(name=name), file=sys.stderr)
+        return 1
+    if kind != STATION_KIND_BOOT_SERVICE:
+        print(_("{name} is not a boot service: only the machines a boot service boots join a "
+                "workshop by themselves (station add NAME --workshop W --boot-service).").format(
+            name=name), file=sys.stderr)
+        return 2
+    store.set_enrollment(name, mode)
+    if mode == ENROLLMENT_APPROVAL:
+        print(_("{name}: each machine it boots joins the workshop once a person of the "
+                "workshop accepted it on the live board.").format(name=name))
+    else:
+        print(_("{name}: the machines it boots join the workshop automatically.").format(
+            name=name))
+    return 0
+
+
+def _arm(store: object, args: argparse.Namespace) -> int:
+    """Arm machines of a workshop for unattended erasure (docs/netboot.md)."""
+    from hub import arming as bounds
+    from hub.store import Store
+
+    assert isinstance(store, Store)
+    workshop_id = store.workshop_id(args.workshop)
+    if workshop_id is None:
+        print(_("No workshop named {name}.").format(name=args.workshop), file=sys.stderr)
+        return 1
+    try:
+        expires_at = bounds.expiry(_whole_number(args.minutes, bounds.MINUTES_PROBLEM))
+        if args.mac is not None:
+            macs = bounds.checked_macs(args.mac)
+            arming_id = store.arm_machines(workshop_id, macs, expires_at, CLI_AUTHOR)
+        else:
+            count = bounds.checked_count(_whole_number(args.next, bounds.COUNT_PROBLEM))
+            arming_id = store.arm_next(workshop_id, count, expires_at, CLI_AUTHOR)
+    except bounds.ArmingProblem as problem:
+        print(problem.text(_), file=sys.stderr)
+        return 2
+    print(_("Arming {arming}: unattended erasure armed until {expires_at}.").format(
+        arming=arming_id, expires_at=expires_at.isoformat(timespec="seconds")))
+    return 0
+
+
+def _whole_number(text: str, problem: str) -> int:
+    from hub.arming import ArmingProblem
+
+    if not text.strip().isdigit() or len(text.strip()) > 6:
+        raise ArmingProblem(problem)
+    return int(text)
 
 
 def _password(path: Path | None) -> str:

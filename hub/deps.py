@@ -85,10 +85,10 @@ def api_person(request: Request, hub: HubDep) -> PersonRow:
     return person
 
 
-def api_admin(request: Request, hub: HubDep,
-              person: Annotated[PersonRow, Depends(api_person)]) -> PersonRow:
-    """An administrator; through a session (not a token) a POST also needs the CSRF token."""
-    require_admin(person, request)
+def api_writer(request: Request, hub: HubDep,
+               person: Annotated[PersonRow, Depends(api_person)]) -> PersonRow:
+    """Whoever calls an API route that changes something: through a session (not a token) a
+    POST also needs the session's CSRF token in X-CSRF-Token."""
     if _bearer(request) is None and request.method == "POST":
         found = _session(hub, request)
         sent = request.headers.get("x-csrf-token")
@@ -96,6 +96,13 @@ def api_admin(request: Request, hub: HubDep,
             audit.record("csrf_refused", request, person=person.email)
             raise HTTPException(403, "missing or wrong CSRF token")
     return person
+
+
+def api_admin(request: Request, hub: HubDep,
+              person: Annotated[PersonRow, Depends(api_person)]) -> PersonRow:
+    """An administrator; through a session (not a token) a POST also needs the CSRF token."""
+    require_admin(person, request)
+    return api_writer(request, hub, person)
 
 
 class SignInFirst(Exception):
@@ -138,6 +145,7 @@ def require_admin(person: PersonRow, request: Request | None = None) -> None:
 
 Person = Annotated[PersonRow, Depends(api_person)]
 Admin = Annotated[PersonRow, Depends(api_admin)]
+Writer = Annotated[PersonRow, Depends(api_writer)]
 Session = Annotated[SignedIn, Depends(signed_in)]
 CheckedForm = Annotated[SignedIn, Depends(checked_form)]
 

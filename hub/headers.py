@@ -1,8 +1,11 @@
 """Security headers on every answer of the hub (OWASP ASVS 14.4), set by the hub itself so that
 they hold behind any reverse proxy, or none.
 
-The pages use no JavaScript at all: the policy allows no script. Their one stylesheet is inline,
-and the live view draws its bars with an inline width, hence 'unsafe-inline' for styles only
+The one script is the hub's own file, the live board's /static/board.js: scripts are allowed
+from the hub itself only ('self'), never inline nor eval'd, so text a station or a person sent
+can never run as code even if a page forgot to escape it; the script fetches the board's tiles
+from the hub ('self' again for connect-src, nothing else). The pages' stylesheets are inline,
+and the live views draw their bars with an inline width, hence 'unsafe-inline' for styles only
 (CSS cannot run code); images are the page's own or inline SVG (QR codes, charts)."""
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 ALWAYS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),

@@ -32,7 +32,8 @@ ROTATION_PAYLOAD_TYPE = "application/vnd.reeeboot.key-rotation+json"
 PROGRESS_PAYLOAD_TYPE = "application/vnd.reeeboot.progress+json"
 ROTATION_SCHEMA = "reeeboot.key-rotation/1"
 PROGRESS_SCHEMA = "reeeboot.progress/1"
-PROGRESS_STEPS = ("inventory", "erase", "install", "report", "done")
+# "failed": a run that stopped on an error (its reason in the payload's "error", when given).
+PROGRESS_STEPS = ("inventory", "erase", "install", "report", "done", "failed")
 ERASED = ("erased", "erased_with_exceptions")
 
 
@@ -289,7 +290,11 @@ def check_named_station(store: Store, signer: SigningKey, named: dict[str, Any],
         raise Refused(422, f"the {what} names another station than the one whose key signed it")
 
 
-def record_progress(store: Store, body: bytes) -> None:
+def record_progress(store: Store, body: bytes) -> dict[str, Any]:
+    """Stores the station's progress and returns the hub's orders for it (the answer's
+    "orders": `Store.orders_for`). What the machine says it did with an arming it was offered
+    (the optional `"arming": {"id": <int>, "state": "countdown"|"stopped"|"started"}`) is
+    recorded first, so that an arming the machine has answered is not offered again."""
     envelope = parse_envelope(body)
     signer = find_signer(store, envelope, current_only=True)
     progress = _payload_json(envelope, PROGRESS_PAYLOAD_TYPE)
@@ -301,6 +306,14 @@ def record_progress(store: Store, body: bytes) -> None:
         check_named_station(store, signer, named, "progress", key_required=False)
     store.set_live_state(progress["machine_id"][:100], signer, progress["step"],
                          envelope.payload.decode())
+    arming = progress.get("arming")
+    if isinstance(arming, dict):
+        arming_id, state = arming.get("id"), arming.get("state")
+        # Lenient: a field this hub cannot read is ignored, the progress is still stored.
+        if isinstance(arming_id, int) and not isinstance(arming_id, bool) \
+                and isinstance(state, str):
+            store.record_arming_state(signer, arming_id, state)
+    return store.orders_for(signer)
 
 
 def progress_problems(progress: Any) -> list[str]:

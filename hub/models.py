@@ -13,6 +13,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -25,6 +27,11 @@ STATION_KIND_STICK = "station"
 STATION_KIND_BOOT_SERVICE = "boot_service"
 STATION_KIND_NETBOOTED = "netbooted"
 STATION_KINDS = (STATION_KIND_STICK, STATION_KIND_BOOT_SERVICE, STATION_KIND_NETBOOTED)
+# How a boot service's machines join its workshop (migration 0008): at once, with their boot
+# credential alone, or once a person of the workshop accepted each one on the live board (a LAN
+# shared with devices the workshop does not trust).
+ENROLLMENT_AUTOMATIC, ENROLLMENT_APPROVAL = "automatic", "approval"
+ENROLLMENT_MODES = (ENROLLMENT_AUTOMATIC, ENROLLMENT_APPROVAL)
 
 
 def utcnow() -> datetime.datetime:
@@ -56,6 +63,14 @@ class Station(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     kind: Mapped[str] = mapped_column(String(16), default=STATION_KIND_STICK,
                                       server_default=STATION_KIND_STICK)
+    # Set on the live board ("Power off at the end", migration 0008), told to the station in
+    # the answer to its progress; a network-booted machine's is cleared when it boots again.
+    power_off_at_end: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    # A boot service's ENROLLMENT_AUTOMATIC or ENROLLMENT_APPROVAL (other kinds keep the
+    # default, which says nothing of them).
+    enrollment: Mapped[str] = mapped_column(String(16), default=ENROLLMENT_AUTOMATIC,
+                                            server_default=ENROLLMENT_AUTOMATIC)
 
 
 class StationKey(Base):
@@ -227,3 +242,76 @@ class BootEnrollment(Base):
     ip: Mapped[str] = mapped_column(String(64))
     ip_seen: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# A machine asking to join a workshop whose boot service wants a person's approval
+# (migration 0008): pending until a person of the workshop accepts or refuses it on the live
+# board. Kept afterwards, as boot_enrollments are, for what was decided and by whom.
+JOIN_PENDING, JOIN_ACCEPTED, JOIN_REFUSED = "pending", "accepted", "refused"
+
+
+class BootJoinRequest(Base):
+    """A valid boot credential presented to a boot service that asks for approval: the machine
+    as the credential names it, the key that presented it (only that key may present it again,
+    as with boot_enrollments), and the credential's expiry, after which it cannot be accepted.
+
+    The machine's station is made only when the machine asks again after it was accepted, by
+    the same code as an automatic enrollment (Store.enroll_booted). The nonce's unique index
+    keeps one request per credential, even when two asks arrive at the same moment."""
+
+    __tablename__ = "boot_join_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    boot_service_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id"), index=True)
+    station: Mapped[str] = mapped_column(String(200))  # the name the machine would enroll as
+    key_id: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(17))
+    uuid: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    ip_seen: Mapped[str] = mapped_column(String(64))
+    asked_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default=JOIN_PENDING)
+    # The account's e-mail address as text, as armings keep theirs.
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Arming unattended erasure for network-booted machines (migration 0008). A network-booted machine
+# is attended unless its workshop armed it on the hub: by its network card's MAC address (a
+# listed arming) or as one of "the next N machines to start" (`next_count`, `remaining` places
+# left; a machine takes a place when it enrolls). Every arming ends at `expires_at`.
+ARMED_WAITING = "waiting"  # armed, not told to the machine yet
+ARMED_OFFERED = "offered"  # told in an answer to its progress; told again until it answers
+ARMED_COUNTDOWN = "countdown"  # the machine shows its countdown: a key there stops it
+ARMED_STOPPED = "stopped"  # a person at the machine stopped it: never offered again
+ARMED_STARTED = "started"  # the machine erases without a person
+ARMED_REPORTED_STATES = (ARMED_COUNTDOWN, ARMED_STOPPED, ARMED_STARTED)
+
+
+class Arming(Base):
+    __tablename__ = "armings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id"), index=True)
+    # The account's e-mail address, or "command line": text, so that removing an account
+    # keeps the record of what it armed.
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    next_count: Mapped[int | None] = mapped_column(Integer)
+    remaining: Mapped[int | None] = mapped_column(Integer)
+
+
+class ArmedMachine(Base):
+    """One machine of an arming, by the MAC address of the network card it booted from (lower
+    case, colons); its station once known. One row per arming and MAC address."""
+
+    __tablename__ = "armed_machines"
+    __table_args__ = (UniqueConstraint("arming_id", "mac"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arming_id: Mapped[int] = mapped_column(ForeignKey("armings.id"), index=True)
+    mac: Mapped[str] = mapped_column(String(17), index=True)
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    state: Mapped[str] = mapped_column(String(16), default=ARMED_WAITING)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

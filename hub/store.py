@@ -11,6 +11,7 @@ import datetime
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,9 +26,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent.report.bootcredential import normal_mac
 from hub import models
 from hub.database import Checkpointer, database_url, is_sqlite, make_engine, migrate
 from hub.models import (
+    ARMED_COUNTDOWN,
+    ARMED_OFFERED,
+    ARMED_REPORTED_STATES,
+    ARMED_WAITING,
+    ENROLLMENT_APPROVAL,
+    ENROLLMENT_AUTOMATIC,
+    ENROLLMENT_MODES,
+    JOIN_ACCEPTED,
+    JOIN_PENDING,
+    JOIN_REFUSED,
     KEY_CURRENT,
     KEY_RETIRED,
     KEY_REVOKED,
@@ -36,7 +48,10 @@ from hub.models import (
     STATION_KIND_STICK,
     STATION_KINDS,
     ApiToken,
+    ArmedMachine,
+    Arming,
     BootEnrollment,
+    BootJoinRequest,
     LiveState,
     Machine,
     Person,
@@ -70,6 +85,40 @@ class StoreForbidden(StoreError):
     revoked station or boot service (the API answers 403 where other refusals are 409)."""
 
 
+class AwaitingApproval(Exception):
+    """A network-booted machine whose boot service asks for approval is not enrolled yet: its
+    request waits for a person of the workshop on the live board (Store.enroll_booted).
+
+    `station` is the name it will enroll as; `first` says whether this ask made the request
+    (the ones after it are the machine asking again)."""
+
+    def __init__(self, station: str, *, first: bool) -> None:
+        super().__init__(station)
+        self.station = station
+        self.first = first
+
+
+REFUSED_BY_WORKSHOP = ("refused by the workshop: a person of the workshop refused this machine "
+                       "on the hub's live board")
+
+
+@dataclass(frozen=True)
+class JoinRequestRow:
+    """A machine asking to join, as the live board lists it: what the credential says of it
+    (its MAC address, firmware UUID, the address it asked the boot service from), the address
+    the hub saw it ask from, and when."""
+
+    id: int
+    station: str
+    mac: str
+    uuid: str
+    ip: str
+    ip_seen: str
+    asked_at: datetime.datetime
+    expires_at: datetime.datetime
+    status: str
+
+
 @dataclass(frozen=True)
 class StationRow:
     """A station with its current key (None before enrollment or after revocation)."""
@@ -94,6 +143,17 @@ class SigningKey:
     workshop_id: int | None
     station_revoked: bool
     station_kind: str = STATION_KIND_STICK
+
+
+@dataclass(frozen=True)
+class BoardStation:
+    """A station as the live board's actions need it: a network-booted machine's `mac` is the
+    network card it boots from (None for other kinds, or when the hub cannot tell)."""
+
+    name: str
+    kind: str
+    workshop_id: int | None
+    mac: str | None
 
 
 @dataclass(frozen=True)
@@ -236,13 +296,16 @@ class Store:
 
     def add_station(self, name: str, workshop: str | None = None, *,
                     valid_for: datetime.timedelta = TOKEN_LIFETIME,
-                    kind: str = STATION_KIND_STICK) -> str:
+                    kind: str = STATION_KIND_STICK,
+                    enrollment: str = ENROLLMENT_AUTOMATIC) -> str:
         """Create a station and return its one-time enrollment token (only its hash is kept),
-        good for `valid_for`. A boot service needs a workshop: the machines it boots join it."""
+        good for `valid_for`. A boot service needs a workshop: the machines it boots join it,
+        at once or, with `enrollment` ENROLLMENT_APPROVAL, once a person accepted each one."""
         if kind not in STATION_KINDS:
             raise StoreError(f"no station kind {kind!r}")
         if kind == STATION_KIND_BOOT_SERVICE and workshop is None:
             raise StoreError("a boot service belongs to a workshop: name one")
+        _check_enrollment(kind, enrollment)
         token = secrets.token_urlsafe(24)
         try:
             with self.session() as session:
@@ -254,7 +317,8 @@ class Store:
                         raise StoreError(f"no workshop named {workshop!r}")
                 session.add(Station(name=name, workshop_id=workshop_id,
                                     token_sha256=sha256_hex(token), token_used=False,
-                                    token_expires_at=utcnow() + valid_for, kind=kind))
+                                    token_expires_at=utcnow() + valid_for, kind=kind,
+                                    enrollment=enrollment))
         except IntegrityError as error:
             raise StoreError(f"station {name!r} already exists") from error
         return token
@@ -271,6 +335,27 @@ class Store:
             station.token_expires_at = utcnow() + valid_for
             station.revoked_at = None  # keys stay revoked; the new token brings a new key
         return token
+
+    def station_kind(self, name: str) -> str | None:
+        """The station's kind (STATION_KINDS), None when there is no such station."""
+        with self._reader.connect() as connection:
+            return connection.scalar(select(Station.kind).where(Station.name == name))
+
+    def set_enrollment(self, name: str, enrollment: str) -> None:
+        """How the machines the boot service `name` boots join its workshop from now on:
+        ENROLLMENT_AUTOMATIC or ENROLLMENT_APPROVAL. Machines already asking keep asking and
+        are enrolled at their next ask once the service no longer asks for approval; a refused
+        one stays refused. StoreError for no such station or one that is not a boot service."""
+        with self._writing(), self.session() as session:
+            station = session.scalar(select(Station).where(Station.name == name)
+                                     .with_for_update())
+            if station is None:
+                raise StoreError(f"no station named {name!r}")
+            if station.kind != STATION_KIND_BOOT_SERVICE:
+                raise StoreError(f"station {name!r} is not a boot service: only a boot "
+                                 "service's machines enroll by themselves")
+            _check_enrollment(station.kind, enrollment)
+            station.enrollment = enrollment
 
     def revoke_station(self, name: str) -> bool:
         """Refuse every key of the station from now on; False when there is no such station."""
@@ -315,6 +400,8 @@ class Store:
                     {"key_id": key.key_id, "status": key.status,
                      "created_at": key.created_at.isoformat()})
             return [{"name": station.name, "workshop": workshop, "kind": station.kind,
+                     "enrollment": station.enrollment
+                     if station.kind == STATION_KIND_BOOT_SERVICE else None,
                      "revoked": station.revoked_at is not None,
                      "keys": by_station.get(station.id, [])} for station, workshop in rows]
 
@@ -360,22 +447,29 @@ class Store:
         the new key becomes its current key and the one before is retired (a machine booted
         again enrolls a new key, and its earlier reports still verify). StoreForbidden for a
         used credential or a revoked signer or station, StoreError for a name taken otherwise.
+
+        When the boot service asks for approval, the machine is enrolled only once a person of
+        the workshop accepted its request (`decide_join`): until then AwaitingApproval, and the
+        request is recorded the first time (the same key asking again is the same request,
+        another key is refused as for a used credential); StoreForbidden once it was refused.
         """
         try:
-            return self._enroll_booted(claims, public_key, key_id, ip_seen)
+            name, outcome = self._enroll_booted(claims, public_key, key_id, ip_seen)
         except IntegrityError:
             # Another enrollment committed a row this one also wrote (the nonce, the new
-            # station's name, the key) between this one's reads and its writes: read again,
-            # it is seen, and this one is answered as if it had come second.
-            pass
-        try:
-            return self._enroll_booted(claims, public_key, key_id, ip_seen)
-        except IntegrityError as error:
-            raise StoreError("another enrollment changed this station at the same moment: "
-                             "try again") from error
+            # station's name, the key, the request to join) between this one's reads and its
+            # writes: read again, it is seen, and this one is answered as if it had come second.
+            try:
+                name, outcome = self._enroll_booted(claims, public_key, key_id, ip_seen)
+            except IntegrityError as error:
+                raise StoreError("another enrollment changed this station at the same "
+                                 "moment: try again") from error
+        if outcome in (_ASKED_FIRST, _ASKED_AGAIN):
+            raise AwaitingApproval(name, first=outcome == _ASKED_FIRST)
+        return name, outcome == _ENROLLED
 
     def _enroll_booted(self, claims: BootClaims, public_key: bytes, key_id: str,
-                       ip_seen: str) -> tuple[str, bool]:
+                       ip_seen: str) -> tuple[str, str]:
         now = utcnow()
         with self._writing(), self.session() as session:
             found = session.execute(
@@ -398,25 +492,36 @@ class Store:
                     StationKey.key_id == key_id, StationKey.status == KEY_CURRENT,
                     Station.id == used.station_id, Station.revoked_at.is_(None)))
                 if used.key_id == key_id and name is not None:
-                    return name, False
+                    return name, _REPEATED
                 raise StoreForbidden("this boot credential was already used")
             if session.scalar(select(StationKey.id).where(StationKey.key_id == key_id)):
                 raise StoreError("this key is already enrolled")
             station = session.scalar(select(Station).where(Station.name == claims.station)
                                      .with_for_update())
+            if station is not None:
+                if station.revoked_at is not None:
+                    raise StoreForbidden(f"station {claims.station!r} was revoked")
+                if station.kind != STATION_KIND_NETBOOTED:
+                    raise StoreError(f"station {claims.station!r} exists and is not a "
+                                     "network-booted station")
+                if station.workshop_id != service.workshop_id:
+                    raise StoreError(f"station {claims.station!r} belongs to another workshop")
+            # Checked before the request is recorded: a person is never asked to accept a
+            # machine whose enrollment would then be refused.
+            waiting = _join_request_outcome(session, service, claims, key_id, ip_seen, now)
+            if waiting is not None:
+                return claims.station, waiting
             if station is None:
                 station = Station(name=claims.station, workshop_id=service.workshop_id,
                                   token_sha256=None, token_used=True,
                                   kind=STATION_KIND_NETBOOTED)
                 session.add(station)
                 session.flush()
-            elif station.revoked_at is not None:
-                raise StoreForbidden(f"station {claims.station!r} was revoked")
-            elif station.kind != STATION_KIND_NETBOOTED:
-                raise StoreError(f"station {claims.station!r} exists and is not a "
-                                 "network-booted station")
-            elif station.workshop_id != service.workshop_id:
-                raise StoreError(f"station {claims.station!r} belongs to another workshop")
+            # A new boot: what the board asked of the machine's previous run is done with.
+            station.power_off_at_end = False
+            if service.workshop_id is not None:
+                _arm_on_enrollment(session, service.workshop_id, station.id,
+                                   _normal_mac(claims.mac), now)
             session.execute(update(StationKey).where(
                 StationKey.station_id == station.id, StationKey.status == KEY_CURRENT)
                 .values(status=KEY_RETIRED, retired_at=now))
@@ -427,7 +532,47 @@ class Store:
                                        uuid=claims.uuid, ip=claims.ip, ip_seen=ip_seen,
                                        created_at=now))
             session.flush()  # the unique indexes speak here, inside the try of the caller
-            return station.name, True
+            return station.name, _ENROLLED
+
+    def join_requests(self, workshop_id: int) -> list[JoinRequestRow]:
+        """The workshop's machines asking to join that a person may still accept: pending,
+        their credential not expired; the oldest ask first."""
+        with self._reader.connect() as connection:
+            rows = connection.execute(
+                select(BootJoinRequest).where(
+                    BootJoinRequest.workshop_id == workshop_id,
+                    BootJoinRequest.status == JOIN_PENDING,
+                    BootJoinRequest.expires_at > utcnow())
+                .order_by(BootJoinRequest.asked_at, BootJoinRequest.id)).all()
+        return [_join_request_row(row) for row in rows]
+
+    def decide_join(self, workshop_id: int, request_id: int, accept: bool,
+                    decided_by: str) -> tuple[str, JoinRequestRow] | None:
+        """A person of the workshop accepts or refuses a machine asking to join: (outcome,
+        the request). The outcome is JOIN_ACCEPTED or JOIN_REFUSED when this decided it,
+        "expired" when its credential expired first (it can no longer be accepted: the machine
+        must start again), "decided" when someone decided it before. None when the workshop has
+        no such request. The decision is one conditional update: two people clicking at once
+        cannot both decide."""
+        now = utcnow()
+        with self._writing(), self.session() as session:
+            decided = session.execute(
+                update(BootJoinRequest).where(
+                    BootJoinRequest.id == request_id,
+                    BootJoinRequest.workshop_id == workshop_id,
+                    BootJoinRequest.status == JOIN_PENDING,
+                    BootJoinRequest.expires_at > now)
+                .values(status=JOIN_ACCEPTED if accept else JOIN_REFUSED,
+                        decided_by=decided_by[:320], decided_at=now)
+                .execution_options(synchronize_session=False))
+            request = session.scalar(select(BootJoinRequest).where(
+                BootJoinRequest.id == request_id, BootJoinRequest.workshop_id == workshop_id))
+            if request is None:
+                return None
+            row = _join_request_row(request)
+            if getattr(decided, "rowcount", 0) == 1:
+                return row.status, row
+            return ("expired" if row.status == JOIN_PENDING else "decided"), row
 
     def signing_key(self, key_id: str) -> SigningKey | None:
         with self._reader.connect() as connection:
@@ -633,6 +778,215 @@ class Store:
             query = query.where(Report.workshop_id == workshop_id)
         with self.engine.connect() as connection:
             return connection.execute(query).all()
+
+    # -- arming unattended erasure (network-booted machines) --------------------------------
+
+    def arm_machines(self, workshop_id: int, macs: Sequence[str],
+                     expires_at: datetime.datetime, created_by: str) -> int:
+        """Arm the workshop's network-booted machines that boot from these network cards, until
+        `expires_at`; the arming's id. StoreError for a text that is not a MAC address (none
+        is stored then) or a workshop that does not exist. The caller bounds the expiry."""
+        try:
+            wanted = list(dict.fromkeys(normal_mac(mac) for mac in macs))
+        except ValueError as error:
+            raise StoreError(str(error)) from error
+        if not wanted:
+            raise StoreError("name at least one MAC address")
+        now = utcnow()
+        with self._writing(), self.session() as session:
+            arming = self._new_arming(session, workshop_id, expires_at, created_by, None, now)
+            session.add_all(ArmedMachine(arming_id=arming.id, mac=mac, station_id=None,
+                                         state=ARMED_WAITING, updated_at=now)
+                            for mac in wanted)
+            return arming.id
+
+    def arm_next(self, workshop_id: int, count: int, expires_at: datetime.datetime,
+                 created_by: str) -> int:
+        """Arm the next `count` machines of the workshop that enroll from now until
+        `expires_at` (each takes a place when it enrolls: `enroll_booted`); the arming's id."""
+        if count < 1:
+            raise StoreError("the number of machines to arm is 1 or more")
+        with self._writing(), self.session() as session:
+            return self._new_arming(session, workshop_id, expires_at, created_by, count,
+                                    utcnow()).id
+
+    def _new_arming(self, session: Session, workshop_id: int, expires_at: datetime.datetime,
+                    created_by: str, count: int | None, now: datetime.datetime) -> Arming:
+        if session.get(Workshop, workshop_id) is None:
+            raise StoreError(f"no workshop {workshop_id}")
+        arming = Arming(workshop_id=workshop_id, created_by=created_by[:320], created_at=now,
+                        expires_at=expires_at, next_count=count, remaining=count)
+        session.add(arming)
+        session.flush()
+        return arming
+
+    def end_arming(self, workshop_id: int, arming_id: int) -> bool:
+        """End the workshop's arming now (it is offered to no machine from then on); False when
+        it is not the workshop's or had already ended."""
+        now = utcnow()
+        with self._writing(), self.session() as session:
+            ended = session.execute(
+                update(Arming).where(Arming.id == arming_id, Arming.workshop_id == workshop_id,
+                                     Arming.expires_at > now)
+                .values(expires_at=now).execution_options(synchronize_session=False))
+            return bool(getattr(ended, "rowcount", 0))
+
+    def active_armings(self, workshop_id: int) -> list[dict[str, Any]]:
+        """The workshop's armings that have not expired, soonest end first, with how many
+        machines each lists and how many of them reached each state."""
+        now = utcnow()
+        with self._reader.connect() as connection:
+            armings = connection.execute(
+                select(Arming.id, Arming.created_by, Arming.created_at, Arming.expires_at,
+                       Arming.next_count, Arming.remaining)
+                .where(Arming.workshop_id == workshop_id, Arming.expires_at > now)
+                .order_by(Arming.expires_at, Arming.id)).all()
+            counts = connection.execute(
+                select(ArmedMachine.arming_id, ArmedMachine.state, func.count())
+                .where(ArmedMachine.arming_id.in_([row[0] for row in armings]))
+                .group_by(ArmedMachine.arming_id, ArmedMachine.state)).all()
+        states: dict[int, dict[str, int]] = {}
+        for arming_id, state, count in counts:
+            states.setdefault(arming_id, {})[state] = int(count)
+        return [{"id": row[0], "created_by": row[1], "created_at": _aware(row[2]),
+                 "expires_at": _aware(row[3]), "next_count": row[4], "remaining": row[5],
+                 "machines": sum(states.get(row[0], {}).values()),
+                 "states": states.get(row[0], {})} for row in armings]
+
+    def orders_for(self, signer: SigningKey) -> dict[str, Any]:
+        """What the hub asks of a station in the answer to its progress:
+
+        - "unattended": for a network-booted machine that its workshop armed (an unexpired
+          arming lists the MAC address it booted from, or gave it one of its next-N places),
+          {"arming": id, "expires_in_seconds": n}; None otherwise. Sent again at each progress
+          until the machine reports what it did with it (an answer lost on the way must not
+          lose the arming); after "countdown", "stopped" or "started", never again.
+        - "power_off_at_end": whether the board asked the station to power off at the end.
+        """
+        now = utcnow()
+        with self._reader.connect() as connection:
+            power_off = bool(connection.scalar(select(Station.power_off_at_end).where(
+                Station.id == signer.station_id)))
+            if signer.station_kind != STATION_KIND_NETBOOTED or signer.workshop_id is None:
+                return {"unattended": None, "power_off_at_end": power_off}
+            mac = _station_mac(connection, signer.station_id, signer.station_name)
+            if mac is None:
+                return {"unattended": None, "power_off_at_end": power_off}
+            found = connection.execute(
+                select(ArmedMachine.id, ArmedMachine.state, ArmedMachine.station_id,
+                       Arming.id, Arming.expires_at)
+                .join(Arming, Arming.id == ArmedMachine.arming_id)
+                .where(Arming.workshop_id == signer.workshop_id, ArmedMachine.mac == mac,
+                       Arming.expires_at > now,
+                       ArmedMachine.state.in_((ARMED_WAITING, ARMED_OFFERED)))
+                .order_by(Arming.expires_at.desc(), Arming.id.desc())).first()
+        if found is None:
+            return {"unattended": None, "power_off_at_end": power_off}
+        row_id, state, station_id, arming_id, expires_at = found
+        if state != ARMED_OFFERED or station_id != signer.station_id:
+            with self._writing(), self.engine.begin() as connection:
+                offered = connection.execute(
+                    update(ArmedMachine).where(
+                        ArmedMachine.id == row_id,
+                        ArmedMachine.state.in_((ARMED_WAITING, ARMED_OFFERED)))
+                    .values(state=ARMED_OFFERED, station_id=signer.station_id,
+                            updated_at=now))
+                if not offered.rowcount:  # the machine answered in between
+                    return {"unattended": None, "power_off_at_end": power_off}
+        left = (_aware(expires_at) - now).total_seconds()
+        return {"unattended": {"arming": arming_id, "expires_in_seconds": max(1, int(left))},
+                "power_off_at_end": power_off}
+
+    def record_arming_state(self, signer: SigningKey, arming_id: int, state: str) -> bool:
+        """What a network-booted machine did with the arming it was offered: "countdown",
+        "stopped" or "started". Changes only that arming's row of the MAC address the signing
+        station booted from, in its own workshop, and only forward (a stopped or started
+        machine stays so); anything else is ignored. Whether a row changed."""
+        if state not in ARMED_REPORTED_STATES or signer.station_kind != STATION_KIND_NETBOOTED \
+                or signer.workshop_id is None:
+            return False
+        earlier = (ARMED_WAITING, ARMED_OFFERED) if state == ARMED_COUNTDOWN \
+            else (ARMED_WAITING, ARMED_OFFERED, ARMED_COUNTDOWN)
+        with self._reader.connect() as connection:
+            mac = _station_mac(connection, signer.station_id, signer.station_name)
+        if mac is None:
+            return False
+        workshop_armings = select(Arming.id).where(Arming.workshop_id == signer.workshop_id)
+        with self._writing(), self.engine.begin() as connection:
+            changed = connection.execute(
+                update(ArmedMachine).where(
+                    ArmedMachine.arming_id == arming_id, ArmedMachine.mac == mac,
+                    ArmedMachine.state.in_(earlier),
+                    ArmedMachine.arming_id.in_(workshop_armings))
+                .values(state=state, station_id=signer.station_id, updated_at=utcnow()))
+            return bool(changed.rowcount)
+
+    def set_power_off_at_end(self, workshop_id: int | None, station_names: Sequence[str],
+                             value: bool) -> int:
+        """Ask these stations of the workshop (None: any) to power off at the end of their run,
+        or no longer; how many stations it changed."""
+        query = update(Station).where(Station.name.in_(list(station_names)))
+        if workshop_id is not None:
+            query = query.where(Station.workshop_id == workshop_id)
+        with self._writing(), self.session() as session:
+            changed = session.execute(query.values(power_off_at_end=value)
+                                      .execution_options(synchronize_session=False))
+            return int(getattr(changed, "rowcount", 0))
+
+    def board_stations(self, names: Sequence[str]) -> dict[str, BoardStation]:
+        """The named stations (those that exist) with their kind, workshop and, for a
+        network-booted machine, the MAC address it boots from."""
+        with self._reader.connect() as connection:
+            rows = connection.execute(
+                select(Station.id, Station.name, Station.kind, Station.workshop_id)
+                .where(Station.name.in_(list(names)))).all()
+            return {name: BoardStation(
+                name, kind, workshop_id,
+                _station_mac(connection, station_id, name)
+                if kind == STATION_KIND_NETBOOTED else None)
+                for station_id, name, kind, workshop_id in rows}
+
+    def board_machines(self, workshop_id: int | None,
+                       since: datetime.datetime) -> list[dict[str, Any]]:
+        """The live board's machines: the latest progress of each machine with news since
+        `since`, ordered by station name (tiles never move), with its station's kind,
+        power_off_at_end and, for a network-booted machine, the state of its arming for this
+        boot ("waiting", "offered", "countdown", "stopped", "started"; None when unarmed)."""
+        now = utcnow()
+        query = (select(LiveState.machine_id, LiveState.step, LiveState.payload,
+                        LiveState.updated_at, LiveState.workshop_id, Station.id, Station.name,
+                        Station.kind, Station.power_off_at_end, Workshop.name)
+                 .join(Station, Station.id == LiveState.station_id)
+                 .outerjoin(Workshop, Workshop.id == LiveState.workshop_id)
+                 .where(LiveState.updated_at >= since)
+                 .order_by(Station.name, LiveState.machine_id))
+        if workshop_id is not None:
+            query = query.where(LiveState.workshop_id == workshop_id)
+        with self._reader.connect() as connection:
+            rows = connection.execute(query).all()
+            netbooted = {row[5]: row[6] for row in rows if row[7] == STATION_KIND_NETBOOTED}
+            boots = _latest_boots(connection, list(netbooted))
+            macs = {station_id: boots[station_id][0] if station_id in boots
+                    else _mac_in_name(name) for station_id, name in netbooted.items()}
+            armed = connection.execute(
+                select(ArmedMachine.id, ArmedMachine.mac, ArmedMachine.state,
+                       ArmedMachine.updated_at, Arming.workshop_id, Arming.expires_at)
+                .join(Arming, Arming.id == ArmedMachine.arming_id)
+                .where(ArmedMachine.mac.in_([mac for mac in macs.values() if mac]))).all()
+        machines = []
+        for (machine_id, step, payload, updated_at, workshop, station_id, station, kind,
+             power_off, workshop_name) in rows:
+            mac = macs.get(station_id)
+            booted = boots[station_id][1] if station_id in boots else None
+            machines.append({
+                "machine_id": machine_id, "step": step, "payload": payload,
+                "updated_at": _aware(updated_at), "station": station, "station_kind": kind,
+                "workshop_id": workshop, "workshop": workshop_name,
+                "power_off_at_end": bool(power_off),
+                "arming_state": _arming_state_now(armed, mac, workshop, booted, now),
+            })
+        return machines
+
 
     # -- people, sessions, API tokens -------------------------------------------------------
 
@@ -990,6 +1344,16 @@ def boot_signer_problem(signer: SigningKey, boot_service: str) -> str | None:
     return None
 
 
+def _check_enrollment(kind: str, enrollment: str) -> None:
+    """StoreError unless `enrollment` is a mode, and approval is asked of a boot service only:
+    only a boot service's machines enroll by themselves."""
+    if enrollment not in ENROLLMENT_MODES:
+        raise StoreError(f"no enrollment {enrollment!r}: {' or '.join(ENROLLMENT_MODES)}")
+    if kind != STATION_KIND_BOOT_SERVICE and enrollment != ENROLLMENT_AUTOMATIC:
+        raise StoreError("only a boot service's machines enroll by themselves: approval is "
+                         "set on a boot service")
+
+
 def _workshop_key(signer: SigningKey) -> int:
     """What a station may change is its own workshop's: the rows under this key."""
     return signer.workshop_id if signer.workshop_id is not None else models.NO_WORKSHOP_KEY
@@ -1012,3 +1376,137 @@ class PublicLink:
 def _lot_fields(lot: models.Lot) -> dict[str, Any]:
     return {"id": lot.id, "workshop_id": lot.workshop_id, "name": lot.name, "donor": lot.donor,
             "note": lot.note, "created_at": _iso(lot.created_at), "created_by": lot.created_by}
+
+
+def _normal_mac(text: str) -> str:
+    try:
+        return normal_mac(text)
+    except ValueError:
+        return text.strip().lower()  # kept as the checked credential gave it
+
+
+_NAMED_MAC = re.compile(r"-([0-9a-f]{12})$")
+
+
+def _mac_in_name(name: str) -> str | None:
+    """The MAC address in a network-booted station's name, "<boot service>-<12 hex digits>"
+    (hub/netboot/bootserver.py station_name): for a station with no recorded boot."""
+    found = _NAMED_MAC.search(name.lower())
+    if found is None:
+        return None
+    digits = found.group(1)
+    return ":".join(digits[index:index + 2] for index in range(0, 12, 2))
+
+
+def _station_mac(connection: Connection, station_id: int, name: str) -> str | None:
+    """The MAC address a network-booted station last booted from: its latest enrollment's,
+    else the one its name carries."""
+    mac = connection.scalar(select(BootEnrollment.mac).where(
+        BootEnrollment.station_id == station_id).order_by(BootEnrollment.id.desc()).limit(1))
+    return _normal_mac(mac) if mac is not None else _mac_in_name(name)
+
+
+def _latest_boots(connection: Connection,
+                  station_ids: list[int]) -> dict[int, tuple[str, datetime.datetime]]:
+    """station id -> (MAC address, time) of each station's latest enrollment by boot."""
+    if not station_ids:
+        return {}
+    boots: dict[int, tuple[str, datetime.datetime]] = {}
+    for station_id, mac, created_at in connection.execute(
+            select(BootEnrollment.station_id, BootEnrollment.mac, BootEnrollment.created_at)
+            .where(BootEnrollment.station_id.in_(station_ids)).order_by(BootEnrollment.id)):
+        boots[station_id] = (_normal_mac(mac), _aware(created_at))
+    return boots
+
+
+def _arming_state_now(armed: Sequence[Any], mac: str | None, workshop_id: int | None,
+                      booted: datetime.datetime | None, now: datetime.datetime) -> str | None:
+    """The state of a network-booted machine's arming for its current boot: what it reported
+    since it booted (countdown, stopped, started) before an arming still waiting for it."""
+    best: tuple[bool, datetime.datetime, int] | None = None
+    state_now = None
+    for row_id, row_mac, state, updated_at, arming_workshop, expires_at in armed:
+        if row_mac != mac or arming_workshop != workshop_id:
+            continue
+        updated = _aware(updated_at)
+        reported = state in ARMED_REPORTED_STATES
+        if reported and booted is not None and updated < booted:
+            continue  # what an earlier boot of the machine did
+        if not reported and _aware(expires_at) <= now:
+            continue
+        rank = (reported, updated, row_id)
+        if best is None or rank > best:
+            best, state_now = rank, state
+    return state_now
+
+
+# What _enroll_booted did: enrolled the machine, answered a repeat of an enrollment, or recorded
+# (or found again) a machine's request to join that waits for a person.
+_ENROLLED, _REPEATED, _ASKED_FIRST, _ASKED_AGAIN = "enrolled", "repeated", "asked", "asked again"
+
+
+def _join_request_outcome(session: Session, service: Station, claims: BootClaims, key_id: str,
+                          ip_seen: str, now: datetime.datetime) -> str | None:
+    """Whether a machine whose enrollment passed every other check waits for a person:
+    _ASKED_FIRST or _ASKED_AGAIN, or None when it enrolls now (its boot service does not ask
+    for approval, or a person accepted it). StoreForbidden when a person refused it, or when
+    another key presents the credential of a request."""
+    asking = session.scalar(select(BootJoinRequest).where(
+        BootJoinRequest.nonce == claims.nonce).with_for_update())
+    if asking is not None:
+        if asking.key_id != key_id:
+            raise StoreForbidden("this boot credential was already used")
+        if asking.status == JOIN_REFUSED:
+            raise StoreForbidden(REFUSED_BY_WORKSHOP)
+        if asking.status == JOIN_PENDING and service.enrollment == ENROLLMENT_APPROVAL:
+            return _ASKED_AGAIN
+        return None  # accepted, or the service no longer asks for approval
+    if service.enrollment != ENROLLMENT_APPROVAL or service.workshop_id is None:
+        return None
+    session.add(BootJoinRequest(
+        nonce=claims.nonce, boot_service_id=service.id, workshop_id=service.workshop_id,
+        station=claims.station, key_id=key_id, mac=claims.mac, uuid=claims.uuid, ip=claims.ip,
+        ip_seen=ip_seen, asked_at=now,
+        # In UTC, as every stamp the hub writes: SQLite keeps no time zone.
+        expires_at=datetime.datetime.fromisoformat(claims.expires_at).astimezone(datetime.UTC),
+        status=JOIN_PENDING))
+    session.flush()  # the nonce's unique index speaks here, inside the caller's retry
+    return _ASKED_FIRST
+
+
+def _join_request_row(request: Any) -> JoinRequestRow:
+    return JoinRequestRow(request.id, request.station, request.mac, request.uuid, request.ip,
+                          request.ip_seen, _aware(request.asked_at), _aware(request.expires_at),
+                          request.status)
+
+
+def _arm_on_enrollment(session: Session, workshop_id: int, station_id: int, mac: str,
+                       now: datetime.datetime) -> None:
+    """A network-booted machine enrolls: an unexpired arming of its workshop that lists its
+    MAC address is tied to its station; otherwise it takes one place of a next-N arming, if one
+    has places left. Taking a place is one conditional UPDATE: two machines enrolling at once
+    cannot both take the last place (PostgreSQL makes the second wait for the first and sees
+    none left; SQLite has one writer at a time)."""
+    listed = session.scalars(
+        select(ArmedMachine.id).join(Arming, Arming.id == ArmedMachine.arming_id)
+        .where(Arming.workshop_id == workshop_id, Arming.expires_at > now,
+               ArmedMachine.mac == mac)).all()
+    if listed:
+        session.execute(update(ArmedMachine).where(ArmedMachine.id.in_(listed),
+                                                   ArmedMachine.station_id.is_(None))
+                        .values(station_id=station_id)
+                        .execution_options(synchronize_session=False))
+        return
+    with_places = session.scalars(
+        select(Arming.id).where(Arming.workshop_id == workshop_id, Arming.expires_at > now,
+                                Arming.remaining > 0)
+        .order_by(Arming.expires_at, Arming.id)).all()
+    for arming_id in with_places:
+        taken = session.execute(
+            update(Arming).where(Arming.id == arming_id, Arming.remaining > 0)
+            .values(remaining=Arming.remaining - 1)
+            .execution_options(synchronize_session=False))
+        if getattr(taken, "rowcount", 0) == 1:
+            session.add(ArmedMachine(arming_id=arming_id, mac=mac, station_id=station_id,
+                                     state=ARMED_WAITING, updated_at=now))
+            return

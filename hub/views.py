@@ -25,6 +25,7 @@ RESULT_LABELS = {
     "erased_with_exceptions": N_("erased except bad sectors"),
     "failed": N_("failed"),
     "skipped": N_("skipped"),
+    "done": N_("done"),  # live progress: a disk whose job ended well
 }
 STEP_LABELS = {
     "inventory": N_("inventory"),
@@ -32,6 +33,7 @@ STEP_LABELS = {
     "install": N_("installation"),
     "report": N_("report"),
     "done": N_("done"),
+    "failed": N_("failed"),
 }
 
 

@@ -31,6 +31,10 @@ def page_gettext(language: str) -> Any:
     return _catalog(language).gettext
 
 
+def page_ngettext(language: str) -> Any:
+    return _catalog(language).ngettext
+
+
 environment = Environment(
     loader=PackageLoader("hub", "templates"),
     autoescape=select_autoescape(["html"]),

@@ -171,7 +171,7 @@ COLOUR_PAGES: list[tuple[str, Callable[[list[Pixel]], bool]]] = [
 
 
 def wait_for_page(boot: Boot, artifacts: Path, name: str,
-                  colour: Callable[[list[Pixel]], bool], timeout: float = 60) -> None:
+                  colour: Callable[[list[Pixel]], bool], timeout: float = 180) -> None:
     """Until the whole screen is the page `name`: a row of pixels across its middle, the
     corners' neighbourhoods."""
     picture = artifacts / f"{name}-page.ppm"

@@ -232,17 +232,19 @@ class ScriptedRun(Run):
     (`run.checks.self_tests`, `run.checks.memory_test`). `failing_self_test`: the disk whose
     self-test fails. `vanishes`: the disk pulled out during its erasure (after a short sleep that
     did not unfreeze it); None to erase every disk. `admin_password`: the firmware has one set
-    (the previous owner's)."""
+    (the previous owner's). `live_progress`: tell the configured hub where the run stands, and
+    hear its orders, as a real run does."""
 
     def __init__(self, station: flow.Station, machine: Machine | None = None, *,
                  hold_checks: bool = False, failing_self_test: str | None = "/dev/sda",
-                 vanishes: str | None = "/dev/sda", admin_password: bool = True) -> None:
+                 vanishes: str | None = "/dev/sda", admin_password: bool = True,
+                 live_progress: bool = False) -> None:
         self.checks = ScriptedChecks(held=hold_checks, failing=failing_self_test,
                                      admin_password=admin_password)
         self.vanishes = vanishes
         super().__init__(station,
                          take_inventory=lambda _station: machine or with_smart(workshop_machine()),
-                         probe=fixture_probe, live_progress=False,
+                         probe=fixture_probe, live_progress=live_progress,
                          health=self.checks.health_pass())
         self.release = threading.Event()  # set by the test: the scripted step may end
         self.reached = threading.Event()  # set by the script: its progress is on display

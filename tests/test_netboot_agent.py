@@ -3,6 +3,7 @@ join: the workshop's settings from a real boot service, its station from a real 
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent import netboot
 from agent.config import CONFIG_NAME, StationConfig
 from agent.flow import open_station
-from agent.report.bootcredential import mint, new_claims, read_claims
+from agent.report.bootcredential import BootClaims, mint, new_claims, read_claims
 from agent.report.hubclient import HubClient
 from agent.report.station import load_or_create_key
 from hub.netboot.bootserver import ROOT, BootFile, BootService, Manifest, create_app
@@ -174,3 +175,106 @@ def test_a_platform_that_never_answers_is_said_after_the_last_attempt(
                                credential_for("lyon-boot-525400abcdef"), "lyon-boot-525400abcdef")
     with pytest.raises(netboot.JoinError, match="platform did not answer"):
         netboot.enroll(boot, tmp_path / "state")
+
+
+def decide_every_request(hub: RunningHub, accept: bool) -> None:
+    """A person of the workshop clicks "Accept" (or "Refuse") for every machine asking."""
+    lyon = hub.database.workshop_id("Lyon")
+    assert lyon is not None
+    for asking in hub.database.join_requests(lyon):
+        assert hub.database.decide_join(lyon, asking.id, accept, "atelier@example.org")
+
+
+def test_a_machine_waits_for_the_workshop_to_accept_it_then_joins(
+        workshop: tuple[RunningHub, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    hub, service_url = workshop
+    hub.database.set_enrollment("lyon-boot", "approval")
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+    waits: list[float] = []
+
+    def accepted_on_the_fourth_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 4:
+            decide_every_request(hub, accept=True)
+
+    monkeypatch.setattr(netboot.time, "sleep", accepted_on_the_fourth_wait)
+    real_post = requests.post
+    calls: list[int] = []
+
+    def second_answer_lost(url: str, **kwargs: object) -> requests.Response:
+        answer = real_post(url, **kwargs)  # type: ignore[arg-type]
+        calls.append(answer.status_code)
+        if len(calls) == 2:  # the hub heard it, the answer never came back
+            raise requests.Timeout("read timed out")
+        return answer
+
+    monkeypatch.setattr(requests, "post", second_answer_lost)
+    netboot.join(boot, tmp_path / "srv", tmp_path / "state", pending_retry_seconds=0.25)
+    # Asked, waited; asked again, its answer lost: sent again after the lost answers' wait;
+    # waited twice more, accepted meanwhile.
+    assert calls == [202, 202, 202, 202, 201]
+    assert waits == [0.25, netboot.RETRY_SECONDS, 0.25, 0.25]
+    stations = {row["name"]: row for row in hub.database.stations()}
+    assert stations["lyon-boot-525400abcdef"]["kind"] == "netbooted"
+    console = capsys.readouterr().out
+    # Said once, in the station's language (the service's settings say English), then dots.
+    assert console == ("This computer waits for the workshop to accept it on the platform's "
+                       "live board (station lyon-boot-525400abcdef).\n..\n")
+    console.encode("cp437")  # the Linux console's font has these characters
+
+
+def test_a_machine_the_workshop_refused_is_told_why(
+        workshop: tuple[RunningHub, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    hub, service_url = workshop
+    hub.database.set_enrollment("lyon-boot", "approval")
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+    monkeypatch.setattr(netboot.time, "sleep",
+                        lambda _seconds: decide_every_request(hub, accept=False))
+    with pytest.raises(netboot.JoinError,
+                       match=r"refused this machine \(403\): refused by the workshop"):
+        netboot.enroll(boot, tmp_path / "state", language="fr", pending_retry_seconds=0.01)
+    assert "lyon-boot-525400abcdef" not in {row["name"] for row in hub.database.stations()}
+    console = capsys.readouterr().out
+    assert console.startswith("Cet ordinateur attend que l'atelier l'accepte sur le tableau "
+                              "en direct de la plateforme (station lyon-boot-525400abcdef).")
+    console.encode("cp437")
+
+
+def test_a_machine_not_accepted_before_its_credential_expired_says_so(
+        workshop: tuple[RunningHub, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, service_url = workshop
+    hub.database.set_enrollment("lyon-boot", "approval")
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+
+    def half_an_hour_went_by(_seconds: float) -> None:
+        # Nobody clicked: the hub now finds the machine's credential expired.
+        monkeypatch.setattr(BootClaims, "expired", lambda _claims, _now=None: True)
+
+    monkeypatch.setattr(netboot.time, "sleep", half_an_hour_went_by)
+    with pytest.raises(netboot.JoinError, match=r"did not accept this machine .* before its "
+                                                r"boot credential expired"):
+        netboot.enroll(boot, tmp_path / "state", pending_retry_seconds=0.01)
+
+
+def test_a_hub_that_keeps_the_machine_waiting_past_its_credential_is_given_up(
+        workshop: tuple[RunningHub, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, service_url = workshop
+    hub.database.set_enrollment("lyon-boot", "approval")
+    boot = booted(hub, service_url)
+    monkeypatch.setattr(netboot, "network_cards", lambda: [MAC])
+    monkeypatch.setattr(netboot, "firmware_uuid", lambda: UUID)
+    # As if the credential's half hour had gone by on the machine's own steady clock.
+    monkeypatch.setattr(netboot, "_lifetime",
+                        lambda _credential: -netboot.PENDING_GRACE - datetime.timedelta(1))
+    with pytest.raises(netboot.JoinError, match="before its boot credential expired"):
+        netboot.enroll(boot, tmp_path / "state", pending_retry_seconds=0.01)

@@ -48,7 +48,7 @@ from agent.wipe.policy import plan_erasure
 if TYPE_CHECKING:  # the install and the hub's modules load when their steps run
     from agent.install.image import OsImage
     from agent.install.job import InstallResult
-    from agent.report.progress import ProgressReporter
+    from agent.report.progress import ArmingState, HubOrders, ProgressReporter
     from agent.report.sender import OutboxSender
 
 # A test-only fault: the named step raises as it starts, to prove that a crash lands on the error
@@ -124,6 +124,20 @@ class Run:
 
             self.reporter = ProgressReporter(config.hub_url, config.station_name,
                                              lambda: station.key)
+
+    # --- the hub's orders -----------------------------------------------------------------
+
+    def listen_to_hub(self, on_orders: Callable[[HubOrders], None]) -> None:
+        """Who hears the hub's orders (an unattended erasure it armed, switching off at the
+        end), from the live progress's thread, after each message the hub accepted; nothing
+        without a hub."""
+        if self.reporter is not None:
+            self.reporter.on_orders = on_orders
+
+    def tell_hub_arming(self, arming: int, state: ArmingState) -> None:
+        """What this machine did with the hub's arming: the hub offers it until it hears."""
+        if self.reporter is not None:
+            self.reporter.arming_state(arming, state)
 
     # --- step 1 to 3: what the machine is, and the plan -----------------------------------
 
@@ -423,14 +437,25 @@ class Run:
         error = (state.last_error or _("the platform has not answered yet")) if waiting else None
         return FlushOutcome(waiting=waiting, last_error=error, revoked=state.revoked)
 
-    def finish(self) -> None:
-        """The run is over: the hub's live view says so, and its thread ends."""
+    def finish(self, *, keep_in_touch: bool = False) -> None:
+        """The run is over: the hub's live view says so, and its thread ends, unless
+        `keep_in_touch` (the screen's last steps: the machine stays on the hub's board and
+        hears its orders until `finish()` is called again). Called again, nothing more."""
         record = load_record(self.station.state_dir)
         if record is not None and not record.finished and record.report_id == self.report_id:
             save_record(self.station.state_dir, dataclasses.replace(record, finished=True))
         self.health.stop()
         if self.reporter is not None:
             self.reporter.step("done")
+            if not keep_in_touch:
+                self.reporter.stop()
+
+    def hand_over(self) -> None:
+        """This run ends before it changed anything, for another run of the same machine (the
+        unattended run the hub armed it for): its checks stop, and its live progress ends
+        without telling the hub the machine is done."""
+        self.health.stop()
+        if self.reporter is not None:
             self.reporter.stop()
 
     def grade(self) -> tuple[Grade, Outcome]:

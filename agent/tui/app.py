@@ -4,6 +4,11 @@ The app holds the run (agent/run/engine.py) and moves between the screens; the r
 in threads (the screen stays alive meanwhile) and tell the app through messages. There is no key
 that quits: the end screen's choices (power off, restart, start again) are the way out, and an
 error lands on an error screen with the same choices, never on a dead console.
+
+The hub answers the run's live progress with orders, which the app obeys while nobody has
+started anything: a network-booted machine the workshop armed counts down on its first screen,
+then leaves the walk-through for the unattended run (`armed_for`), unless a key stopped it; and
+a finished run whose report went out counts down to switching off, when the workshop asked.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -35,25 +41,38 @@ from agent.tui.messages import (
     Crashed,
     DiskChanged,
     ErasureDone,
+    HubOrdersHeard,
     InstallDone,
     MachineInspected,
     OutboxChanged,
     ReportDone,
 )
+from agent.tui.screens.armed import ARMED_COUNTDOWN_SECONDS, ArmedErasureScreen
 from agent.tui.screens.base import translate_bindings
 from agent.tui.screens.confirm import ConfirmScreen
 from agent.tui.screens.disks import DisksScreen
-from agent.tui.screens.end import AGAIN, POWER_OFF, QUIT, REBOOT, CrashScreen, EndScreen
+from agent.tui.screens.end import (
+    AGAIN,
+    POWER_OFF,
+    QUIT,
+    REBOOT,
+    SWITCH_OFF_COUNTDOWN_SECONDS,
+    CrashScreen,
+    EndScreen,
+    SwitchOffCountdown,
+)
 from agent.tui.screens.guided_base import GuidedContext, GuidedScreen
 from agent.tui.screens.install import InstallScreen
 from agent.tui.screens.machine import MachineScreen
 from agent.tui.screens.progress import ProgressScreen
 from agent.tui.screens.result import ResultScreen
 from agent.tui.screens.who import WhoScreen
+from agent.words import disk_title
 
 if TYPE_CHECKING:
     from agent.health.model import CheckResult
     from agent.install.image import OsImage
+    from agent.report.progress import ArmedErasure, HubOrders
     from agent.unattended import StatusLine
 
 log = logging.getLogger(__name__)
@@ -87,13 +106,18 @@ class ReeebootApp(App[None], inherit_bindings=False):
         status: StatusLine | None = None,
         guided: Sequence[GuidedFactory] | None = None,
         keyboard_layout: str | None = None,
+        accept_arming: bool = True,
+        countdown_tick: float = 1.0,
     ) -> None:
         """`crashed`: what stopped the previous app (a bug in a screen); this one then opens
         on the error screen. `status`: the machine-readable status lines (the serial port),
         where the walk-through says that its first screen is drawn, for a workshop's serial
         console and for tests that cannot read a frame buffer. `guided`: the guided checks'
         screens in the order they are asked (agent/tui/guided_checks.py by default);
-        `keyboard_layout`: the one the keyboard's map shows (the console's, by default)."""
+        `keyboard_layout`: the one the keyboard's map shows (the console's, by default).
+        `accept_arming`: whether the hub may arm this machine (booted from the network) for
+        an unattended erasure; not once such a run started in this boot. `countdown_tick`:
+        how long a second of the countdowns lasts (tests make it short)."""
         use_console_glyphs()
         super().__init__()
         translate_bindings(self)
@@ -106,7 +130,12 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self.power = power or SystemPower()
         self.log_path = log_path
         self.outbox_state = SenderState(station.outbox.count(), None)
-        self.current_run = make_run(station)
+        self._accept_arming = accept_arming
+        self._countdown_tick = countdown_tick
+        self.hub_orders: HubOrders | None = None  # the latest, once the hub answered
+        self.armed_for: int | None = None  # the arming whose countdown ran out: run unattended
+        self._armings_stopped: set[int] = set()  # by a key: never shown again in this app
+        self.current_run = self._new_run()
         self._cancel = threading.Event()
         self._crashed = crashed
         self._status = status
@@ -117,6 +146,9 @@ class ReeebootApp(App[None], inherit_bindings=False):
         self.keyboard_layout = keyboard_layout or console_layout()
         self._guided_left: list[GuidedFactory] = []
         self._erasure_over = False  # the guided checks that end after it lead to the install
+        self._went_on = False  # a person left the first screen: the run is theirs
+        self._reported = False  # the run filed its report and tried to send it
+        self._kept_on = False  # a key stopped the countdown to switching off
 
     # --- the app's life -------------------------------------------------------------------
 
@@ -142,13 +174,22 @@ class ReeebootApp(App[None], inherit_bindings=False):
             self._watcher.stop()
         if self.sender is not None:
             self.sender.stop()
-        self.current_run.finish()
+        if self.armed_for is not None:
+            self.current_run.hand_over()  # the unattended run goes on with this machine
+        else:
+            self.current_run.finish()
+
+    def _new_run(self) -> Run:
+        run = self._make_run(self.station)
+        run.listen_to_hub(self._hub_orders)
+        return run
 
     def begin(self) -> None:
         """A new machine: its first screen, while the inventory runs."""
         self._cancel = threading.Event()
         self._guided_left = list(self._guided)
         self._erasure_over = False
+        self._went_on = self._reported = self._kept_on = False
         self._reset_to(MachineScreen())
         self.inspect()
 
@@ -213,6 +254,7 @@ class ReeebootApp(App[None], inherit_bindings=False):
     # --- going from screen to screen (called by the screens) ------------------------------
 
     def show_who(self) -> None:
+        self._went_on = True
         self.push_screen(WhoScreen())
 
     def show_disks(self) -> None:
@@ -276,7 +318,7 @@ class ReeebootApp(App[None], inherit_bindings=False):
     def end_with(self, choice: str) -> None:
         if choice == AGAIN:
             self.current_run.finish()
-            self.current_run = self._make_run(self.station)
+            self.current_run = self._new_run()
             self.begin()
         elif choice == QUIT or (self.station.profile is not None and choice != AGAIN):
             self.exit()  # a recorded machine: this computer is not switched off
@@ -296,7 +338,7 @@ class ReeebootApp(App[None], inherit_bindings=False):
 
     def on_erasure_done(self, message: ErasureDone) -> None:
         if message.cancelled:
-            self.current_run.finish()
+            self.current_run.finish(keep_in_touch=True)
             self.show_end([_("The erasure was stopped. Nothing was reported: the next erasure "
                              "of these disks resumes where it stopped.")])
             return
@@ -312,12 +354,20 @@ class ReeebootApp(App[None], inherit_bindings=False):
             screen.redraw()
 
     def on_report_done(self, message: ReportDone) -> None:
-        self.current_run.finish()
+        # The machine stays on the hub's board, and hears its orders, until it is switched off
+        # or started again.
+        self.current_run.finish(keep_in_touch=True)
+        self._reported = True
         self._reset_to(ResultScreen(message.delivery))
+        self._switch_off_if_asked()
 
     def _disk_event(self, event: DiskEvent) -> None:
         """Called in the disk watcher's thread."""
         self.post_message(DiskChanged(event))
+
+    def _hub_orders(self, orders: HubOrders) -> None:
+        """Called in the live progress's thread."""
+        self.post_message(HubOrdersHeard(orders))
 
     def _sender_state(self, state: SenderState) -> None:
         """Called in the sender's thread."""
@@ -328,6 +378,81 @@ class ReeebootApp(App[None], inherit_bindings=False):
         screen = self.screen
         if isinstance(screen, MachineScreen | EndScreen):
             screen.show_outbox(message.state)
+        self._switch_off_if_asked()  # the report that kept the machine on went out
+
+    # --- the hub's orders -----------------------------------------------------------------
+
+    def on_hub_orders_heard(self, message: HubOrdersHeard) -> None:
+        orders: HubOrders = message.orders
+        self.hub_orders = orders
+        if not self.screen_stack:
+            return  # the app is closing: the answer to its last progress came late
+        if orders.unattended is not None:
+            self._count_down_to_erasure(orders.unattended)
+        self._switch_off_if_asked()
+
+    def may_be_armed(self) -> bool:
+        """Whether an arming is obeyed now: a machine booted from the network (a stick has its
+        own unattended switch), on its first screen, the machine looked at, and nothing started
+        or chosen by a person yet."""
+        run = self.current_run
+        return (self._accept_arming and self.station.network_boot is not None
+                and self.station.profile is None and self.armed_for is None
+                and isinstance(self.screen, MachineScreen) and not self._went_on
+                and run.machine is not None and run.identity_problem is None
+                and not run.erasures)
+
+    def _count_down_to_erasure(self, armed: ArmedErasure) -> None:
+        if armed.expires_in_seconds <= 0 or armed.arming in self._armings_stopped \
+                or not self.may_be_armed():
+            return  # not told to the hub: it keeps offering the arming, which is harmless
+        disks = [f"  {plan.path}  {disk_title(plan.disk)}" for plan in self.current_run.to_erase()]
+        seconds = ARMED_COUNTDOWN_SECONDS
+        self.current_run.tell_hub_arming(armed.arming, "countdown")
+        self._status_line("armed", arming=armed.arming, seconds=seconds)
+        self.push_screen(ArmedErasureScreen(disks, seconds, tick=self._countdown_tick),
+                         partial(self._armed_countdown_over, armed.arming))
+
+    def _armed_countdown_over(self, arming: int, ran_out: bool | None) -> None:
+        if not ran_out:  # a key: this arming is done with, the walk-through goes on
+            self._armings_stopped.add(arming)
+            self.current_run.tell_hub_arming(arming, "stopped")
+            self._status_line("arming_stopped", arming=arming)
+            return
+        self.current_run.tell_hub_arming(arming, "started")
+        self._status_line("arming_started", arming=arming)
+        self.armed_for = arming
+        self.exit()  # `reeeboot start` runs the unattended run (agent/tui/start.py)
+
+    def _switch_off_if_asked(self) -> None:
+        """The workshop asked for its machines to switch off at the end: once the run filed its
+        report and the outbox is empty (a report still waiting keeps the machine on: switched
+        off, a network-booted machine would lose it), a countdown over the result or end
+        screen, which a key stops."""
+        orders = self.hub_orders
+        if orders is None or not orders.power_off_at_end or not self._reported \
+                or self._kept_on or self.station.profile is not None or not self.screen_stack:
+            return
+        screen = self.screen
+        if not isinstance(screen, ResultScreen | EndScreen) or isinstance(screen, CrashScreen):
+            return  # the countdown already shows, or an error took over
+        if self.station.outbox.count():
+            return
+        seconds = SWITCH_OFF_COUNTDOWN_SECONDS
+        self._status_line("power_off_countdown", seconds=seconds)
+        self.push_screen(SwitchOffCountdown(seconds, tick=self._countdown_tick),
+                         self._switch_off_countdown_over)
+
+    def _switch_off_countdown_over(self, ran_out: bool | None) -> None:
+        if ran_out:
+            self.end_with(POWER_OFF)
+            return
+        self._kept_on = True
+        self._status_line("power_off_stopped")
+
+    def _status_line(self, event: str, **fields: object) -> None:
+        if self._status is not None:
+            self._status.emit(event, **fields)
 
     def on_disk_changed(self, message: DiskChanged) -> None:
         """A disk was plugged in or pulled out: say so, and look again before the erasure."""

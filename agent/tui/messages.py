@@ -3,11 +3,16 @@ the screens (posted from other threads), and what the screens tell the app."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from agent.inventory.hotplug import DiskEvent
 from agent.report.outbox import FlushOutcome
 from agent.report.sender import SenderState
+
+if TYPE_CHECKING:  # the live progress loads only when a hub is configured (agent/run/engine.py)
+    from agent.report.progress import HubOrders
 
 
 class MachineInspected(Message):
@@ -40,6 +45,14 @@ class OutboxChanged(Message):
     def __init__(self, state: SenderState) -> None:
         super().__init__()
         self.state = state
+
+
+class HubOrdersHeard(Message):
+    """The hub's orders, in its answer to the latest live progress (agent/report/progress.py)."""
+
+    def __init__(self, orders: HubOrders) -> None:
+        super().__init__()
+        self.orders = orders
 
 
 class DiskChanged(Message):

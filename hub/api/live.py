@@ -18,9 +18,13 @@ router = APIRouter(prefix="/api/v1", tags=["live"])
 
 @router.post("/progress", status_code=202, openapi_extra=ENVELOPE_BODY, responses=REFUSALS)
 async def progress(request: Request, hub: HubDep) -> JSONResponse:
+    """Stores a station's signed progress. The answer carries the hub's orders for it:
+    `{"status": "accepted", "orders": {"unattended": null | {"arming": <id>,
+    "expires_in_seconds": <n>}, "power_off_at_end": <bool>}}` (docs/netboot.md, "Arming
+    unattended erasure")."""
     body = await read_body(request)
-    await run_in_threadpool(ingest.record_progress, hub.store, body)
-    return JSONResponse({"status": "accepted"}, 202)
+    orders = await run_in_threadpool(ingest.record_progress, hub.store, body)
+    return JSONResponse({"status": "accepted", "orders": orders}, 202)
 
 
 @router.get("/live")

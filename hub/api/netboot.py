@@ -3,7 +3,12 @@ with their own new key, makes them a station of that workshop (docs/hub.md, "Boo
 network-booted stations"; the credential's format: agent/report/bootcredential.py).
 
 Every check refuses with 403 and says why in English; the refusals go to the security log.
-Once enrolled, the machine's station sends reports and progress like any station."""
+Once enrolled, the machine's station sends reports and progress like any station.
+
+A boot service may ask for a person's approval (docs/netboot.md, "Enrollment on
+approval"): a machine that passed every check is then answered 202 "pending" until a person
+of the workshop accepts it on the live board; it asks again with the same credential and key,
+and is enrolled (201) once accepted, or refused (403) once refused."""
 
 from __future__ import annotations
 
@@ -23,7 +28,14 @@ from agent.report import dsse
 from agent.report.bootcredential import BootClaims, CredentialError
 from hub import audit
 from hub.deps import HubDep, read_body
-from hub.store import UNKNOWN_BOOT_KEY, Store, StoreError, StoreForbidden, boot_signer_problem
+from hub.store import (
+    UNKNOWN_BOOT_KEY,
+    AwaitingApproval,
+    Store,
+    StoreError,
+    StoreForbidden,
+    boot_signer_problem,
+)
 
 ENROLL_MAX_BYTES = 16 << 10
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
@@ -49,13 +61,28 @@ class Enrolled:
     created: bool
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Every check passed; the boot service asks a person to accept the machine first."""
+
+    claims: BootClaims
+    station: str
+    workshop: str | None
+    first: bool  # this ask recorded the request
+
+
 @router.post("/enroll", status_code=201,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": NetbootEnrollRequest.model_json_schema()}}}},
              responses={200: {"description": "enrolled already, by this key (a repeat)"},
+                        202: {"description": "waits for a person of the workshop to accept "
+                                             "it on the live board: {\"status\": \"pending\", "
+                                             "\"station\": name}; ask again with the same "
+                                             "credential and key"},
                         403: {"description": "a credential unreadable, expired, already used, "
                                              "not signed by a boot service's current key, or "
-                                             "given to another machine"},
+                                             "given to another machine; a machine the workshop "
+                                             "refused"},
                         409: {"description": "the station's name is taken by another kind of "
                                              "station or another workshop, or the key is "
                                              "enrolled already"},
@@ -76,6 +103,13 @@ async def enroll(http: Request, hub: HubDep) -> JSONResponse:
         if refusal.status_code in (403, 409):  # someone may be trying credentials
             audit.record("boot_credential_refused", http, reason=str(refusal.detail))
         raise
+    if isinstance(enrolled, Pending):
+        if enrolled.first:
+            claims = enrolled.claims
+            audit.record("boot_join_asked", http, station=enrolled.station,
+                         boot_service=claims.boot_service, workshop=enrolled.workshop,
+                         mac=claims.mac, ip_claimed=claims.ip, nonce=claims.nonce)
+        return JSONResponse({"status": "pending", "station": enrolled.station}, 202)
     if enrolled.created:
         claims = enrolled.claims
         audit.record("station_enrolled_by_boot", http, station=enrolled.station,
@@ -86,7 +120,8 @@ async def enroll(http: Request, hub: HubDep) -> JSONResponse:
                          "workshop": enrolled.workshop}, 201 if enrolled.created else 200)
 
 
-def _enroll_machine(store: Store, request: NetbootEnrollRequest, ip_seen: str) -> Enrolled:
+def _enroll_machine(store: Store, request: NetbootEnrollRequest,
+                    ip_seen: str) -> Enrolled | Pending:
     try:
         raw_key = base64.b64decode(request.public_key, validate=True)
         key_id = dsse.key_id(Ed25519PublicKey.from_public_bytes(raw_key))
@@ -115,6 +150,9 @@ def _enroll_machine(store: Store, request: NetbootEnrollRequest, ip_seen: str) -
         raise HTTPException(403, problem)
     try:
         name, created = store.enroll_booted(claims, raw_key, key_id, ip_seen)
+    except AwaitingApproval as waiting:
+        return Pending(claims, waiting.station, store.workshop_name(signer.workshop_id),
+                       waiting.first)
     except StoreForbidden as error:
         raise HTTPException(403, str(error)) from error
     except StoreError as error:

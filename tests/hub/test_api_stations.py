@@ -120,7 +120,8 @@ def test_progress_keeps_the_latest_state_per_machine(hub: Hub) -> None:
     for done in (10, 60):
         response = hub.client.post("/api/v1/progress",
                                    json=station.progress("rb1-live", done=done))
-        assert response.status_code == 202 and response.json() == {"status": "accepted"}
+        assert response.status_code == 202 and response.json() == {
+            "status": "accepted", "orders": {"unattended": None, "power_off_at_end": False}}
     hub.client.post("/api/v1/progress", json=station.progress("rb1-other", step="install"))
     live = hub.client.get("/api/v1/live", headers=hub.admin_headers()).json()
     states = {state["machine_id"]: state for state in live}

@@ -23,7 +23,7 @@ def test_migrations_match_the_models(store: Store) -> None:
         context = MigrationContext.configure(connection)
         differences = compare_metadata(context, Base.metadata)
         assert differences == []
-        assert context.get_current_revision() == "0007"
+        assert context.get_current_revision() == "0008"
 
 
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
@@ -80,6 +80,7 @@ def test_machines_keep_their_workshop_through_migration_0003_and_back(database_u
     ("0005", {"public_passports"}),
     ("0006", {"lots", "lot_members"}),
     ("0007", {"boot_enrollments"}),
+    ("0008", {"armings", "armed_machines", "boot_join_requests"}),
 ])
 def test_a_migration_adding_tables_goes_down_and_up_again(database_url: str, revision: str,
                                                           tables: set[str]) -> None:
@@ -114,3 +115,47 @@ def test_stations_from_before_migration_0007_are_sticks_and_stay_through_it_and_
                 "SELECT count(*) FROM station_keys WHERE station_id = 3")).scalar() == 1
             assert "kind" not in {column["name"] for column in
                                   sa.inspect(connection).get_columns("stations")}
+
+
+def test_stations_get_power_off_at_end_false_through_migration_0008_and_back(
+        database_url: str) -> None:
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    with migrating(database_url) as (engine, to):
+        to("0007")
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO stations (id, name, token_used, created_at, kind) "
+                "VALUES (4, 'boot-lyon-525400123456', :used, :now, 'netbooted')"),
+                {"used": True, "now": now})
+        to("0008")
+        with engine.connect() as connection:
+            assert [tuple(row) for row in connection.execute(sa.text(
+                "SELECT name, kind, power_off_at_end FROM stations")).all()] == [
+                ("boot-lyon-525400123456", "netbooted", False)]
+        to("0007", down=True)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM stations")).scalar() == 1
+            assert "power_off_at_end" not in {column["name"] for column in
+                                              sa.inspect(connection).get_columns("stations")}
+
+
+def test_boot_services_enroll_automatically_through_migration_0008_and_back(
+        database_url: str) -> None:
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    with migrating(database_url) as (engine, to):
+        to("0007")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO workshops (id, name, created_at) "
+                                       "VALUES (7, 'Lyon', :now)"), {"now": now})
+            connection.execute(sa.text(
+                "INSERT INTO stations (id, name, workshop_id, token_used, created_at, kind) "
+                "VALUES (5, 'boot-lyon', 7, :used, :now, 'boot_service')"),
+                {"used": True, "now": now})
+        to("0008")
+        with engine.connect() as connection:
+            assert [tuple(row) for row in connection.execute(sa.text(
+                "SELECT name, enrollment FROM stations")).all()] == [("boot-lyon", "automatic")]
+        to("0007", down=True)
+        with engine.connect() as connection:
+            assert "enrollment" not in {column["name"] for column in
+                                        sa.inspect(connection).get_columns("stations")}

@@ -1,5 +1,9 @@
 """Step 8: power off, restart into the installed system, or start again with the next machine.
-The error screen offers the same choices: whatever happens, the screen never stays dead."""
+The error screen offers the same choices: whatever happens, the screen never stays dead.
+
+When the workshop asked on the hub for its machines to switch off at the end, a finished run
+whose report reached the platform counts down to switching off (SwitchOffCountdown); any key
+leaves the choices to the person."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from agent.i18n import N_, _, ngettext
 from agent.report.sender import SenderState
 from agent.tui.console import plain, plain_lines
 from agent.tui.screens.base import ENTER, StepScreen
+from agent.tui.screens.countdown import Countdown
 
 POWER_OFF, REBOOT, AGAIN, QUIT = "power-off", "reboot", "again", "quit"
+SWITCH_OFF_COUNTDOWN_SECONDS = 10
 
 
 class EndScreen(StepScreen):
@@ -97,3 +103,27 @@ class CrashScreen(EndScreen):
 
     def notice_class(self, lines: list[str]) -> str:
         return "error"
+
+
+class SwitchOffCountdown(Countdown):
+    """Answers True when the countdown ran out (the computer is switched off), False when a key
+    kept it on."""
+
+    def __init__(self, seconds: int = SWITCH_OFF_COUNTDOWN_SECONDS, *,
+                 tick: float = 1.0) -> None:
+        super().__init__(seconds, tick=tick)
+
+    def title_text(self) -> str:
+        return _("Switching off")
+
+    def lines(self) -> list[str]:
+        return [_("The workshop asked for this computer to switch off at the end."),
+                _("Its report reached the platform.")]
+
+    def seconds_line(self) -> str:
+        return ngettext("Switching off in {seconds} second.",
+                        "Switching off in {seconds} seconds.",
+                        self.seconds_left).format(seconds=self.seconds_left)
+
+    def key_line(self) -> str:
+        return _("Press any key to leave it on.")
