@@ -228,7 +228,7 @@ def _lifetime(credential: str) -> datetime.timedelta:
         claims = read_claims(credential)
         return (datetime.datetime.fromisoformat(claims.expires_at)
                 - datetime.datetime.fromisoformat(claims.issued_at))
-    except CredentialError:
+    except (CredentialError, ValueError):  # unreadable, or its times not ISO 8601
         return LIFETIME
 
 

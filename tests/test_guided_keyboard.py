@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from agent.health import keyboard_map
 from agent.health.input_events import KeySink
@@ -24,6 +25,7 @@ from agent.health.keyboard_map import (
     KEY_SPACE,
     KEY_TAB,
 )
+from agent.tui.screens import guided_keyboard
 from agent.tui.screens.dialogs import Question
 from agent.tui.screens.guided_keyboard import KeyboardScreen
 from tests.guided_host import SIZE, FakeClock, GuidedHost, compare_snapshot, context
@@ -115,6 +117,17 @@ class FakeKeyboards:
             self.sink(code, 0)
 
 
+@pytest.fixture(autouse=True)
+def quick_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen's wait for the terminal's late copies of the keys, short for the tests."""
+    monkeypatch.setattr(guided_keyboard, "SETTLE_SECONDS", 0.05)
+
+
+async def settled(pilot: Pilot[None]) -> None:
+    """Past the end of the kernel's keys: the screen has stopped waiting for late copies."""
+    await pilot.pause(0.3)
+
+
 def keyboard_host(feed: FakeKeyboards | None = None, *, layout: str = "fr",
                   clock: FakeClock | None = None, language: str = "fr") -> GuidedHost:
     def open_keyboards(sink: KeySink) -> FakeKeyboards | None:
@@ -132,14 +145,34 @@ async def test_every_key_from_the_kernel_ends_the_test_as_a_pass() -> None:
         clock.now += 95
         feed.tap(*[code for code in keyboard_map.KEY_CODES if code != KEY_ESC])
         feed.tap(KEY_ESC)  # the last one: lit, the test ends by itself
-        await pilot.pause()
-        await pilot.pause()
+        await settled(pilot)
     [result] = app.results
     assert (result.check, result.verdict, result.findings) == ("keyboard", "pass", ())
     assert result.operator == "Atelier Lyon" and result.seconds == 95.0
     assert result.measured == {"layout": "fr", "source": "evdev", "keys_total": 84,
                                "keys_pressed": 84, "dead": [], "stuck": []}
     assert feed.stopped
+
+
+async def test_the_terminals_late_copies_of_the_keys_stay_on_this_screen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow machine's terminal is behind the kernel: its copies of the last keys (Enter,
+    Space, N) come after the kernel's ended the test, and would turn the screen check's pages.
+    The keyboard's screen keeps them until none came for a while."""
+    monkeypatch.setattr(guided_keyboard, "SETTLE_SECONDS", 0.5)
+    feed = FakeKeyboards()
+    app = keyboard_host(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feed.tap(*keyboard_map.KEY_CODES)  # the kernel saw every key: the test is done
+        await pilot.pause()
+        assert app.results == []  # but the terminal's copies may still come
+        await pilot.press("enter", "space", "n")
+        await pilot.pause(0.2)
+        assert app.results == [] and isinstance(app.screen, KeyboardScreen)
+        await pilot.pause(1.0)
+    [result] = app.results
+    assert result.verdict == "pass" and result.measured["keys_pressed"] == 84
 
 
 async def test_esc_alone_does_not_skip_and_three_in_a_row_ask_about_the_rest() -> None:
@@ -151,7 +184,7 @@ async def test_esc_alone_does_not_skip_and_three_in_a_row_ask_about_the_rest() -
         await pilot.pause()
         assert app.results == [] and not isinstance(app.screen, Question)
         feed.tap(KEY_ESC)
-        await pilot.pause()
+        await settled(pilot)
         assert isinstance(app.screen, Question)
         assert "Ces touches n'ont pas répondu" in flat(screen_text(app))
         assert feed.stopped  # the question is answered with the terminal's keys
@@ -172,7 +205,7 @@ async def test_keys_not_pressed_and_not_recorded_leave_the_test_skipped() -> Non
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         feed.tap(KEY_A, KEY_ESC, KEY_ESC, KEY_ESC)
-        await pilot.pause()
+        await settled(pilot)
         await pilot.press("enter")  # the cursor is on "no"
         await pilot.pause()
     [result] = app.results
@@ -202,7 +235,7 @@ async def test_a_key_held_over_two_seconds_is_stuck() -> None:
         assert "Touche bloquée : B" in screen_text(app)
         feed.sink(KEY_B, 0)
         feed.tap(KEY_ESC, KEY_ESC, KEY_ESC)
-        await pilot.pause()
+        await settled(pilot)
         await pilot.press("enter")  # not recorded as dead: the stuck key still fails it
         await pilot.pause()
     [result] = app.results
@@ -289,7 +322,7 @@ async def test_snapshots(language: str) -> None:
         await pilot.pause()
         compare_snapshot("5g-keyboard-pressed", language, app)
         feed.tap(KEY_ESC)
-        await pilot.pause()
+        await settled(pilot)
         compare_snapshot("5g-keyboard-question", language, app)
     terminal = keyboard_host(None, layout="fr" if language == "fr" else "us", language=language)
     async with terminal.run_test(size=SIZE) as pilot:

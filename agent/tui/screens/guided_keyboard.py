@@ -11,6 +11,7 @@ and the modifier keys are shown as not testable, not counted as dead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -39,6 +40,12 @@ STUCK_SECONDS = 2.0  # held (evdev) or repeating (terminal) this long: the key i
 # between two of them is the keyboard's autorepeat (10 or more a second), not a finger.
 REPEAT_GAP = 0.2
 ESCAPES_TO_END = 3
+# With the kernel's events the test ends on the kernel's copy of the last key, while the
+# terminal's copies of the keys may still be on their way (a slow machine can be seconds
+# behind): they would turn the next screen's colour pages or answer its question. The screen
+# swallows them until none came for SETTLE_SECONDS, at most SETTLE_LONGEST after the end.
+SETTLE_SECONDS = 1.5
+SETTLE_LONGEST = 15.0
 
 # How a key is drawn: not pressed yet, pressed, stuck, not testable here.
 STYLES = {"waiting": "bright_white on blue", "lit": "black on bright_green",
@@ -101,6 +108,8 @@ class KeyboardScreen(GuidedScreen):
         self._repeating: tuple[int, float, float] | None = None  # terminal: key, since, last
         self._escapes = 0
         self._ending = False
+        self._ended_at = 0.0
+        self._last_terminal_key = 0.0  # while settling: when a late terminal copy came
 
     # --- what is drawn ----------------------------------------------------------------------
 
@@ -201,7 +210,10 @@ class KeyboardScreen(GuidedScreen):
         move). With the kernel's events the terminal's copy of the same key is ignored."""
         event.stop()
         event.prevent_default()
-        if self._ending or self.source != TERMINAL:
+        if self._ending:
+            self._last_terminal_key = time.monotonic()  # a late copy: settling goes on
+            return
+        if self.source != TERMINAL:
             return
         code = self.key_layout.key_for_terminal(event.key, event.character)
         if code is None:
@@ -244,6 +256,22 @@ class KeyboardScreen(GuidedScreen):
         self._ending = True
         self._stop_feed()
         self.redraw()
+        if self.source == EVDEV:
+            self._ended_at = self._last_terminal_key = time.monotonic()
+            self.set_timer(SETTLE_SECONDS, self._settled)
+            return
+        self._conclude()
+
+    def _settled(self) -> None:
+        """The terminal's late copies of the keys are swallowed until none came for a while."""
+        now = time.monotonic()
+        quiet = now - self._last_terminal_key
+        if quiet < SETTLE_SECONDS and now - self._ended_at < SETTLE_LONGEST:
+            self.set_timer(SETTLE_SECONDS - quiet, self._settled)
+            return
+        self._conclude()
+
+    def _conclude(self) -> None:
         unlit = self.unlit()
         if not unlit:
             self.finish(())
