@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import difflib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +29,12 @@ from agent.tui.screens.end import EndScreen, SwitchOffCountdown
 from agent.tui.screens.machine import MachineScreen
 from agent.tui.screens.result import ResultScreen
 from agent.unattended import STATUS_PREFIX, StatusLine
+from tests.guided_host import compare_snapshot_text
 from tests.receiver import Receiver
-from tests.screens import flat, outside_cp437, screen_text, settle
+from tests.screens import flat, screen_text, settle
 from tests.scripted_run import ScriptedRun, workshop_machine
 from tests.test_netboot_screens import BOOT
-from tests.test_screens import SNAPSHOTS, FakePower
+from tests.test_screens import FakePower
 
 ARMING = 7
 # A second lasts an hour: the countdown stays where the test looks at it.
@@ -108,18 +107,6 @@ async def until(pilot: Pilot[None], condition: Any, seconds: float = 10.0) -> No
     raise AssertionError("condition not reached")
 
 
-def compare_snapshot(name: str, language: str, text: str) -> None:
-    assert not outside_cp437(text), f"{name}: {outside_cp437(text)}"
-    path = SNAPSHOTS / f"{name}.{language}.txt"
-    if os.environ.get("REEEBOOT_UPDATE_SNAPSHOTS"):
-        path.write_text(text + "\n")
-        return
-    assert path.exists(), f"no snapshot {path}: run with REEEBOOT_UPDATE_SNAPSHOTS=1"
-    expected = path.read_text().removesuffix("\n")
-    assert text == expected, "\n".join(difflib.unified_diff(
-        expected.splitlines(), text.splitlines(), str(path), "now", lineterm=""))
-
-
 @pytest.mark.parametrize("language", ["fr", "en"])
 async def test_an_armed_machine_counts_down_and_a_key_stops_it(
         receiver: Receiver, data_dir: Path, language: str) -> None:
@@ -130,7 +117,7 @@ async def test_an_armed_machine_counts_down_and_a_key_stops_it(
         await settle(pilot, app)
         await until(pilot, lambda: isinstance(app.screen, ArmedErasureScreen))
         await pilot.pause()
-        compare_snapshot("armed-countdown", language, screen_text(app))
+        compare_snapshot_text("armed-countdown", language, screen_text(app))
         await until(pilot, lambda: hub.arming_states() == ["countdown"])
         await pilot.press("x")  # any key
         await pilot.pause()
@@ -269,7 +256,7 @@ async def test_a_finished_run_switches_off_once_its_report_is_sent(
         report_sent(walk, report_id)
         await until(pilot, lambda: isinstance(app.screen, SwitchOffCountdown))
         await pilot.pause()
-        compare_snapshot("switch-off-countdown", language, screen_text(app))
+        compare_snapshot_text("switch-off-countdown", language, screen_text(app))
         assert walk.power.calls == []
     assert walk.events() == ["screen", "power_off_countdown"]
 
