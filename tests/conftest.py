@@ -54,6 +54,15 @@ def loop_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopFactory]
         path.unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test starts in the agent's default language, French, whatever the one before it
+    set (opening a station sets its settings' language for the whole process): on two workers
+    the order of the tests changes from run to run."""
+    set_language("fr")
+    yield
+
+
 @pytest.fixture
 def english() -> Iterator[None]:
     """Messages matched in English; the agent's default language is French. Use with
