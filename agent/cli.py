@@ -353,7 +353,7 @@ def _start(args: argparse.Namespace) -> int:
 
         start_log(station.state_dir)
         stream = open_status_stream()
-        # The status lines go to the serial port; the screen says the same in words.
+        # The status lines go to the serial port (or a file); the screen says it in words.
         status = StatusLine(stream, unattended_screen(station, stream,
                                                       switches_off=not args.no_poweroff))
         for problem in station.problems:

@@ -137,8 +137,24 @@ class StatusLine:
         self.emit("progress", **event.to_json())
 
 
-def open_status_stream() -> TextIO:
-    return open_status_port() or sys.stdout
+# Where the status lines go on a machine without a serial port (most laptops): a file, not the
+# screen, which says the same in words (agent/unattended_screen.py).
+STATUS_FILE = "/run/reeeboot/status.jsonl"
+
+
+def open_status_stream(status_file: Path | None = None) -> TextIO:
+    """The serial port; without one, `status_file` (REEEBOOT_STATUS_FILE, STATUS_FILE); standard
+    output only when neither can be opened (a developer's terminal, not root)."""
+    port = open_status_port()
+    if port is not None:
+        return port
+    if status_file is None:
+        status_file = Path(os.environ.get("REEEBOOT_STATUS_FILE", STATUS_FILE))
+    try:
+        status_file.parent.mkdir(parents=True, exist_ok=True)
+        return open(status_file, "a", encoding="utf-8")  # lives for the whole run
+    except OSError:
+        return sys.stdout
 
 
 def open_status_port() -> TextIO | None:

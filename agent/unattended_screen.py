@@ -446,9 +446,9 @@ class BackgroundLines:
 def unattended_screen(station: flow.Station, status_stream: TextIO, *, switches_off: bool,
                       screen: TextIO | None = None) -> UnattendedScreen | None:
     """The narrator for an unattended run on this machine's screen (standard output, or
-    `screen`), or None: when the status lines already go there (without a serial port,
-    open_status_stream() falls back to standard output, and one screen does not get both), or
-    when standard output is not a terminal (a pipe, a file: nobody reads a screen there)."""
+    `screen`), or None: when the status lines already go there (open_status_stream()'s last
+    resort, and one screen does not get both), or when standard output is not a terminal (a
+    pipe, a file: nobody reads a screen there)."""
     out = screen if screen is not None else sys.stdout
     if same_output(out, status_stream):
         return None

@@ -6,7 +6,8 @@
 
 This measures the HTTP side only: how fast `reeeboot-hub netboot` (docs/netboot.md) hands
 `root.erofs` (about 300 MB) to many machines at once. Boot to the first screen over the network
-(PXE, TFTP, iPXE, the kernel, the root's sha256 check) is a QEMU measurement, not this one.
+(PXE, TFTP, iPXE or shim and GRUB, the kernel, the root's sha256 check), for 1 and N machines
+against the same files from nginx, is bench/netboot_qemu.py's.
 
 Two servers on 127.0.0.1, each serving the same folder:
 - the boot service's own HTTP app (hub/netboot/bootserver.py: `create_app`, with a throwaway
@@ -94,7 +95,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen {address}:{port};
         location /files/ {{ alias {files}/; }}
     }}
 }}
@@ -203,7 +204,7 @@ def start_nginx(folder: Path, port: int, prefix: Path) -> subprocess.Popen[bytes
         user = (f"user {pwd.getpwuid(os.geteuid()).pw_name} "
                 f"{grp.getgrgid(os.getegid()).gr_name};\n")
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, prefix=prefix, port=port,
+    conf.write_text(NGINX_CONF.format(user=user, prefix=prefix, address="127.0.0.1", port=port,
                                       files=folder.resolve()))
     process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(prefix),
                                 "-e", str(prefix / "error.log"), "-g", "daemon off;"],

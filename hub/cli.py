@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     netboot.add_argument("--kernel-options", default="", metavar="OPTIONS",
                          help=_("added to the machines' kernel command line, e.g. nomodeset "
                                 "for machines whose screen goes black"))
+    netboot.add_argument("--files-url", default="", metavar="URL",
+                         help=_("load the kernel, initrd and root from this web server (a copy "
+                                "of the boot files, e.g. served by nginx) instead of from the "
+                                "service"))
     return parser
 
 
@@ -310,7 +314,7 @@ def _netboot(args: argparse.Namespace) -> int:
     settings = ServiceSettings(interface=args.interface, hub_url=args.hub, name=args.name,
                                token=args.token, files=args.files, port=args.port,
                                config=args.config, state=args.state,
-                               kernel_options=args.kernel_options)
+                               kernel_options=args.kernel_options, files_url=args.files_url)
     try:
         run_service(settings)
     except ServiceError as error:

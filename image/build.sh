@@ -385,7 +385,8 @@ mv "$STAGE/$NAME.vmlinuz" "$OUT/$NAME.vmlinuz"
 mv "$STAGE/$NAME.initrd" "$OUT/$NAME.initrd"
 # The network boot files (docs/netboot.md): the same kernel, initrd and root as the stick's,
 # and the iPXE programs PXE firmware loads first, from the image's Debian release (its iPXE
-# hands the root to the kernel as a file of the initrd on BIOS and UEFI alike).
+# hands the root to the kernel as a file of the initrd on BIOS and UEFI alike); for UEFI,
+# Secure Boot on or off, shim and Debian's signed network GRUB from the image's own root.
 IPXE_ROOT=$CACHE/ipxe/$IMAGE_RELEASE
 if [[ ! -f $IPXE_ROOT/usr/lib/ipxe/snponly.efi ]]; then
     log "fetching iPXE from Debian $IMAGE_RELEASE"

@@ -3,9 +3,14 @@
 
 The same build serves sticks and network boot: out/netboot/ gets the stick's kernel, its initrd
 with image/netboot/ appended (a cpio archive: the unit that checks and attaches the root that
-came over the network), the stick's root partition as a file, the iPXE programs that PXE
-firmware loads first, and netboot.json, which the boot service (`reeeboot-hub netboot`,
-docs/netboot.md) reads: each file's size and sha256, and the kernel command line.
+came over the network), the stick's root partition as a file, the programs that PXE firmware
+loads first (Debian's iPXE; for UEFI, Secure Boot on or off, shim and Debian's signed network
+GRUB, named as shim looks for it), and netboot.json, which the boot service
+(`reeeboot-hub netboot`, docs/netboot.md) reads: each file's size and sha256, and the kernel
+command line.
+
+Shim and GRUB are read from the image's own root (a read-only loop mount, hence root): the
+stick's shim, and the network GRUB of the same `grub-efi-amd64-signed`, which that shim trusts.
 
     image/netboot.py IMAGE KERNEL INITRD MKOSI_GRUB_CFG IPXE_DIR OUT_DIR
 """
@@ -21,10 +26,15 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"  # GPT "Linux root (x86-64)"
 IPXE_FILES = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
+# In the image's root, and the names hub/netboot/dnsmasq.py serves them under (shim loads
+# "grubx64.efi" from beside itself).
+SIGNED_LOADERS = {"usr/lib/shim/shimx64.efi.signed": "shimx64.efi",
+                  "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed": "grubx64.efi"}
 TREE = Path(__file__).resolve().parent / "netboot"
 # root=/dev/loop0: the initrd attaches the file that came over the network there
 # (image/netboot/usr/lib/reeeboot/netroot); no stick partition is ever named.
@@ -101,6 +111,21 @@ def kernel_options(mkosi_grub_cfg: str) -> str:
     return " ".join([NETBOOT_ROOT, *options])
 
 
+def copy_from_root(root: Path, files: dict[str, str], target: Path) -> None:
+    """Files of the image's root file system (`root`, erofs) into `target` under new names."""
+    with tempfile.TemporaryDirectory(prefix="reeeboot-netboot-root-") as mountpoint:
+        subprocess.run(["mount", "-o", "loop,ro", "-t", "erofs", str(root), mountpoint],
+                       check=True)
+        try:
+            for inside, name in files.items():
+                source = Path(mountpoint) / inside
+                if not source.is_file():
+                    sys.exit(f"netboot.py: the image has no /{inside}")
+                shutil.copyfile(source, target / name)
+        finally:
+            subprocess.run(["umount", mountpoint], check=True)
+
+
 def described(path: Path) -> dict[str, object]:
     digest = hashlib.sha256()
     with path.open("rb") as reading:
@@ -130,6 +155,7 @@ def main(argv: list[str]) -> None:
     copy_range(image, staging / "root.erofs", offset, length)
     for name in IPXE_FILES:
         shutil.copyfile(ipxe_dir / name, staging / name)
+    copy_from_root(staging / "root.erofs", SIGNED_LOADERS, staging)
     manifest = {
         "version": datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S"),
         "cmdline": kernel_options(grub_cfg.read_text(encoding="utf-8")),

@@ -152,9 +152,10 @@ class WorkshopLan:
 class NetMachine(Guest):
     """A PC of the workshop that boots from the network: no stick, its disks, its firmware
     ("bios": SeaBIOS with QEMU's iPXE in the network card's ROM, as PCs have a PXE ROM;
-    "uefi": OVMF's own PXE, the card's ROM left out, so the firmware loads the service's iPXE
-    over TFTP as a PC's UEFI does; "uefi" with `card_rom`: OVMF runs the card's own iPXE of
-    2019, too old to hand Linux an initrd, which the service replaces with its own first)."""
+    "uefi" or "uefi-secure": OVMF's own PXE, the card's ROM left out, so the firmware loads
+    shim then GRUB over TFTP as a PC's UEFI does; "uefi" with `card_rom`: OVMF runs the card's
+    own iPXE of 2019, too old to hand Linux an initrd, which the service replaces with its own
+    first)."""
 
     name: str
     firmware: str
@@ -214,11 +215,12 @@ BOOT_URL = f"http://{HUB}:{BOOT_PORT}"
 WORKSHOP, BOOT_SERVICE = "Lyon", "lyon-boot"
 
 
-def start_workshop(lan: WorkshopLan, database: Path, service_state: Path, settings: str) -> None:
+def start_workshop(lan: WorkshopLan, database: Path, service_state: Path, settings: str,
+                   files_url: str = "") -> None:
     """On the hub's machine: the hub on `database` with the workshop and its boot service,
-    whose machines get `settings` (a reeeboot.toml), then the boot service itself.
-    `service_state` must be open to others (dnsmasq reads the TFTP files there as its own
-    unprivileged user)."""
+    whose machines get `settings` (a reeeboot.toml), then the boot service itself (its boot
+    files from `files_url` if given). `service_state` must be open to others (dnsmasq reads
+    the TFTP files there as its own unprivileged user)."""
     hub_command("workshop", "add", WORKSHOP, database=database)
     token = hub_command("station", "add", BOOT_SERVICE, "--workshop", WORKSHOP,
                         "--boot-service", database=database).split()[-1]
@@ -233,6 +235,7 @@ def start_workshop(lan: WorkshopLan, database: Path, service_state: Path, settin
                       "--files", str(NETBOOT_FILES), "--port", str(BOOT_PORT),
                       "--config", str(config), "--state", str(service_state),
                       # VGA text mode: the tests read the screen from its memory
-                      "--kernel-options", "nomodeset"],
+                      "--kernel-options", "nomodeset",
+                      *(["--files-url", files_url] if files_url else [])],
               "bootsvc.log")
     lan.wait_http("hub", f"{BOOT_URL}/healthz")

@@ -3,10 +3,11 @@ namespaces (lan.py): the router's DHCP gives the addresses, the boot service's p
 TFTP start iPXE, its HTTP side the kernel, initrd and root. One boot of each of four machines
 proves:
 
-- SeaBIOS (the card's iPXE ROM), OVMF (the firmware's own PXE, then the service's iPXE over
-  TFTP) and OVMF running the card's iPXE of 2019 (which the service replaces with its own) load
-  the live system from the network at the same time, the root checked against its sha256 in
-  the initrd;
+- SeaBIOS (the card's iPXE ROM), OVMF with Microsoft's keys and Secure Boot on (the firmware's
+  own PXE loads shim over TFTP, shim Debian's signed network GRUB, GRUB the signed kernel over
+  HTTP: the kernel then locks itself down) and OVMF running the card's iPXE of 2019 (which the
+  service replaces with its own) load the live system from the network at the same time, the
+  root checked against its sha256 in the initrd;
 - each enrolls with its boot credential as a station of the boot service's workshop, and takes
   the workshop's settings from the service (here: English, and unattended, which alone does
   not make a network-booted machine unattended);
@@ -36,7 +37,15 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from harness import HEALTH_OFF, MARKER, DiskSpec, first_and_last_sector, flat, marker_sectors
+from harness import (
+    EXPECTED_BOOT,
+    HEALTH_OFF,
+    MARKER,
+    DiskSpec,
+    first_and_last_sector,
+    flat,
+    marker_sectors,
+)
 from lan import (
     BOOT_SERVICE,
     BOOT_URL,
@@ -146,6 +155,13 @@ def assert_erased_and_reported(machine: NetMachine, store: Store) -> None:
     for spec in machine.disks:
         assert results[spec.serial]["result"] == "erased", results[spec.serial]
         assert results[spec.serial]["verified"], results[spec.serial]
+    firmware = report["machine"]["firmware"]
+    if machine.firmware == "uefi-secure":
+        # Booted through shim and GRUB under Secure Boot, the kernel in lockdown.
+        expected = EXPECTED_BOOT[machine.firmware]
+        assert {key: firmware[key] for key in expected} == expected, (machine.name, firmware)
+    else:
+        assert firmware["mode"] == ("bios" if machine.firmware == "bios" else "uefi"), firmware
 
 
 def test_workshop_machines_boot_from_the_network(artifacts: Path,
@@ -169,7 +185,7 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path,
                        "4c4c4544-0031-3010-8000-000000000011",
                        (DiskSpec("disk", "virtio", 64, "NET-BIOS-1"),),
                        artifacts / "bios-pc", lan),
-            NetMachine("uefi-pc", "uefi", "52:54:00:00:00:12",
+            NetMachine("uefi-pc", "uefi-secure", "52:54:00:00:00:12",
                        "4c4c4544-0031-3010-8000-000000000012",
                        (DiskSpec("disk", "sata", 64, "NET-UEFI-1"),),
                        artifacts / "uefi-pc", lan),
@@ -200,20 +216,14 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path,
         for machine in machines:
             machine.start()
 
-        # The batch counts down on the screen, then erases by itself.
-        for machine in batch:
-            machine.wait_for("armed", BOOT_TIMEOUT)
-        # The office PC, armed too late, stays on its attended screen: SeaBIOS's screen is VGA
-        # text, which the test reads. The workshop's settings came from the service: English.
+        # The office PC first, while the batch boots (its run then keeps the core that the
+        # slowest machine's boot leaves free busy): armed too late, it stays on its attended
+        # screen until the coordinator arms it on the board. SeaBIOS's screen is VGA text,
+        # which the test reads. The workshop's settings came from the service: English.
         office.wait_for("screen", BOOT_TIMEOUT,
                         where=lambda event: event.get("name") == "MachineScreen")
         screen = flat(office.wait_for_screen("reeeboot - step 1", "NET-OFFICE-1", timeout=300))
         assert "could not join" not in screen, screen
-        for machine in machines:
-            assert "checked (sha256" in machine.serial_text(), machine.name
-        # The card's old iPXE was handed the service's own before the system.
-        assert "this iPXE is too old" in batch[2].serial_text()
-
         office_station = f"{BOOT_SERVICE}-{office.station}"
         board.wait_state(office_station, "waiting", 300)
         assert not [event for event in office.events() if event["event"] == "armed"]
@@ -229,6 +239,17 @@ def test_workshop_machines_boot_from_the_network(artifacts: Path,
                         and event["done_bytes"] > 0)
         office.stop()  # switched off in the middle of its erasure
         board.wait_state(office_station, "silent", SILENT_SECONDS + 120)
+
+        # The batch counts down on the screen, then erases by itself.
+        for machine in batch:
+            machine.wait_for("armed", BOOT_TIMEOUT)
+        for machine in machines:
+            assert "checked (sha256" in machine.serial_text(), machine.name
+        # The card's old iPXE was handed the service's own before the system.
+        assert "this iPXE is too old" in batch[2].serial_text()
+        # Secure Boot: shim and GRUB over TFTP, then GRUB fetched the system over HTTP.
+        assert "Fetching Netboot Image grubx64.efi" in batch[1].serial_text()
+        assert "reeeboot: loading the system from" in batch[1].serial_text()
 
         for machine in batch:
             assert machine.wait_exit(RUN_TIMEOUT) == 0, machine.name

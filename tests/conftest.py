@@ -63,6 +63,15 @@ def default_language() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def status_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where an unattended run without a serial port keeps its status lines: the test's own
+    folder, never the host's /run/reeeboot."""
+    path = tmp_path / "status.jsonl"
+    monkeypatch.setenv("REEEBOOT_STATUS_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def english() -> Iterator[None]:
     """Messages matched in English; the agent's default language is French. Use with

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -90,9 +89,10 @@ def test_the_armed_run_tells_the_screen_what_the_serial_port_hears(
         data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         port_exists: bool) -> None:
     """With a serial port the status lines go there and the screen says the same in words;
-    without one they go to the screen, and unattended_screen() declines to say them twice."""
+    without one they go to a file, and the screen still says them in words."""
     port = tmp_path / ("ttyS0" if port_exists else "missing/ttyS0")
     monkeypatch.setenv("REEEBOOT_STATUS_TTY", str(port))
+    monkeypatch.setenv("REEEBOOT_STATUS_FILE", str(tmp_path / "run" / "status.jsonl"))
     monkeypatch.setattr(app_module, "ReeebootApp", ArmedApp)
     asked: list[tuple[Any, bool]] = []
     words = object()
@@ -117,4 +117,4 @@ def test_the_armed_run_tells_the_screen_what_the_serial_port_hears(
     if port_exists:
         assert stream.name == str(port)
     else:
-        assert stream is sys.stdout
+        assert stream.name == str(tmp_path / "run" / "status.jsonl")

@@ -273,15 +273,43 @@ def test_a_network_booted_machine_left_on_with_its_report_unsent_says_to_keep_it
     assert "Not sent yet: no network" in lines
 
 
-def test_nothing_is_told_twice_when_the_status_lines_go_to_the_screen(
+def test_without_a_serial_port_the_lines_go_to_a_file_and_the_screen_gets_words(
         data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a serial port the status lines go to standard output: that screen shows them,
-    and no words besides."""
+    """Most laptops have no serial port: the status lines are kept in a file, and the screen
+    says the run in words, never as JSON."""
     station = flow.open_station(data_dir)
     console = io.StringIO()
     monkeypatch.setattr(sys, "stdout", console)
     monkeypatch.setenv("REEEBOOT_STATUS_TTY", str(tmp_path / "missing" / "ttyS0"))
-    stream = unattended_module.open_status_stream()
+    status_file = tmp_path / "run" / "status.jsonl"
+    stream = unattended_module.open_status_stream(status_file)
+    try:
+        assert stream is not console
+        code = run_unattended(station, StatusLine(stream, unattended_screen(
+            station, stream, switches_off=False, screen=console)), power_off=False,
+            take_inventory=lambda _station: stick_only(), failure_mark=tmp_path / "mark")
+    finally:
+        stream.close()
+    assert code == 0
+    lines = status_file.read_text(encoding="utf-8").splitlines()
+    names = [json.loads(line[len(STATUS_PREFIX):])["event"] for line in lines]
+    assert names == ["start", "inventory", "plan", "benchmarks", "report", "upload", "done"]
+    shown = console.getvalue().splitlines()
+    assert "Aucun disque à effacer." in shown  # the default language: French
+    assert not any(STATUS_PREFIX.strip() in line or "{" in line for line in shown), shown
+
+
+def test_nothing_is_told_twice_when_the_status_lines_go_to_the_screen(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither a serial port nor the file can be opened (a developer's terminal, not root): the
+    status lines go to standard output, which shows them, and no words besides."""
+    station = flow.open_station(data_dir)
+    console = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", console)
+    monkeypatch.setenv("REEEBOOT_STATUS_TTY", str(tmp_path / "missing" / "ttyS0"))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    stream = unattended_module.open_status_stream(blocked / "status.jsonl")
     assert stream is console
     assert unattended_screen(station, stream, switches_off=True, screen=console) is None
     # The same device opened twice (the port named as /dev/tty1) is the same output too.

@@ -48,8 +48,8 @@ def run_screen(station: flow.Station, *, accept_arming: bool = True,
             if app.armed_for is not None:
                 # The mark makes a crash of that run bring the screen back, not run it again.
                 if first_unattended_start(started_mark):
-                    # The screen is gone: without a serial port the lines go to the console;
-                    # with one, the console says the same in words.
+                    # The screen is gone: the console says in words what the status lines
+                    # say on the serial port (or in a file, without one).
                     stream = port if port is not None else open_status_stream()
                     run_status = StatusLine(stream, unattended_screen(station, stream,
                                                                       switches_off=True))

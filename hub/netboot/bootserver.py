@@ -3,9 +3,10 @@ configuration.
 
 The image build leaves the boot files in one folder with `netboot.json` (image/netboot.py): the
 kernel, the initrd, the root file system and the kernel command line. A machine's iPXE asks
-`/boot.ipxe` with its MAC address and UUID and gets a script that loads the three files from
-here, with a boot credential on the command line: a statement signed by the service's station
-key that lets the machine enroll with the hub as `<service>-<mac>` (agent/report/bootcredential.py).
+`/boot.ipxe` with its MAC address and UUID (its GRUB, `/boot.grub`: UEFI machines, Secure Boot
+on or off) and gets a script that loads the three files from here, with a boot credential on
+the command line: a statement signed by the service's station key that lets the machine enroll
+with the hub as `<service>-<mac>` (agent/report/bootcredential.py).
 The machine's initrd checks the root's sha256 (given on the command line too) before using it.
 """
 
@@ -27,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.i18n import _
 from agent.report.bootcredential import mint, new_claims, normal_mac
@@ -141,6 +143,13 @@ class BootService:
     # added to the image's command line: "nomodeset" for machines whose screen goes black, as
     # the stick menu's safe graphics entry does
     kernel_options: str = ""
+    # where the machines load the kernel, initrd and root: this server's /files, or the same
+    # files on a plain web server (`--files-url`: nginx beside the service, docs/netboot.md)
+    files_url: str = ""
+
+    @property
+    def boot_files_url(self) -> str:
+        return (self.files_url or f"{self.base_url}/files").rstrip("/")
 
 
 def _identity(info: os.stat_result) -> tuple[int, int]:
@@ -161,15 +170,45 @@ def command_line(service: BootService, credential: str) -> str:
 
 
 def boot_script(service: BootService, credential: str) -> str:
-    base = service.base_url
-    address = base.removeprefix("http://")
+    files = service.boot_files_url
+    address = files.removeprefix("http://").split("/", 1)[0]
     return "\n".join([
         "#!ipxe",
         f"echo reeeboot: loading the system from {address} ...",
-        f"kernel {base}/files/{KERNEL} {command_line(service, credential)}",
-        f"initrd {base}/files/{INITRD}",
-        f"initrd {base}/files/{ROOT} {ROOT_IN_INITRD}",
+        f"kernel {files}/{KERNEL} {command_line(service, credential)}",
+        f"initrd {files}/{INITRD}",
+        f"initrd {files}/{ROOT} {ROOT_IN_INITRD}",
         "boot",
+    ]) + "\n"
+
+
+def grub_location(url: str) -> tuple[str, str]:
+    """http://HOST:PORT/PATH as GRUB names it, (http,HOST:PORT)/PATH; and HOST:PORT."""
+    address, _slash, path = url.removeprefix("http://").partition("/")
+    return f"(http,{address})/{path}".rstrip("/"), address
+
+
+def grub_quoted(word: str) -> str:
+    """One word for GRUB's script: single quotes keep everything literal but a single quote."""
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def grub_boot_script(service: BootService, credential: str) -> str:
+    """The same system through GRUB: shim checks GRUB, GRUB (shim_lock) the kernel; the root
+    goes into the initrd as the same file iPXE names, wrapped in cpio by GRUB ("newc:")."""
+    files, address = grub_location(service.boot_files_url)
+    arguments = " ".join(grub_quoted(word) for word in command_line(service, credential).split())
+    return "\n".join([
+        f'echo "reeeboot: loading the system from {address} ..."',
+        f"linux {files}/{KERNEL} {arguments}",
+        f"initrd {files}/{INITRD} newc:{ROOT_IN_INITRD.lstrip('/')}:{files}/{ROOT}",
+        "boot",
+        # Only reached when a file did not come or the kernel was refused.
+        f'echo "reeeboot: the system could not be loaded from {address}. The machine restarts '
+        'in 30 seconds / le système n\'a pas pu être chargé. La machine redémarre dans 30 '
+        'secondes."',
+        "sleep 30",
+        "reboot",
     ]) + "\n"
 
 
@@ -206,6 +245,31 @@ def _uuid(text: str) -> str:
     return uuid
 
 
+class CanonicalHeaderNames:
+    """Sends the response's header names as "Content-Length", not "content-length": GRUB's HTTP
+    client reads the length only when it is spelt so (grub-core/net/http.c compares bytes), and
+    without it waits for the connection to close, which a kept-alive one never does. Needs a
+    server that keeps the names' case: uvicorn's h11 protocol does (its httptools one lowers
+    them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_canonical(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [
+                    (canonical_header_name(name), value)
+                    for name, value in message.get("headers", [])]}
+            await send(message)
+
+        await self.app(scope, receive, send_canonical if scope["type"] == "http" else send)
+
+
+def canonical_header_name(name: bytes) -> bytes:
+    return b"-".join(part[:1].upper() + part[1:].lower() for part in name.split(b"-"))
+
+
 class BootFileResponse(FileResponse):
     chunk_size = CHUNK_SIZE
 
@@ -214,23 +278,40 @@ def create_app(service: BootService) -> Starlette:
     manifest = service.manifest
     signing_key_id = key_id(service.key.public_key())
 
-    async def boot_ipxe(request: Request) -> Response:
-        try:
-            mac = normal_mac(request.query_params.get("mac", ""))
-        except ValueError:
-            return PlainTextResponse("reeeboot: boot.ipxe needs the network card's MAC address "
-                                     "(?mac=52-54-00-12-34-56)\n", 400)
-        if needs_newer_ipxe(request.query_params.get("platform", ""),
-                            request.query_params.get("version", "")):
-            return PlainTextResponse(chain_newer_ipxe(service))
+    def credential(request: Request, mac: str, loader: str) -> str:
         ip = request.client.host if request.client is not None else ""
         claims = new_claims(boot_service=service.name, key_id=signing_key_id,
                             station=station_name(service.name, mac), mac=mac,
                             uuid=_uuid(request.query_params.get("uuid", "")), ip=ip)
         # The workshop's record of which machines booted (and of each credential's nonce).
-        boot_log.info("%s boot station=%s mac=%s ip=%s nonce=%s", claims.issued_at,
-                      claims.station, claims.mac, claims.ip, claims.nonce)
-        return PlainTextResponse(boot_script(service, mint(claims, service.key)))
+        boot_log.info("%s boot station=%s mac=%s ip=%s loader=%s nonce=%s", claims.issued_at,
+                      claims.station, claims.mac, claims.ip, loader, claims.nonce)
+        return mint(claims, service.key)
+
+    def mac_of(request: Request) -> str | None:
+        try:
+            return normal_mac(request.query_params.get("mac", ""))
+        except ValueError:
+            return None
+
+    def no_mac(script: str) -> Response:
+        return PlainTextResponse(f"reeeboot: {script} needs the network card's MAC address "
+                                 "(?mac=52-54-00-12-34-56)\n", 400)
+
+    async def boot_ipxe(request: Request) -> Response:
+        mac = mac_of(request)
+        if mac is None:
+            return no_mac("boot.ipxe")
+        if needs_newer_ipxe(request.query_params.get("platform", ""),
+                            request.query_params.get("version", "")):
+            return PlainTextResponse(chain_newer_ipxe(service))
+        return PlainTextResponse(boot_script(service, credential(request, mac, "ipxe")))
+
+    async def boot_grub(request: Request) -> Response:
+        mac = mac_of(request)
+        if mac is None:
+            return no_mac("boot.grub")
+        return PlainTextResponse(grub_boot_script(service, credential(request, mac, "grub")))
 
     async def boot_file(request: Request) -> Response:
         file = manifest.files.get(request.path_params["name"])
@@ -257,6 +338,7 @@ def create_app(service: BootService) -> Starlette:
 
     return Starlette(routes=[
         Route("/boot.ipxe", boot_ipxe),
+        Route("/boot.grub", boot_grub),
         Route("/files/{name}", boot_file),
         Route("/reeeboot.toml", workshop_config),
         Route("/healthz", healthz),

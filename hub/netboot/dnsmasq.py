@@ -1,10 +1,18 @@
-"""The boot service's DHCP and TFTP side: dnsmasq as proxy DHCP, with iPXE over TFTP.
+"""The boot service's DHCP and TFTP side: dnsmasq as proxy DHCP, with the first programs over
+TFTP.
 
 Proxy DHCP answers only the PXE part of a booting machine's request (which program to load,
 from where); the workshop's router keeps handing out the addresses, so the service can be
-plugged into any LAN without taking it over (LTSP and eReuse do the same). Firmware PXE loads
-iPXE over TFTP; iPXE asks again, is recognised by the option it adds (175), and gets
-`reeeboot.ipxe`, a two-line script that fetches the rest over HTTP (hub/netboot/bootserver.py).
+plugged into any LAN without taking it over (LTSP and eReuse do the same).
+
+- BIOS PXE loads iPXE over TFTP; iPXE asks again, is recognised by the option it adds (175),
+  and gets `reeeboot.ipxe`, a two-line script that fetches the rest over HTTP
+  (hub/netboot/bootserver.py).
+- 64-bit UEFI PXE loads shim (signed by Microsoft), which loads `grubx64.efi` from the same
+  folder: Debian's signed network GRUB. GRUB reads `grub/grub.cfg` beside it and fetches the
+  machine's GRUB script over HTTP. Under Secure Boot the firmware checks shim, shim checks GRUB
+  and GRUB the kernel (Debian's, signed): the same route serves machines with it on and off.
+
 TFTP is slow and limited: it carries only these small files.
 """
 
@@ -23,16 +31,21 @@ from pathlib import Path
 from agent.i18n import _
 
 IPXE_FILES = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
+# Signed by Microsoft (shim) and by Debian (GRUB); shim looks for GRUB under this very name
+# beside itself.
+SHIM, NETWORK_GRUB = "shimx64.efi", "grubx64.efi"
+TFTP_FILES = (*IPXE_FILES, SHIM, NETWORK_GRUB)
 CHAIN_SCRIPT = "reeeboot.ipxe"
+# Where Debian's network GRUB looks for its configuration: grub/ beside the program PXE loaded
+GRUB_CONFIG = "grub/grub.cfg"
 IPXE_TAG = "ipxe"
-# PXE client system types, by dnsmasq's names, and the iPXE build each loads: BIOS machines the
-# one that drives the card through its PXE ROM (UNDI), UEFI ones the one that drives it through
-# the firmware's own driver (SNP). x86-64 UEFI firmware says type 7 or type 9 (RFC 4578 and its
+# PXE client system types, by dnsmasq's names, and the program each loads: BIOS machines the
+# iPXE that drives the card through its PXE ROM (UNDI), 64-bit UEFI ones shim then GRUB, which
+# Secure Boot lets through. x86-64 UEFI firmware says type 7 or type 9 (RFC 4578 and its
 # erratum disagree on which is which); dnsmasq calls 7 X86-64_EFI and 9 BC_EFI: both get the
 # same program. A name with its suffix: dnsmasq adds no ".0" to it (dnsmasq(8), --pxe-service).
-# 32-bit UEFI (type 6) is not served.
-CLIENT_PROGRAMS = (("x86PC", "undionly.kpxe"), ("X86-64_EFI", "snponly.efi"),
-                   ("BC_EFI", "snponly.efi"))
+# 32-bit UEFI (type 6) is not served: no signed loader exists for it.
+CLIENT_PROGRAMS = (("x86PC", "undionly.kpxe"), ("X86-64_EFI", SHIM), ("BC_EFI", SHIM))
 MENU_TEXT = "reeeboot"
 # How long dnsmasq is given to fail on what only a real start shows (a port already taken, an
 # interface gone): it binds its sockets at once.
@@ -102,23 +115,43 @@ def chain_script(boot_url: str) -> str:
             "&platform=${platform}&version=${version}\n")
 
 
-def check_ipxe_files(files_dir: Path) -> None:
-    missing = [name for name in IPXE_FILES if not (files_dir / name).is_file()]
+def grub_config(boot_url: str) -> str:
+    """What GRUB reads over TFTP: fetch the machine's GRUB script over HTTP, naming the network
+    card it booted from and the firmware's UUID; when that fails, say so and start again."""
+    address = boot_url.removeprefix("http://")
+    return "\n".join([
+        "# reeeboot: written by the network boot service at each start (hub/netboot/dnsmasq.py)",
+        f'echo "reeeboot: asking {address} for this machine\'s system ..."',
+        "smbios --type 1 --get-uuid 8 --set reeeboot_uuid",
+        f'configfile "(http,{address})/boot.grub?mac=${{net_default_mac}}'
+        '&uuid=${reeeboot_uuid}"',
+        f'echo "reeeboot: {address} did not answer. The machine restarts in 30 seconds / '
+        f'{address} ne répond pas. La machine redémarre dans 30 secondes."',
+        "sleep 30",
+        "reboot",
+    ]) + "\n"
+
+
+def check_tftp_files(files_dir: Path) -> None:
+    missing = [name for name in TFTP_FILES if not (files_dir / name).is_file()]
     if missing:
-        raise DnsmasqError(_("The boot files in {folder} lack the iPXE programs {names}: "
+        raise DnsmasqError(_("The boot files in {folder} lack the programs {names}: "
                              "rebuild the image (image/build.sh makes them).").format(
             folder=files_dir, names=", ".join(missing)))
 
 
 def prepare_tftp_root(files_dir: Path, tftp_root: Path, boot_url: str) -> None:
-    """Copies of the iPXE programs and the chain script in `tftp_root`, readable by the user
-    dnsmasq becomes after it starts (it drops root's rights)."""
-    check_ipxe_files(files_dir)
+    """Copies of the first programs, the chain script and GRUB's configuration in `tftp_root`,
+    readable by the user dnsmasq becomes after it starts (it drops root's rights)."""
+    check_tftp_files(files_dir)
     tftp_root.mkdir(parents=True, exist_ok=True)
     tftp_root.chmod(0o755)
-    for name in IPXE_FILES:
+    for name in TFTP_FILES:
         _install(tftp_root / name, (files_dir / name).read_bytes())
     _install(tftp_root / CHAIN_SCRIPT, chain_script(boot_url).encode())
+    (tftp_root / GRUB_CONFIG).parent.mkdir(exist_ok=True)
+    (tftp_root / GRUB_CONFIG).parent.chmod(0o755)
+    _install(tftp_root / GRUB_CONFIG, grub_config(boot_url).encode())
     unreachable = _not_reachable_by_others(tftp_root)
     if unreachable is not None:
         raise DnsmasqError(_(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import re
 import signal
 import socket
 import sys
@@ -31,6 +32,7 @@ from agent.report.station import load_or_create_key
 from hub.netboot.bootserver import (
     MAX_COMMAND_LINE,
     BootService,
+    CanonicalHeaderNames,
     ManifestError,
     boot_log,
     create_app,
@@ -42,7 +44,7 @@ from hub.netboot.dnsmasq import (
     DnsmasqError,
     InterfaceAddress,
     check_configuration,
-    check_ipxe_files,
+    check_tftp_files,
     configuration,
     dnsmasq_program,
     interface_address,
@@ -57,6 +59,7 @@ DNSMASQ_CONF = "dnsmasq.conf"
 DNSMASQ_PID = "dnsmasq.pid"
 # On SIGTERM, downloads still running get this long before the service stops anyway.
 GRACEFUL_SECONDS = 5
+_FILES_URL = re.compile(r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 
 
 class ServiceError(Exception):
@@ -78,6 +81,16 @@ class ServiceSettings:
     config: Path | None = None  # the workshop's reeeboot.toml for the machines
     state: Path = DEFAULT_STATE
     kernel_options: str = ""  # added to the machines' kernel command line
+    files_url: str = ""  # the boot files on a plain web server instead of this service's
+
+
+def check_files_url(url: str) -> None:
+    """It goes into the machines' iPXE and GRUB scripts: plain HTTP (neither loader checks a
+    certificate), one host, and nothing either script language would read as its own."""
+    if url and not _FILES_URL.match(url):
+        raise ServiceError(_("--files-url takes an address such as http://192.168.1.10/netboot "
+                             "(http://, a host, an optional port and path; no spaces, quotes "
+                             "or $)."))
 
 
 def check_kernel_options(options: str) -> None:
@@ -162,7 +175,9 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 def serve(app: Starlette, listener: socket.socket, dnsmasq: Dnsmasq) -> None:
     """dnsmasq, then HTTP, until Ctrl+C, SIGTERM or a hangup (or dnsmasq's end); dnsmasq is
     stopped with the service whatever ends it (but SIGKILL)."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+    # h11, which keeps the header names' case that GRUB needs (CanonicalHeaderNames).
+    config = uvicorn.Config(CanonicalHeaderNames(app), http="h11", log_level="warning",
+                            access_log=False, lifespan="off",
                             timeout_graceful_shutdown=GRACEFUL_SECONDS)
     server = _Server(config, dnsmasq)
 
@@ -199,15 +214,17 @@ def run_service(settings: ServiceSettings, out: TextIO = sys.stdout) -> None:
     """Check everything that needs no hub first, enroll, then serve until stopped."""
     try:
         manifest = load_manifest(settings.files)
-        check_ipxe_files(settings.files)
+        check_tftp_files(settings.files)
         check_kernel_options(settings.kernel_options)
+        check_files_url(settings.files_url)
         config_text = workshop_config(settings.config)
         dnsmasq_program()
         lan = interface_address(settings.interface)
         key = enrolled_key(settings)
         base_url = f"http://{lan.ip}:{settings.port}"
         service = BootService(settings.name, key, settings.hub_url.rstrip("/"), base_url,
-                              manifest, config_text, settings.kernel_options)
+                              manifest, config_text, settings.kernel_options,
+                              settings.files_url)
         length = longest_command_line(service)
         if length > MAX_COMMAND_LINE:
             raise ServiceError(_("The machines' kernel command line would be {length} bytes, "
@@ -233,6 +250,8 @@ def run_service(settings: ServiceSettings, out: TextIO = sys.stdout) -> None:
         _("Boot files: version {version} ({folder}).").format(version=manifest.version,
                                                             folder=settings.files),
         _("Boot service: {url}").format(url=base_url),
+        *([_("Kernel, initrd and root from: {url}").format(url=settings.files_url)]
+          if settings.files_url else []),
         _("Hub: {url} (station {name})").format(url=service.hub_url, name=settings.name),
     ):
         print(line, file=out, flush=True)

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,8 +43,11 @@ from hub.netboot.bootserver import (
     MAX_COMMAND_LINE,
     BootService,
     ManifestError,
+    boot_script,
+    canonical_header_name,
     command_line,
     create_app,
+    grub_boot_script,
     load_manifest,
     longest_command_line,
 )
@@ -59,6 +63,7 @@ from hub.netboot.dnsmasq import (
 from hub.netboot.service import (
     ServiceError,
     ServiceSettings,
+    check_files_url,
     check_kernel_options,
     enrolled_key,
     run_service,
@@ -82,7 +87,7 @@ def _content(name: str, size: int) -> bytes:
 # A few KiB each, with sizes that end TFTP transfers both ways: a short last block, and an
 # empty one after a full block (snponly.efi: 4 blocks of 512 bytes exactly).
 SIZES = {"vmlinuz": 3000, "initrd": 2500, "root.erofs": 6000, "undionly.kpxe": 5 * 1024 + 7,
-         "snponly.efi": 2048, "ipxe.efi": 1500}
+         "snponly.efi": 2048, "ipxe.efi": 1500, "shimx64.efi": 4100, "grubx64.efi": 3500}
 
 
 @pytest.fixture
@@ -134,8 +139,8 @@ def test_dnsmasq_configuration_is_proxy_dhcp_and_tftp_on_the_interface(tmp_path:
                      f"tftp-root={tftp_root}", "dhcp-range=192.168.1.0,proxy,255.255.255.0",
                      "dhcp-match=set:ipxe,175", "log-facility=-",
                      'pxe-service=tag:!ipxe,x86PC,"reeeboot",undionly.kpxe',
-                     'pxe-service=tag:!ipxe,X86-64_EFI,"reeeboot",snponly.efi',
-                     'pxe-service=tag:!ipxe,BC_EFI,"reeeboot",snponly.efi',
+                     'pxe-service=tag:!ipxe,X86-64_EFI,"reeeboot",shimx64.efi',
+                     'pxe-service=tag:!ipxe,BC_EFI,"reeeboot",shimx64.efi',
                      'pxe-service=tag:ipxe,x86PC,"reeeboot",reeeboot.ipxe',
                      'pxe-service=tag:ipxe,X86-64_EFI,"reeeboot",reeeboot.ipxe',
                      'pxe-service=tag:ipxe,BC_EFI,"reeeboot",reeeboot.ipxe'):
@@ -165,12 +170,20 @@ def test_the_tftp_folder_holds_ipxe_and_the_chain_script(boot_files: Path) -> No
     try:
         folder.chmod(0o755)
         prepare_tftp_root(boot_files, folder / "tftp", "http://192.168.1.10:8070")
-        for name in ("undionly.kpxe", "snponly.efi", "ipxe.efi"):
+        for name in ("undionly.kpxe", "snponly.efi", "ipxe.efi", "shimx64.efi", "grubx64.efi"):
             assert (folder / "tftp" / name).read_bytes() == (boot_files / name).read_bytes()
             assert (folder / "tftp" / name).stat().st_mode & 0o777 == 0o644
         assert (folder / "tftp" / "reeeboot.ipxe").read_text() == (
             "#!ipxe\nchain http://192.168.1.10:8070/boot.ipxe"
             "?mac=${netX/mac:hexhyp}&uuid=${uuid}&platform=${platform}&version=${version}\n")
+        # Debian's network GRUB reads grub/grub.cfg beside itself: it asks for the machine's
+        # script, naming its card and its firmware's UUID, and starts again if that fails.
+        grub_cfg = (folder / "tftp" / "grub" / "grub.cfg").read_text().splitlines()
+        assert "smbios --type 1 --get-uuid 8 --set reeeboot_uuid" in grub_cfg
+        assert 'configfile "(http,192.168.1.10:8070)/boot.grub?mac=${net_default_mac}' \
+            '&uuid=${reeeboot_uuid}"' in grub_cfg
+        assert grub_cfg[-2:] == ["sleep 30", "reboot"]
+        assert (folder / "tftp" / "grub").stat().st_mode & 0o777 == 0o755
     finally:
         shutil.rmtree(folder)
 
@@ -182,7 +195,7 @@ def test_the_tftp_folder_is_refused_when_dnsmasq_could_not_read_it(boot_files: P
     with pytest.raises(DnsmasqError, match="closed to other users"):
         prepare_tftp_root(boot_files, closed / "tftp", "http://192.168.1.10:8070")
     (boot_files / "snponly.efi").unlink()
-    with pytest.raises(DnsmasqError, match=r"lack the iPXE programs snponly\.efi"):
+    with pytest.raises(DnsmasqError, match=r"lack the programs snponly\.efi"):
         prepare_tftp_root(boot_files, tmp_path / "tftp", "http://192.168.1.10:8070")
 
 
@@ -229,6 +242,90 @@ def test_the_boot_script_carries_a_credential_for_the_asking_machine(
     again = _kernel_options(client.get("/boot.ipxe", params={"mac": MAC}).text)
     other = verify(again["reeeboot.boot"], service.key.public_key())
     assert other.nonce != claims.nonce and other.uuid == ""
+
+
+def _grub_words(line: str) -> list[str]:
+    """A GRUB command's words, each single-quoted by the service, unquoted."""
+    return [word[1:-1].replace("'\\''", "'") if word.startswith("'") else word
+            for word in re.findall(r"'(?:[^']|'\\'')*'|\S+", line)]
+
+
+def test_the_grub_script_loads_the_same_system_with_a_credential(
+        client: TestClient, service: BootService, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="reeeboot.netboot"):
+        response = client.get("/boot.grub", params={"mac": "52:54:00:ab:cd:ef", "uuid": UUID})
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    files = "(http,192.0.2.1:8070)/files"
+    assert lines[0] == 'echo "reeeboot: loading the system from 192.0.2.1:8070 ..."'
+    kernel = _grub_words(lines[1])
+    assert kernel[:2] == ["linux", f"{files}/vmlinuz"]
+    assert " ".join(kernel[2:]).startswith(f"{CMDLINE} reeeboot.hub={HUB_URL} ")
+    # GRUB wraps the root in cpio under the name the initrd's unit reads (as iPXE does).
+    assert lines[2] == (f"initrd {files}/initrd "
+                        f"newc:reeeboot-root.erofs:{files}/root.erofs")
+    assert lines[3] == "boot"
+    assert lines[-2:] == ["sleep 30", "reboot"]
+    options = dict(word.split("=", 1) for word in kernel[2:] if "=" in word)
+    assert options["reeeboot.root_sha256"] == service.manifest.files["root.erofs"].sha256
+    claims = verify(options["reeeboot.boot"], service.key.public_key())
+    assert (claims.station, claims.mac, claims.uuid, claims.ip) == (
+        "lyon-boot-525400abcdef", "52:54:00:ab:cd:ef", UUID.lower(), "192.168.1.50")
+    logged = [record.getMessage() for record in caplog.records
+              if record.name == "reeeboot.netboot"]
+    assert len(logged) == 1 and "loader=grub" in logged[0] and claims.nonce in logged[0]
+    assert client.get("/boot.grub", params={"mac": "nonsense"}).status_code == 400
+
+
+def test_a_kernel_option_grub_would_read_as_its_own_stays_one_literal_word(
+        boot_files: Path) -> None:
+    service = dataclasses.replace(_service(boot_files),
+                                  kernel_options="quiet a=$x;reboot b='c' {d}")
+    script = grub_boot_script(service, "CREDENTIAL")
+    kernel = _grub_words(script.splitlines()[1])
+    assert kernel[-7:-4] == ["a=$x;reboot", "b='c'", "{d}"]
+    for word in re.findall(r"'(?:[^']|'\\'')*'|\S+", script.splitlines()[1])[2:]:
+        assert word.startswith("'") and word.endswith("'"), word
+
+
+def test_the_boot_files_can_come_from_another_web_server(boot_files: Path) -> None:
+    service = dataclasses.replace(_service(boot_files),
+                                  files_url="http://192.0.2.9:8090/netboot/")
+    ipxe = boot_script(service, "CREDENTIAL").splitlines()
+    assert ipxe[2].startswith("kernel http://192.0.2.9:8090/netboot/vmlinuz ")
+    assert ipxe[3:5] == ["initrd http://192.0.2.9:8090/netboot/initrd",
+                         "initrd http://192.0.2.9:8090/netboot/root.erofs /reeeboot-root.erofs"]
+    grub = grub_boot_script(service, "CREDENTIAL").splitlines()
+    assert grub[1].startswith("linux (http,192.0.2.9:8090)/netboot/vmlinuz ")
+    assert grub[2] == ("initrd (http,192.0.2.9:8090)/netboot/initrd "
+                       "newc:reeeboot-root.erofs:(http,192.0.2.9:8090)/netboot/root.erofs")
+    # The credential and the service's own address stay the service's.
+    assert "reeeboot.bootsvc=http://192.0.2.1:8070" in ipxe[2]
+
+
+def test_a_files_address_the_loaders_cannot_take_is_refused(boot_files: Path,
+                                                             tmp_path: Path) -> None:
+    settings = ServiceSettings(interface="lo", hub_url=HUB_URL, name="lyon-boot",
+                               files=boot_files, state=tmp_path / "state",
+                               files_url="https://192.168.1.10/netboot")
+    with pytest.raises(ServiceError, match="--files-url takes an address"):
+        run_service(settings)
+    assert not (tmp_path / "state").exists()  # refused before anything was made
+    check_files_url("")
+    check_files_url("http://192.168.1.10/netboot")
+    check_files_url("http://boot.lyon.example:8090")
+    for url in ("https://192.168.1.10/netboot", "http://192.168.1.10/net boot",
+                "http://192.168.1.10/$x", "192.168.1.10/netboot", "http://a/'b'",
+                "http://user@192.168.1.10/"):
+        with pytest.raises(ServiceError, match="--files-url"):
+            check_files_url(url)
+
+
+def test_header_names_go_out_as_grub_reads_them() -> None:
+    assert canonical_header_name(b"content-length") == b"Content-Length"
+    assert canonical_header_name(b"content-type") == b"Content-Type"
+    assert canonical_header_name(b"etag") == b"Etag"
+    assert canonical_header_name(b"x-frame-options") == b"X-Frame-Options"
 
 
 def test_the_boot_script_needs_a_mac_address(client: TestClient) -> None:
@@ -560,6 +657,12 @@ def pxe_boot_file(net: NetbootNetwork, arch: int, ipxe: bool) -> str:
 
 
 def http_get(net: NetbootNetwork, path: str, port: int = 8070) -> tuple[int, bytes]:
+    head, body = http_get_raw(net, path, port)
+    return int(head.split()[1]), body
+
+
+def http_get_raw(net: NetbootNetwork, path: str, port: int = 8070) -> tuple[bytes, bytes]:
+    """The answer's status line and headers as sent, and its body."""
     with net.socket(socket.SOCK_STREAM) as tcp:
         tcp.settimeout(5)
         tcp.connect((net.server_ip, port))
@@ -569,7 +672,7 @@ def http_get(net: NetbootNetwork, path: str, port: int = 8070) -> tuple[int, byt
         while chunk := tcp.recv(65536):
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    return head, body
 
 
 @pytest.fixture
@@ -671,6 +774,18 @@ def test_the_service_boots_machines_over_tftp_and_http_and_stops_dnsmasq_with_it
     assert options["reeeboot.bootsvc"] == base
     assert http_get(network, "/files/root.erofs") == (
         200, (boot_files / "root.erofs").read_bytes())
+    # UEFI machines: shim, GRUB and its configuration over TFTP, then their GRUB script over
+    # HTTP, its length spelt as GRUB reads it (else GRUB waits for the connection to close).
+    for name in ("shimx64.efi", "grubx64.efi"):
+        assert tftp_get(network, name) == (boot_files / name).read_bytes(), name
+    assert f"(http,{network.server_ip}:8070)/boot.grub" in tftp_get(
+        network, "grub/grub.cfg").decode()
+    head, body = http_get_raw(network, f"/boot.grub?mac={MAC}&uuid={UUID}")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+    assert f"\r\nContent-Length: {len(body)}\r\n".encode() in head, head
+    assert b"\r\ncontent-length" not in head
+    head, body = http_get_raw(network, "/files/vmlinuz")
+    assert f"\r\nContent-Length: {SIZES['vmlinuz']}\r\n".encode() in head, head
     assert http_get(network, "/files/../netboot.json")[0] == 404
     output = running_service.output()
     for fact in (f"{network.server_if}, address {network.server_ip}/24",
@@ -694,7 +809,8 @@ def test_the_service_stops_when_dnsmasq_does(running_service: ServiceProcess) ->
 def test_proxy_dhcp_sends_pxe_firmware_to_ipxe_and_ipxe_to_its_script(
         running_service: ServiceProcess, network: NetbootNetwork) -> None:
     # Client types (RFC 4578): 0 BIOS, 7 and 9 x86-64 UEFI (dnsmasq's X86-64_EFI and BC_EFI).
-    for arch, program in ((0, "undionly.kpxe"), (7, "snponly.efi"), (9, "snponly.efi")):
+    # 64-bit UEFI gets shim, which Secure Boot lets through (then GRUB).
+    for arch, program in ((0, "undionly.kpxe"), (7, "shimx64.efi"), (9, "shimx64.efi")):
         assert pxe_boot_file(network, arch, ipxe=False) == program, arch
         assert pxe_boot_file(network, arch, ipxe=True) == "reeeboot.ipxe", arch
 
@@ -719,6 +835,6 @@ def test_the_command_needs_no_database(boot_files: Path, tmp_path: Path,
               "--files", str(boot_files), "--state", str(tmp_path / "state")]
     assert main(["--database", "postgresql+psycopg://nobody@nowhere.invalid/none",
                  *common]) == 1
-    assert "lack the iPXE programs ipxe.efi" in capsys.readouterr().err
+    assert "lack the programs ipxe.efi" in capsys.readouterr().err
     assert main([*common, "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
