@@ -193,7 +193,9 @@ def start_service(folder: Path, port: int) -> subprocess.Popen[bytes]:
     return service
 
 
-def start_nginx(folder: Path, port: int, prefix: Path) -> subprocess.Popen[bytes]:
+def nginx_command(folder: Path, address: str, port: int, prefix: Path) -> list[str]:
+    """nginx serving `folder` under /files/ on address:port, from a configuration written into
+    `prefix`: the command that runs it in the foreground."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         raise SystemExit("nginx is needed (apt-get install nginx-light)")
@@ -203,11 +205,16 @@ def start_nginx(folder: Path, port: int, prefix: Path) -> subprocess.Popen[bytes
     if os.geteuid() == 0:
         user = (f"user {pwd.getpwuid(os.geteuid()).pw_name} "
                 f"{grp.getgrgid(os.getegid()).gr_name};\n")
+    prefix.mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, prefix=prefix, address="127.0.0.1", port=port,
+    conf.write_text(NGINX_CONF.format(user=user, prefix=prefix, address=address, port=port,
                                       files=folder.resolve()))
-    process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(prefix),
-                                "-e", str(prefix / "error.log"), "-g", "daemon off;"],
+    return [nginx, "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "error.log"),
+            "-g", "daemon off;"]
+
+
+def start_nginx(folder: Path, port: int, prefix: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(nginx_command(folder, "127.0.0.1", port, prefix),
                                stdin=subprocess.DEVNULL)
     wait_until_served(port, process, "nginx")
     return process

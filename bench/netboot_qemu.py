@@ -50,7 +50,7 @@ from lan import (  # noqa: E402
     start_workshop,
 )
 
-from bench.netboot import NGINX_CONF  # noqa: E402  (the repository first on the path)
+from bench.netboot import nginx_command  # noqa: E402  (the repository first on the path)
 
 RESULTS = ROOT / "bench" / "results"
 NGINX_PORT = 8090
@@ -60,15 +60,7 @@ FIRST_SCREEN_TIMEOUT = 1800.0
 
 def start_nginx(lan: WorkshopLan, prefix: Path) -> None:
     """nginx in the hub's namespace, serving out/netboot/ under /files/ as the service does."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise SystemExit("nginx is needed (apt-get install nginx-light)")
-    prefix.mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user="user root root;\n", prefix=prefix, address=HUB,
-                                      port=NGINX_PORT, files=NETBOOT_FILES.resolve()))
-    lan.start("hub", [nginx, "-c", str(conf), "-p", str(prefix), "-e",
-                      str(prefix / "error.log"), "-g", "daemon off;"], "nginx.log")
+    lan.start("hub", nginx_command(NETBOOT_FILES, HUB, NGINX_PORT, prefix), "nginx.log")
     lan.wait_http("hub", f"http://{HUB}:{NGINX_PORT}/files/netboot.json")
 
 

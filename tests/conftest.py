@@ -63,13 +63,14 @@ def default_language() -> Iterator[None]:
     yield
 
 
-@pytest.fixture(autouse=True)
-def status_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where an unattended run without a serial port keeps its status lines: the test's own
-    folder, never the host's /run/reeeboot."""
-    path = tmp_path / "status.jsonl"
-    monkeypatch.setenv("REEEBOOT_STATUS_FILE", str(path))
-    return path
+@pytest.fixture(autouse=True, scope="session")
+def status_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where an unattended run without a serial port keeps its status lines: a folder of the
+    test session, never the host's /run/reeeboot (set once, not for each test)."""
+    path = tmp_path_factory.mktemp("run") / "status.jsonl"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REEEBOOT_STATUS_FILE", str(path))
+        yield path
 
 
 @pytest.fixture

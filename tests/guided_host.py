@@ -107,11 +107,9 @@ class GuidedHost(App[None]):
 
 
 def compare_snapshot(name: str, language: str, app: App[None]) -> None:
-    compare_snapshot_text(name, language, screen_text(app))
-
-
-def compare_snapshot_text(name: str, language: str, text: str) -> None:
-    """`text` against its snapshot in tests/snapshots/ (REEEBOOT_UPDATE_SNAPSHOTS=1 rewrites it)."""
+    """The app's screen against its snapshot in tests/snapshots/ (REEEBOOT_UPDATE_SNAPSHOTS=1
+    rewrites it)."""
+    text = screen_text(app)
     assert not outside_cp437(text), f"{name}: {outside_cp437(text)}"
     path = SNAPSHOTS / f"{name}.{language}.txt"
     if os.environ.get("REEEBOOT_UPDATE_SNAPSHOTS"):

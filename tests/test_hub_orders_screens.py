@@ -29,7 +29,7 @@ from agent.tui.screens.end import EndScreen, SwitchOffCountdown
 from agent.tui.screens.machine import MachineScreen
 from agent.tui.screens.result import ResultScreen
 from agent.unattended import STATUS_PREFIX, StatusLine
-from tests.guided_host import compare_snapshot_text
+from tests.guided_host import compare_snapshot
 from tests.receiver import Receiver
 from tests.screens import flat, screen_text, settle
 from tests.scripted_run import ScriptedRun, workshop_machine
@@ -117,7 +117,7 @@ async def test_an_armed_machine_counts_down_and_a_key_stops_it(
         await settle(pilot, app)
         await until(pilot, lambda: isinstance(app.screen, ArmedErasureScreen))
         await pilot.pause()
-        compare_snapshot_text("armed-countdown", language, screen_text(app))
+        compare_snapshot("armed-countdown", language, app)
         await until(pilot, lambda: hub.arming_states() == ["countdown"])
         await pilot.press("x")  # any key
         await pilot.pause()
@@ -256,7 +256,7 @@ async def test_a_finished_run_switches_off_once_its_report_is_sent(
         report_sent(walk, report_id)
         await until(pilot, lambda: isinstance(app.screen, SwitchOffCountdown))
         await pilot.pause()
-        compare_snapshot_text("switch-off-countdown", language, screen_text(app))
+        compare_snapshot("switch-off-countdown", language, app)
         assert walk.power.calls == []
     assert walk.events() == ["screen", "power_off_countdown"]
 
